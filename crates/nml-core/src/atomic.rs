@@ -1,0 +1,206 @@
+//! Atomic file writes: write a temporary sibling, flush it to disk, then rename.
+//!
+//! A reader never sees a half-written file: until [`AtomicFile::commit`]
+//! returns, the destination holds either nothing or its previous content.
+//! An error or a panic drops the temporary file; a killed process leaves a
+//! `.NAME.tmp-PID-N` sibling that the next write to the same path removes.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::error::{CoreError, Result};
+
+/// A file being written that appears at its final path only on [`commit`](Self::commit).
+#[derive(Debug)]
+pub struct AtomicFile {
+    final_path: PathBuf,
+    tmp_path: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path`, creating its parent folders if needed.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let final_path = path.as_ref().to_path_buf();
+        let file_name = final_path
+            .file_name()
+            .ok_or_else(|| CoreError::invalid(&final_path, "not a file path"))?
+            .to_string_lossy()
+            .into_owned();
+        let parent = match final_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent)
+            .map_err(|e| CoreError::io(&parent, "cannot create folder", e))?;
+        remove_stale_temporaries(&parent, &file_name);
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp_path = parent.join(format!(
+            ".{file_name}{TMP_MARKER}{}-{n}",
+            std::process::id()
+        ));
+        let file = File::create(&tmp_path)
+            .map_err(|e| CoreError::io(&tmp_path, "cannot create temporary file", e))?;
+        Ok(AtomicFile {
+            final_path,
+            tmp_path,
+            writer: Some(BufWriter::new(file)),
+        })
+    }
+
+    /// The destination path.
+    pub fn path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Flushes, syncs and renames the temporary file onto the destination.
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self.writer.take().expect("writer is present until commit");
+        let file = writer
+            .into_inner()
+            .map_err(|e| CoreError::io(&self.tmp_path, "cannot flush", e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| CoreError::io(&self.tmp_path, "cannot sync", e))?;
+        drop(file);
+        fs::rename(&self.tmp_path, &self.final_path).map_err(|e| {
+            CoreError::io(
+                &self.final_path,
+                "cannot rename temporary file into place",
+                e,
+            )
+        })?;
+        if let Some(parent) = self
+            .final_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            // Persist the rename itself; failure here only weakens crash safety.
+            if let Ok(dir) = File::open(parent) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer
+            .as_mut()
+            .expect("writer is present until commit")
+            .write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer
+            .as_mut()
+            .expect("writer is present until commit")
+            .flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes)
+        .map_err(|e| CoreError::io(&file.tmp_path, "cannot write", e))?;
+    file.commit()
+}
+
+/// Writes `value` as pretty JSON (with a final newline) to `path` atomically.
+pub fn write_json_atomic<T: Serialize + ?Sized>(path: impl AsRef<Path>, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+const TMP_MARKER: &str = ".tmp-";
+
+/// Removes `.NAME.tmp-PID-N` leftovers of processes that no longer run.
+fn remove_stale_temporaries(dir: &Path, file_name: &str) {
+    let prefix = format!(".{file_name}{TMP_MARKER}");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !process_alive(pid) {
+            tracing::debug!(path = %entry.path().display(), "removing stale temporary file");
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        // Without /proc we cannot tell; keeping a stray file is the safe side.
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_publishes_and_drop_discards() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        let mut f = AtomicFile::create(&path).unwrap();
+        f.write_all(b"hello").unwrap();
+        assert!(!path.exists(), "destination must not exist before commit");
+        f.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+
+        let mut g = AtomicFile::create(&path).unwrap();
+        g.write_all(b"half").unwrap();
+        drop(g);
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            b"hello",
+            "an abandoned write keeps the old content"
+        );
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "only the committed file remains");
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // PID 0 is never a user process, so this temporary is stale by construction.
+        let stale = dir.path().join(".out.bin.tmp-0-7");
+        let unrelated = dir.path().join(".other.bin.tmp-0-7");
+        fs::write(&stale, b"junk").unwrap();
+        fs::write(&unrelated, b"junk").unwrap();
+        write_atomic(dir.path().join("out.bin"), b"ok").unwrap();
+        assert!(!stale.exists());
+        assert!(
+            unrelated.exists(),
+            "only temporaries of the same destination are touched"
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Shared core of nml: the files stages exchange and the plumbing to write them safely.
+//!
+//! - [`manifest`]: the per-sample manifest schema, typed Parquet read/write and validation.
+//! - [`features`]: feature tables (one vector per sample), streamed to disk.
+//! - [`atomic`]: temp-file-and-rename writes, so no reader ever sees half a file.
+//! - [`hash`]: blake3 content hashes of files and canonical JSON configs (cache keys).
+//! - [`device`]: the `--device` choice, parsed without linking libtorch.
+//! - [`logging`]: the `-v`/`-q` flags and tracing subscriber of every binary.
+//!
+//! This crate does not link libtorch, so everything built on it alone builds
+//! and tests without a PyTorch install.
+
+pub mod atomic;
+pub mod device;
+mod error;
+pub mod features;
+pub mod hash;
+pub mod logging;
+pub mod manifest;
+mod table;
+
+pub use atomic::{write_atomic, write_json_atomic, AtomicFile};
+pub use device::DeviceSpec;
+pub use error::{CoreError, Result};
+pub use features::{FeatureBatch, FeatureSchema, FeatureTable, FeatureWriter};
+pub use hash::{hash_bytes, hash_file, hash_json, ContentHash, KeyBuilder};
+pub use manifest::{Manifest, ReadOptions, Sample};

@@ -1,0 +1,91 @@
+//! `nml-doctor`: reports what the libtorch runtime can do here and runs one
+//! matmul and one SVD on the chosen device, comparing them with the CPU.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use nml_core::logging::{self, Verbosity};
+use nml_torch::DeviceSpec;
+use tch::{Device, Kind, Tensor};
+
+/// Report the libtorch runtime (paths, CUDA) and check that a matmul and an SVD run.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Device to test: auto, cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    device: DeviceSpec,
+    /// Fail unless CUDA is linked and usable
+    #[arg(long)]
+    require_cuda: bool,
+    /// Side of the square matrices used for the check
+    #[arg(long, default_value_t = 256)]
+    size: i64,
+    #[command(flatten)]
+    verbosity: Verbosity,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(args.verbosity);
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let info = nml_torch::runtime_info();
+    let mut out = String::new();
+    out.push_str(&format!("{info}\n"));
+    if args.require_cuda && !(info.cuda_linked && info.cuda_available) {
+        print(&out);
+        bail!(
+            "--require-cuda: cuda linked = {}, cuda available = {}",
+            info.cuda_linked,
+            info.cuda_available
+        );
+    }
+    let device =
+        nml_torch::resolve_device(args.device).context("cannot use the requested device")?;
+    nml_torch::seed(0);
+    let n = args.size;
+    let a = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let b = Tensor::randn([n, n], (Kind::Float, Device::Cpu));
+    let reference = a.matmul(&b);
+    let sv_reference = nml_torch::svdvals(&a);
+    let (ad, bd) = (a.to_device(device), b.to_device(device));
+    let start = Instant::now();
+    let product = ad.matmul(&bd).to_device(Device::Cpu);
+    let matmul_ms = start.elapsed().as_secs_f64() * 1e3;
+    let start = Instant::now();
+    let sv = nml_torch::svdvals(&ad).to_device(Device::Cpu);
+    let svd_ms = start.elapsed().as_secs_f64() * 1e3;
+    let rel = |x: &Tensor, y: &Tensor| -> f64 {
+        f64::try_from((x - y).norm() / y.norm()).unwrap_or(f64::NAN)
+    };
+    let (matmul_err, svd_err) = (rel(&product, &reference), rel(&sv, &sv_reference));
+    out.push_str(&format!("device             {device:?}\n"));
+    out.push_str(&format!(
+        "matmul {n}x{n}      {matmul_ms:.2} ms, rel. error vs cpu {matmul_err:.2e}\n"
+    ));
+    out.push_str(&format!(
+        "svdvals {n}x{n}     {svd_ms:.2} ms, rel. error vs cpu {svd_err:.2e}\n"
+    ));
+    print(&out);
+    // TF32 matmuls on GPUs are accurate to about 1e-3; anything worse is a wrong result.
+    if !(matmul_err < 1e-2 && svd_err < 1e-3) {
+        bail!("results on {device:?} disagree with the CPU reference");
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // the report is this binary's output
+fn print(text: &str) {
+    print!("{text}");
+}

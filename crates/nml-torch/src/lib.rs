@@ -1,0 +1,192 @@
+//! libtorch runtime for nml: the one place that turns `--device` into a
+//! `tch::Device`, seeds every generator, and tells whether CUDA is really linked.
+//!
+//! Crates that link libtorch (pretrain, features, tune) depend on this crate
+//! and call [`resolve_device`] once, passing the result down.
+//! Their `build.rs` calls `nml_build::link_libtorch()` so their binaries start
+//! without `LD_LIBRARY_PATH` and keep `libtorch_cuda` loaded.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+pub use nml_core::DeviceSpec;
+use tch::{Cuda, Device, Tensor};
+
+/// Why a device request cannot be met.
+#[derive(Debug, thiserror::Error)]
+pub enum TorchError {
+    /// CUDA was asked for explicitly but cannot be used.
+    #[error("device cuda:{requested} requested but CUDA is unavailable: {reason}")]
+    CudaUnavailable { requested: usize, reason: String },
+    /// The CUDA ordinal is past the visible devices.
+    #[error("device cuda:{requested} requested but only {count} CUDA device(s) are visible")]
+    NoSuchDevice { requested: usize, count: usize },
+}
+
+/// Resolves a device request: `auto` picks `cuda:0` when CUDA works, else the CPU;
+/// an explicit `cuda:N` that cannot be served is an error, never a silent CPU fallback.
+pub fn resolve_device(spec: DeviceSpec) -> Result<Device, TorchError> {
+    match spec {
+        DeviceSpec::Cpu => Ok(Device::Cpu),
+        DeviceSpec::Auto => Ok(if Cuda::is_available() {
+            Device::Cuda(0)
+        } else {
+            Device::Cpu
+        }),
+        DeviceSpec::Cuda(n) => {
+            if !Cuda::is_available() {
+                let reason = if !cuda_shipped() {
+                    "the libtorch in use has no CUDA build (no libtorch_cuda.so beside libtorch_cpu.so)".to_owned()
+                } else if !cuda_linked() {
+                    "libtorch_cuda.so was not loaded: the binary was linked without nml-build's link arguments".to_owned()
+                } else {
+                    "no CUDA driver or device is visible to this process".to_owned()
+                };
+                return Err(TorchError::CudaUnavailable {
+                    requested: n,
+                    reason,
+                });
+            }
+            let count = usize::try_from(Cuda::device_count()).unwrap_or(0);
+            if n >= count {
+                return Err(TorchError::NoSuchDevice {
+                    requested: n,
+                    count,
+                });
+            }
+            Ok(Device::Cuda(n))
+        }
+    }
+}
+
+/// Seeds libtorch's CPU generator and, when CUDA is usable, every CUDA generator.
+///
+/// These generators are process-global: code that seeds and then draws while
+/// other threads may draw too (tests run in parallel) must hold [`rng_lock`].
+pub fn seed(seed: u64) {
+    // manual_seed takes i64; the bit pattern is what matters.
+    tch::manual_seed(seed as i64);
+    if Cuda::is_available() {
+        Cuda::manual_seed_all(seed);
+    }
+}
+
+/// Serialises seed-then-draw sequences on libtorch's process-global generators.
+pub fn rng_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    // A panic while holding the lock leaves no state to repair: the guard only orders access.
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Singular value decomposition `a = u diag(s) vh` (thin), on any device.
+///
+/// `tch`'s `linalg_svd` always passes a `driver` argument, which libtorch
+/// rejects on the CPU, so this goes through `torch.svd` (the same kernels).
+///
+/// # Shapes
+/// `a`: `[.., m, n]` → `u`: `[.., m, k]`, `s`: `[.., k]`, `vh`: `[.., k, n]` with `k = min(m, n)`.
+pub fn svd(a: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let (u, s, v) = a.svd(true, true);
+    (u, s, v.transpose(-2, -1))
+}
+
+/// Singular values of `a`, in descending order (see [`svd`] for why not `linalg_svdvals`).
+///
+/// # Shapes
+/// `a`: `[.., m, n]` → `[.., min(m, n)]`.
+pub fn svdvals(a: &Tensor) -> Tensor {
+    a.svd(true, false).1
+}
+
+/// The libtorch `lib` folder this crate was built against.
+pub fn build_libtorch_dir() -> &'static Path {
+    Path::new(env!("NML_LIBTORCH_LIB"))
+}
+
+/// Shared libraries mapped into this process (Linux; empty elsewhere).
+pub fn loaded_libraries() -> Vec<PathBuf> {
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return Vec::new();
+    };
+    let set: BTreeSet<PathBuf> = maps
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .filter(|p| p.starts_with('/') && p.contains(".so"))
+        .map(PathBuf::from)
+        .collect();
+    set.into_iter().collect()
+}
+
+fn loaded(name: &str) -> Option<PathBuf> {
+    // Any libtorch call guarantees the libraries are mapped before we look.
+    let _ = tch::get_num_threads();
+    loaded_libraries().into_iter().find(|p| {
+        p.file_name()
+            .is_some_and(|f| f.to_string_lossy().starts_with(name))
+    })
+}
+
+/// The folder of the `libtorch_cpu.so` this process actually loaded.
+pub fn loaded_libtorch_dir() -> Option<PathBuf> {
+    loaded("libtorch_cpu.so").and_then(|p| p.parent().map(Path::to_path_buf))
+}
+
+/// True when the loaded libtorch comes with a CUDA library.
+pub fn cuda_shipped() -> bool {
+    loaded_libtorch_dir().is_some_and(|d| d.join("libtorch_cuda.so").exists())
+}
+
+/// True when `libtorch_cuda.so` is mapped into this process.
+pub fn cuda_linked() -> bool {
+    loaded("libtorch_cuda.so").is_some()
+}
+
+/// What the libtorch runtime of this process can do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    pub build_libtorch_dir: PathBuf,
+    pub loaded_libtorch_dir: Option<PathBuf>,
+    pub cuda_shipped: bool,
+    pub cuda_linked: bool,
+    pub cuda_available: bool,
+    pub cuda_devices: i64,
+    pub cudnn_available: bool,
+    pub cpu_threads: i32,
+}
+
+/// Collects [`RuntimeInfo`] for this process.
+pub fn runtime_info() -> RuntimeInfo {
+    RuntimeInfo {
+        build_libtorch_dir: build_libtorch_dir().to_path_buf(),
+        loaded_libtorch_dir: loaded_libtorch_dir(),
+        cuda_shipped: cuda_shipped(),
+        cuda_linked: cuda_linked(),
+        cuda_available: Cuda::is_available(),
+        cuda_devices: Cuda::device_count(),
+        cudnn_available: Cuda::cudnn_is_available(),
+        cpu_threads: tch::get_num_threads(),
+    }
+}
+
+impl fmt::Display for RuntimeInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let loaded = self
+            .loaded_libtorch_dir
+            .as_deref()
+            .map_or_else(|| "(none)".to_owned(), |p| p.display().to_string());
+        writeln!(
+            f,
+            "libtorch (build)   {}",
+            self.build_libtorch_dir.display()
+        )?;
+        writeln!(f, "libtorch (loaded)  {loaded}")?;
+        writeln!(f, "cuda shipped       {}", self.cuda_shipped)?;
+        writeln!(f, "cuda linked        {}", self.cuda_linked)?;
+        writeln!(f, "cuda available     {}", self.cuda_available)?;
+        writeln!(f, "cuda devices       {}", self.cuda_devices)?;
+        writeln!(f, "cudnn available    {}", self.cudnn_available)?;
+        write!(f, "cpu threads        {}", self.cpu_threads)
+    }
+}

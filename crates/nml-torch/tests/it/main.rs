@@ -1,0 +1,100 @@
+//! Integration tests of nml-torch: a real libtorch op, device choice, seeding,
+//! and the guarantee that `libtorch_cuda` is linked whenever libtorch ships it.
+
+use std::path::Path;
+
+use nml_torch::{cuda_linked, cuda_shipped, resolve_device, DeviceSpec, TorchError};
+use tch::{Cuda, Device, Kind, Tensor};
+
+fn close(a: &Tensor, b: &Tensor, tol: f64) -> bool {
+    f64::try_from((a - b).abs().max()).unwrap() < tol
+}
+
+#[test]
+fn matmul_and_svd_run_in_libtorch() {
+    let a = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0]).reshape([2, 2]);
+    let b = Tensor::from_slice(&[5.0f32, 6.0, 7.0, 8.0]).reshape([2, 2]);
+    let expected = Tensor::from_slice(&[19.0f32, 22.0, 43.0, 50.0]).reshape([2, 2]);
+    assert!(close(&a.matmul(&b), &expected, 1e-5));
+
+    // A = Q diag(3, 2, 1) R with Q, R orthogonal has singular values 3, 2, 1.
+    let (q, r) = {
+        let _rng = nml_torch::rng_lock();
+        nml_torch::seed(1);
+        let q = Tensor::linalg_qr(
+            &Tensor::randn([3, 3], (Kind::Double, Device::Cpu)),
+            "reduced",
+        )
+        .0;
+        let r = Tensor::linalg_qr(
+            &Tensor::randn([3, 3], (Kind::Double, Device::Cpu)),
+            "reduced",
+        )
+        .0;
+        (q, r)
+    };
+    let sigma = Tensor::from_slice(&[3.0f64, 2.0, 1.0]);
+    let m = q.matmul(&sigma.diag(0)).matmul(&r);
+    let (u, s, vh) = nml_torch::svd(&m);
+    assert!(close(&s, &sigma, 1e-10), "singular values {s:?}");
+    assert!(
+        close(&u.matmul(&s.diag(0)).matmul(&vh), &m, 1e-10),
+        "U S Vh must rebuild the matrix"
+    );
+    assert!(close(&nml_torch::svdvals(&m), &sigma, 1e-10));
+}
+
+#[test]
+fn libtorch_cuda_is_linked_whenever_libtorch_ships_it() {
+    let dir = nml_torch::loaded_libtorch_dir()
+        .expect("libtorch_cpu.so must be mapped into the test process");
+    if dir.join("libtorch_cuda.so").exists() {
+        assert!(cuda_shipped());
+        assert!(
+            cuda_linked(),
+            "{} ships libtorch_cuda.so but it is not loaded: the --no-as-needed link args are missing",
+            dir.display()
+        );
+    }
+    // On a machine with an NVIDIA driver, a CUDA build must see the GPU.
+    if cuda_shipped() && Path::new("/dev/nvidiactl").exists() {
+        assert!(
+            Cuda::is_available(),
+            "an NVIDIA device is present but libtorch reports no CUDA"
+        );
+    }
+}
+
+#[test]
+fn device_requests_resolve_or_fail_loudly() {
+    assert_eq!(resolve_device(DeviceSpec::Cpu).unwrap(), Device::Cpu);
+    let auto = resolve_device(DeviceSpec::Auto).unwrap();
+    assert_eq!(auto.is_cuda(), Cuda::is_available());
+    match resolve_device(DeviceSpec::Cuda(64)) {
+        Err(TorchError::CudaUnavailable {
+            requested: 64,
+            reason,
+        }) => {
+            assert!(!Cuda::is_available());
+            assert!(!reason.is_empty());
+        }
+        Err(TorchError::NoSuchDevice {
+            requested: 64,
+            count,
+        }) => assert!(count < 64),
+        other => panic!("cuda:64 must be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn seeding_makes_draws_repeatable() {
+    let _rng = nml_torch::rng_lock();
+    nml_torch::seed(42);
+    let a = Tensor::randn([16], (Kind::Float, Device::Cpu));
+    nml_torch::seed(42);
+    let b = Tensor::randn([16], (Kind::Float, Device::Cpu));
+    nml_torch::seed(43);
+    let c = Tensor::randn([16], (Kind::Float, Device::Cpu));
+    assert!(a.equal(&b));
+    assert!(!a.equal(&c));
+}
