@@ -23,6 +23,8 @@ xflags::xflags! {
             optional --out out: PathBuf
             /// Device for the torch stages: auto, cpu, cuda or cuda:N. Default: auto.
             optional --device device: String
+            /// Seed of data generation, noise and training. Default: 0.
+            optional --seed seed: u64
         }
     }
 }

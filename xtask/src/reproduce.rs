@@ -1,11 +1,14 @@
 //! `cargo xtask reproduce`: chain the study's stages and write `OUT/REPORT.md`.
 //!
 //! It only chains stages; each stage is a crate with its own binary.
+//! Every step is keyed by its command line and the keys of the steps it reads,
+//! and skipped when its outputs exist under the same key, so a rerun does only
+//! what changed and an interrupted run resumes at the step it stopped in.
 //! It never pretends: a stage that is not built yet is listed as such in the
 //! report and on the terminal, and nothing stands in for its results.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use xshell::{cmd, Shell};
 
@@ -16,12 +19,12 @@ const STAGES: [(&str, &str, &str); 6] = [
     (
         "data",
         "nml-data",
-        "generate the embedded synthetic benchmark or import real data (issue #3)",
+        "generate the embedded synthetic benchmark or import real data",
     ),
     (
         "corrupt",
         "nml-noise",
-        "inject label noise at 0/5/10/20/30 % (issue #3)",
+        "inject label noise into the pre-training corpus",
     ),
     (
         "pretrain",
@@ -45,12 +48,16 @@ const STAGES: [(&str, &str, &str); 6] = [
     ),
 ];
 
+/// Pre-training noise ratios of the paper, in percent.
+const RATIOS: [u32; 5] = [0, 5, 10, 20, 30];
+
 pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let profile = flags.profile.clone().unwrap_or_else(|| "quick".to_owned());
     if !["smoke", "quick", "full"].contains(&profile.as_str()) {
         return Err(format!("unknown profile `{profile}`: expected smoke, quick or full").into());
     }
     let device = flags.device.clone().unwrap_or_else(|| "auto".to_owned());
+    let seed = flags.seed.unwrap_or(0).to_string();
     let out = flags
         .out
         .clone()
@@ -62,11 +69,6 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     };
     setup::run(sh, false)?;
 
-    let cargo = cargo();
-    cmd!(sh, "{cargo} build --locked -p nml-torch --bin nml-doctor").run()?;
-    let doctor = project_root().join("target/debug/nml-doctor");
-    let environment = cmd!(sh, "{doctor} --device {device}").read()?;
-
     let built: Vec<bool> = STAGES
         .iter()
         .map(|(_, krate, _)| {
@@ -77,35 +79,171 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
                 .exists()
         })
         .collect();
+    let cargo = cargo();
+    let mut packages = vec!["-p".to_owned(), "nml-torch".to_owned()];
+    for ((_, krate, _), _) in STAGES.iter().zip(&built).filter(|(_, b)| **b) {
+        packages.extend(["-p".to_owned(), (*krate).to_owned()]);
+    }
+    cmd!(sh, "{cargo} build --locked --bins {packages...}").run()?;
+    let bin = |name: &str| project_root().join("target/debug").join(name);
+    let doctor = bin("nml-doctor");
+    let environment = cmd!(sh, "{doctor} --device {device}").read()?;
+    let steps = Steps {
+        dir: out.join(".steps"),
+    };
     let mut report = format!(
-        "# nml reproduction report\n\nProfile: `{profile}`. Device request: `{device}`.\n\n\
-         ## Environment\n\n```text\n{environment}\n```\n\n## Stages\n\n| stage | crate | status | what it does |\n|---|---|---|---|\n"
+        "# nml reproduction report\n\nProfile: `{profile}`. Seed: {seed}. Device request: `{device}`.\n\n\
+         ## Environment\n\n```text\n{environment}\n```\n"
     );
+
+    // data: the synthetic benchmark.
+    let data = out.join("data");
+    let synth = bin("nml-data");
+    let data_key = steps.run(
+        "data",
+        &[&data.join("benchmark.json")],
+        &[&format!("synth {profile} {seed}")],
+        || {
+            Ok(cmd!(
+                sh,
+                "{synth} synth --preset {profile} --seed {seed} --out {data}"
+            )
+            .run()?)
+        },
+    )?;
+    report.push_str(
+        "\n## Data\n\nThe embedded synthetic benchmark (`data/benchmark.json` lists every class and its factors).\n\
+         Pre-training corpus (photo style, label noise injected below):\n\n![pretrain](data/contact/pretrain-train.png)\n\n\
+         Downstream task 0 in its four domains (photo is in-domain; sketch, cartoon and painting are out-of-domain):\n\n\
+         ![task-0](data/contact/task-0-train.png)\n",
+    );
+
+    // corrupt: one noisy pre-training manifest per ratio.
+    let noise = bin("nml-noise");
+    report.push_str(
+        "\n## Label noise in the pre-training corpus\n\nSymmetric noise (exactly round(R·N) train rows move to another class), one manifest per ratio.\n\n\
+         | ratio asked | realised | noisy rows | rows in scope | summary |\n|---:|---:|---:|---:|---|\n",
+    );
+    for ratio in RATIOS {
+        let input = data.join("pretrain.parquet");
+        let output = out
+            .join("noisy")
+            .join(format!("pretrain-n{ratio:02}.parquet"));
+        let summary = output.with_extension("noise.json");
+        let r = format!("{:.2}", f64::from(ratio) / 100.0);
+        steps.run(&format!("corrupt-{ratio:02}"), &[&output, &summary], &[&data_key, &format!("symmetric {r} {seed}")], || {
+            Ok(cmd!(sh, "{noise} --input {input} --output {output} --kind symmetric --ratio {r} --seed {seed}").run()?)
+        })?;
+        let text = fs::read_to_string(&summary)?;
+        let field =
+            |key: &str| json_number(&text, key).map_or_else(|| "?".to_owned(), |v| v.to_string());
+        report.push_str(&format!(
+            "| {r} | {} | {} | {} | `noisy/{}` |\n",
+            json_number(&text, "ratio_realised")
+                .map_or_else(|| "?".to_owned(), |v| format!("{v:.4}")),
+            field("rows_noisy"),
+            field("rows_in_scope"),
+            summary.file_name().unwrap_or_default().to_string_lossy()
+        ));
+    }
+
+    report
+        .push_str("\n## Stages\n\n| stage | crate | status | what it does |\n|---|---|---|---|\n");
     for ((name, krate, what), built) in STAGES.iter().zip(&built) {
-        let status = if *built {
-            "built, not yet chained"
-        } else {
-            "not built yet"
-        };
+        let status = if *built { "ran" } else { "not built yet" };
         report.push_str(&format!("| {name} | `{krate}` | {status} | {what} |\n"));
     }
     let missing = built.iter().filter(|b| !**b).count();
-    report.push_str(&format!(
-        "\n{missing} of {} stages are not built yet, so this report has no results: \
-         nothing stands in for a stage that does not exist.\n",
-        STAGES.len()
-    ));
-    fs::create_dir_all(&out)?;
-    let path = out.join("REPORT.md");
-    let tmp = out.join(".REPORT.md.tmp");
-    fs::write(&tmp, report)?;
-    fs::rename(&tmp, &path)?;
-    eprintln!("{environment}");
+    if missing > 0 {
+        report.push_str(&format!(
+            "\n{missing} of {} stages are not built yet, so this report has no accuracy or spectrum results: \
+             nothing stands in for a stage that does not exist.\n",
+            STAGES.len()
+        ));
+    }
+    write_atomically(&out.join("REPORT.md"), &report)?;
     for ((name, krate, _), built) in STAGES.iter().zip(&built) {
         if !built {
             eprintln!("reproduce: stage `{name}` ({krate}) is not built yet; skipped");
         }
     }
-    eprintln!("reproduce: wrote {}", path.display());
+    eprintln!("reproduce: wrote {}", out.join("REPORT.md").display());
     Ok(())
+}
+
+/// Step bookkeeping: `.steps/<name>.key` holds the key a step's outputs were made with.
+struct Steps {
+    dir: PathBuf,
+}
+
+impl Steps {
+    /// Runs `work` unless every output exists and was made under the same key; returns the key.
+    fn run(
+        &self,
+        name: &str,
+        outputs: &[&Path],
+        parts: &[&str],
+        work: impl FnOnce() -> Result<()>,
+    ) -> Result<String> {
+        let key = format!("{:016x}", fnv1a(parts.join("\u{1f}").as_bytes()));
+        let stamp = self.dir.join(format!("{name}.key"));
+        let done = outputs.iter().all(|p| p.exists())
+            && fs::read_to_string(&stamp).is_ok_and(|k| k == key);
+        if done {
+            eprintln!("reproduce: step `{name}` is up to date");
+        } else {
+            eprintln!("reproduce: step `{name}`");
+            work()?;
+            fs::create_dir_all(&self.dir)?;
+            write_atomically(&stamp, &key)?;
+        }
+        Ok(key)
+    }
+}
+
+/// FNV-1a, 64 bit: a stable hash for step keys without a dependency.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A top-level numeric field of JSON written by nml's own tools (`"key": 1.5`).
+fn json_number(text: &str, key: &str) -> Option<f64> {
+    let start = text.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = text[start..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, text)?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_numbers_are_found_by_key() {
+        let text = "{\n  \"rows\": 500,\n  \"ratio_realised\": 0.2,\n  \"tiny\": 1e-5\n}";
+        assert_eq!(json_number(text, "rows"), Some(500.0));
+        assert_eq!(json_number(text, "ratio_realised"), Some(0.2));
+        assert_eq!(json_number(text, "tiny"), Some(1e-5));
+        assert_eq!(json_number(text, "missing"), None);
+    }
+
+    #[test]
+    fn step_keys_depend_on_every_part() {
+        assert_ne!(fnv1a(b"a\x1fbc"), fnv1a(b"ab\x1fc"));
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    }
 }

@@ -3,6 +3,8 @@
 //! Libraries only emit `tracing` events; a binary flattens [`Verbosity`]
 //! into its clap arguments and calls [`init`] once at start-up.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// The `-v`/`-q` flags every nml binary shares.
@@ -37,6 +39,7 @@ pub fn init(verbosity: Verbosity) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -1,0 +1,319 @@
+//! `nml-data synth`: the embedded synthetic benchmark.
+//!
+//! Classes are (shape × texture × palette) combinations of the factors in
+//! [`render`]; 640 combinations exist.
+//! The pre-training corpus takes `pretrain_classes` of them, in photo style.
+//! Each downstream task takes `classes_per_task` *other* combinations (never a
+//! pre-training class, never another task's), with distinct (shape, texture)
+//! pairs so every class stays recognisable without colour; every task is
+//! rendered in all four styles, so a head trained on `photo` (in-domain) is
+//! tested on `sketch`, `cartoon` and `painting` (out-of-domain), as the paper
+//! does with DomainNet.
+//!
+//! Output folder:
+//! - `benchmark.json`: config, seed, every class's factors, the files;
+//! - `pretrain.parquet`: splits `train`/`test`, domain `photo`;
+//! - `task-K.parquet`: splits `train`/`test`, domains photo, sketch, cartoon, painting;
+//! - `contact/*.png`: a contact sheet per manifest and split.
+//!
+//! Images are PNG bytes (`image_format = png`), RGB, `image_size`² pixels.
+//! Every image has its own RNG seeded from (seed, manifest, domain, split,
+//! index), so generation is parallel and yet identical for a seed.
+
+pub mod render;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use nml_core::{Manifest, Sample};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::{contact, encode_png, DataError, Result};
+use render::{Factors, Style, PALETTES, SHAPES, TEXTURES};
+
+/// The size presets of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Seconds; for tests.
+    Smoke,
+    /// CPU-sized: about 33,000 images of 32×32, generated in seconds.
+    Quick,
+    /// GPU-sized: about 160,000 images of 64×64.
+    Full,
+}
+
+/// Everything that determines a synthetic benchmark.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SynthConfig {
+    pub preset: Option<Preset>,
+    pub seed: u64,
+    pub image_size: u32,
+    pub pretrain_classes: usize,
+    pub pretrain_train_per_class: usize,
+    pub pretrain_test_per_class: usize,
+    pub tasks: usize,
+    pub classes_per_task: usize,
+    pub task_train_per_class: usize,
+    pub task_test_per_class: usize,
+}
+
+impl SynthConfig {
+    /// The config of a preset.
+    pub fn preset(preset: Preset, seed: u64) -> SynthConfig {
+        let base = SynthConfig {
+            preset: Some(preset),
+            seed,
+            image_size: 32,
+            pretrain_classes: 100,
+            pretrain_train_per_class: 200,
+            pretrain_test_per_class: 20,
+            tasks: 3,
+            classes_per_task: 10,
+            task_train_per_class: 60,
+            task_test_per_class: 30,
+        };
+        match preset {
+            Preset::Smoke => SynthConfig {
+                pretrain_classes: 10,
+                pretrain_train_per_class: 30,
+                pretrain_test_per_class: 10,
+                tasks: 2,
+                classes_per_task: 5,
+                task_train_per_class: 20,
+                task_test_per_class: 10,
+                ..base
+            },
+            Preset::Quick => base,
+            Preset::Full => SynthConfig {
+                image_size: 64,
+                pretrain_train_per_class: 1000,
+                pretrain_test_per_class: 100,
+                tasks: 4,
+                classes_per_task: 20,
+                task_train_per_class: 200,
+                task_test_per_class: 100,
+                ..base
+            },
+        }
+    }
+
+    /// Number of images the config produces.
+    pub fn total_images(&self) -> usize {
+        self.pretrain_classes * (self.pretrain_train_per_class + self.pretrain_test_per_class)
+            + self.tasks
+                * self.classes_per_task
+                * (self.task_train_per_class + self.task_test_per_class)
+                * Style::ALL.len()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let combos = SHAPES.len() * TEXTURES.len() * PALETTES.len();
+        let needed = self.pretrain_classes + self.tasks * self.classes_per_task;
+        let problem = if self.image_size < 8 || self.image_size > 512 {
+            Some(format!("image size {} is outside 8..=512", self.image_size))
+        } else if needed > combos {
+            Some(format!(
+                "{needed} classes requested but only {combos} factor combinations exist"
+            ))
+        } else if self.classes_per_task > SHAPES.len() * TEXTURES.len() {
+            Some(format!(
+                "at most {} classes per task",
+                SHAPES.len() * TEXTURES.len()
+            ))
+        } else if self.pretrain_classes < 2 || self.classes_per_task < 2 {
+            Some("every dataset needs at least 2 classes".to_owned())
+        } else {
+            None
+        };
+        problem.map_or(Ok(()), |p| Err(DataError::Invalid(p)))
+    }
+}
+
+/// What `benchmark.json` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkInfo {
+    pub config: SynthConfig,
+    pub pretrain: DatasetInfo,
+    pub tasks: Vec<DatasetInfo>,
+    pub domains: Vec<String>,
+    /// The in-domain (source) style: heads are trained here.
+    pub source_domain: String,
+}
+
+/// One manifest of the benchmark.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub file: String,
+    pub classes: Vec<ClassInfo>,
+    pub rows: usize,
+}
+
+/// One class: its name and factors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassInfo {
+    pub name: String,
+    pub factors: Factors,
+}
+
+/// Chooses the classes: pre-training first, then tasks of distinct (shape, texture) pairs.
+pub fn assign_classes(config: &SynthConfig) -> Result<(Vec<Factors>, Vec<Vec<Factors>>)> {
+    config.validate()?;
+    let mut combos: Vec<Factors> = (0..SHAPES.len())
+        .flat_map(|shape| {
+            (0..TEXTURES.len()).flat_map(move |texture| {
+                (0..PALETTES.len()).map(move |palette| Factors {
+                    shape,
+                    texture,
+                    palette,
+                })
+            })
+        })
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    combos.shuffle(&mut rng);
+    let pretrain: Vec<Factors> = combos.drain(..config.pretrain_classes).collect();
+    let mut tasks = Vec::with_capacity(config.tasks);
+    for k in 0..config.tasks {
+        let mut pairs = HashSet::new();
+        let mut task = Vec::new();
+        combos.retain(|f| {
+            if task.len() < config.classes_per_task && pairs.insert((f.shape, f.texture)) {
+                task.push(*f);
+                false
+            } else {
+                true
+            }
+        });
+        if task.len() < config.classes_per_task {
+            return Err(DataError::Invalid(format!(
+                "task {k}: only {} classes with distinct shape and texture are left",
+                task.len()
+            )));
+        }
+        tasks.push(task);
+    }
+    Ok((pretrain, tasks))
+}
+
+/// Generates the whole benchmark into `out`; returns what `benchmark.json` holds.
+pub fn generate(config: &SynthConfig, out: &Path) -> Result<BenchmarkInfo> {
+    let (pretrain_classes, task_classes) = assign_classes(config)?;
+    let mut datasets = Vec::new();
+    let pretrain = build(
+        config,
+        "pretrain",
+        &pretrain_classes,
+        &[Style::Photo],
+        config.pretrain_train_per_class,
+        config.pretrain_test_per_class,
+    )?;
+    datasets.push(("pretrain".to_owned(), pretrain, pretrain_classes));
+    for (k, classes) in task_classes.into_iter().enumerate() {
+        let name = format!("task-{k}");
+        let manifest = build(
+            config,
+            &name,
+            &classes,
+            &Style::ALL,
+            config.task_train_per_class,
+            config.task_test_per_class,
+        )?;
+        datasets.push((name, manifest, classes));
+    }
+    let mut infos = Vec::new();
+    for (name, mut manifest, classes) in datasets {
+        manifest
+            .metadata
+            .insert("nml.synth".to_owned(), serde_json::to_string(config)?);
+        manifest
+            .metadata
+            .insert("nml.dataset".to_owned(), name.clone());
+        let file = format!("{name}.parquet");
+        manifest.write(out.join(&file))?;
+        contact::write_sheets(&manifest, &out.join("contact"), &name)?;
+        infos.push(DatasetInfo {
+            name,
+            file,
+            rows: manifest.len(),
+            classes: classes
+                .iter()
+                .map(|f| ClassInfo {
+                    name: f.name(),
+                    factors: *f,
+                })
+                .collect(),
+        });
+    }
+    let pretrain = infos.remove(0);
+    let info = BenchmarkInfo {
+        config: config.clone(),
+        pretrain,
+        tasks: infos,
+        domains: Style::ALL.iter().map(|s| s.name().to_owned()).collect(),
+        source_domain: Style::Photo.name().to_owned(),
+    };
+    nml_core::write_json_atomic(out.join("benchmark.json"), &info)?;
+    Ok(info)
+}
+
+/// Path of the benchmark description inside an output folder.
+pub fn info_path(out: &Path) -> PathBuf {
+    out.join("benchmark.json")
+}
+
+/// Renders one manifest: every class × style × split, in parallel.
+fn build(
+    config: &SynthConfig,
+    name: &str,
+    classes: &[Factors],
+    styles: &[Style],
+    train: usize,
+    test: usize,
+) -> Result<Manifest> {
+    let mut jobs = Vec::new();
+    for &style in styles {
+        for (label, &factors) in classes.iter().enumerate() {
+            for (split, count) in [("train", train), ("test", test)] {
+                for i in 0..count {
+                    jobs.push((style, label, factors, split, i));
+                }
+            }
+        }
+    }
+    let dataset_tag = nml_core::hash_bytes(name.as_bytes());
+    let samples: Vec<Sample> = jobs
+        .par_iter()
+        .enumerate()
+        .map(|(index, &(style, label, factors, split, i))| {
+            let key = nml_core::KeyBuilder::new("nml-data/synth")
+                .hash("dataset", dataset_tag)
+                .str("style", style.name())
+                .str("split", split)
+                .bytes("label", &(label as u64).to_le_bytes())
+                .bytes("i", &(i as u64).to_le_bytes())
+                .bytes("seed", &config.seed.to_le_bytes())
+                .finish();
+            let mut rng = ChaCha8Rng::from_seed(*key.as_bytes());
+            let pixels = render::render(factors, style, config.image_size, &mut rng);
+            let png = encode_png(&pixels, config.image_size, config.image_size)?;
+            Ok(Sample {
+                index: index as i64,
+                split: split.to_owned(),
+                label: label as i64,
+                image: Some((png, "png".to_owned())),
+                domain: Some(style.name().to_owned()),
+                ..Sample::default()
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(Manifest::from_samples(
+        classes.iter().map(Factors::name).collect(),
+        samples,
+    )?)
+}
