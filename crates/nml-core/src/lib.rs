@@ -25,3 +25,15 @@ pub use error::{CoreError, Result};
 pub use features::{FeatureBatch, FeatureSchema, FeatureTable, FeatureWriter};
 pub use hash::{hash_bytes, hash_file, hash_json, ContentHash, KeyBuilder};
 pub use manifest::{Manifest, ReadOptions, Sample};
+
+use std::path::PathBuf;
+
+/// The folder of real datasets and weights (`shared/data`, see its README):
+/// `NML_SHARED_DATA` when set, else `../shared/data` beside the workspace.
+/// `None` when it does not exist, so callers can say why they skip real data.
+pub fn shared_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("NML_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    dir.join("README.md").exists().then_some(dir)
+}

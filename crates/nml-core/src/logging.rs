@@ -3,7 +3,9 @@
 //! Libraries only emit `tracing` events; a binary flattens [`Verbosity`]
 //! into its clap arguments and calls [`init`] once at start-up.
 
+use std::fmt::Display;
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
@@ -42,4 +44,16 @@ pub fn init(verbosity: Verbosity) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
+}
+
+/// Turns a binary's result into its exit code, printing the error (with its
+/// whole cause chain, for `anyhow`) on stderr.
+pub fn exit_code<E: Display>(result: Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

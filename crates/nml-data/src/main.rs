@@ -104,13 +104,7 @@ enum ImportCommand {
 fn main() -> ExitCode {
     let args = Args::parse();
     logging::init(args.verbosity);
-    match run(args.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    logging::exit_code(run(args.command))
 }
 
 fn run(command: Command) -> anyhow::Result<()> {

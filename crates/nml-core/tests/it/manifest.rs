@@ -1,6 +1,5 @@
 //! Manifest tests: round trips, the shared real datasets, and each schema violation.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, Int64Array, StringArray};
@@ -253,17 +252,12 @@ fn invalid_manifest_is_never_written() {
     );
 }
 
-/// `shared/data` (real datasets), when this checkout has it beside it.
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("NML_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    dir.join("README.md").exists().then_some(dir)
-}
-
 #[test]
 fn shared_real_datasets_read_as_manifests() {
-    let Some(dir) = shared_data() else { return };
+    let Some(dir) = nml_core::shared_data() else {
+        eprintln!("skipped: ../shared/data is absent (set NML_SHARED_DATA)");
+        return;
+    };
     let pacs =
         Manifest::read_with(dir.join("pacs.parquet"), ReadOptions::without_images()).unwrap();
     assert_eq!(pacs.len(), 9991);

@@ -1,7 +1,7 @@
 //! Importers: CIFAR binary files and ImageFolder trees built here, and the
 //! real shared/data tables when this checkout has them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use arrow::array::AsArray;
@@ -170,16 +170,9 @@ fn image_folders_with_domains_import_with_stratified_splits() {
     assert!(err.contains("no PNG or JPEG images"), "{err}");
 }
 
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("NML_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    dir.join("README.md").exists().then_some(dir)
-}
-
 #[test]
 fn shared_cifar10_and_pacs_import_from_the_command_line() {
-    let Some(data) = shared_data() else {
+    let Some(data) = nml_core::shared_data() else {
         eprintln!("skipped: ../shared/data is absent (set NML_SHARED_DATA to run this test)");
         return;
     };

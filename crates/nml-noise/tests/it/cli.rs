@@ -370,17 +370,9 @@ fn bad_input_fails_clearly_and_writes_nothing() {
     );
 }
 
-/// `shared/data`, when this checkout has it beside it.
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("NML_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    dir.join("cifar10.parquet").exists().then_some(dir)
-}
-
 #[test]
 fn cifar10n_worse_label_gives_about_forty_percent_noise() {
-    let Some(data) = shared_data() else {
+    let Some(data) = nml_core::shared_data() else {
         eprintln!("skipped: ../shared/data is absent");
         return;
     };

@@ -30,13 +30,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     logging::init(args.verbosity);
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    logging::exit_code(run(&args))
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
