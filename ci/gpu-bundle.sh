@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Builds, on this CPU machine, everything ci/gpu-check.sh runs on a GPU machine:
-# the torch binaries and the test executables of the crates that link libtorch.
+# the stage binaries and the test executables of the crates that link libtorch.
+# Release builds keep the bundle small enough to travel (debug code is ~10x larger).
 # Output: target/gpu-bundle (carry it to the GPU machine with the working tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo xtask setup
 out=target/gpu-bundle
 rm -rf "$out" && mkdir -p "$out/tests"
-cargo build --locked -p nml-torch --bin nml-doctor
-cp target/debug/nml-doctor "$out/"
-# Test executables of every crate that links libtorch.
-cargo test --locked -p nml-torch --no-run --message-format=json 2>/dev/null \
+cargo build --release --locked --bins -p nml-torch -p nml-data -p nml-pretrain
+for bin in nml-doctor nml-data nml-pretrain; do cp "target/release/$bin" "$out/"; done
+# The CUDA-relevant tests (nml-torch's integration tests: CUDA linked, bf16 autocast);
+# the other crates' tests run on the CPU in CI and would only add transfer size.
+cargo test --release --locked -p nml-torch --test it --no-run --message-format=json 2>/dev/null \
   | python3 -c '
 import json, sys, shutil
 for line in sys.stdin:
@@ -19,6 +21,6 @@ for line in sys.stdin:
         package = msg["package_id"].split("#")[0].rstrip("/").split("/")[-1]
         shutil.copy(msg["executable"], sys.argv[1] + "/" + package + "." + msg["target"]["name"])
 ' "$out/tests"
-# Debug info is not needed there and would not fit the transfer limit.
-strip --strip-debug "$out"/nml-doctor "$out"/tests/*
+# Symbols and debug info are not needed there and would not fit the 64 MiB transfer limit.
+strip --strip-all "$out"/nml-* "$out"/tests/*
 du -sh "$out"

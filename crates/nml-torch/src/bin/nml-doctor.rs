@@ -34,6 +34,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    nml_torch::configure_threads(None);
     let info = nml_torch::runtime_info();
     let mut out = String::new();
     out.push_str(&format!("{info}\n"));

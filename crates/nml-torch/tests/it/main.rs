@@ -98,3 +98,30 @@ fn seeding_makes_draws_repeatable() {
     assert!(a.equal(&b));
     assert!(!a.equal(&c));
 }
+
+#[test]
+fn autocast_type_can_be_set_to_bfloat16() {
+    // The setting is per thread and needs no GPU; this checks the FFI declaration.
+    nml_torch::set_cuda_autocast_bf16();
+    assert!(nml_torch::cuda_autocast_is_bf16());
+    assert!(!nml_torch::cuda_autocast_enabled());
+    if Cuda::is_available() {
+        let x = Tensor::ones([4, 4], (Kind::Float, Device::Cuda(0)));
+        let y = nml_torch::autocast(true, || {
+            assert!(nml_torch::cuda_autocast_enabled());
+            x.matmul(&x)
+        });
+        assert_eq!(y.kind(), Kind::BFloat16, "matmul under bf16 autocast");
+        assert!(
+            !nml_torch::cuda_autocast_enabled(),
+            "the scope restores the previous state"
+        );
+    } else {
+        let x = Tensor::ones([4, 4], (Kind::Float, Device::Cpu));
+        assert_eq!(
+            nml_torch::autocast(true, || x.matmul(&x)).kind(),
+            Kind::Float,
+            "no autocast without CUDA"
+        );
+    }
+}

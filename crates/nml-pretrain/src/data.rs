@@ -1,0 +1,437 @@
+//! The input pipeline: images decoded once (rayon) into an in-memory u8
+//! tensor, then batches assembled, augmented and normalised with tensor ops,
+//! on a producer thread a few batches ahead of the model when it runs on a
+//! GPU.
+//!
+//! Shuffling and augmentation draw from a ChaCha8 stream keyed by
+//! (seed, epoch, batch), never from libtorch's global generator, so a resumed
+//! run sees exactly the batches an uninterrupted one would.
+
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::JoinHandle;
+
+use nml_core::Manifest;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::{PretrainError, Result};
+
+/// Images and labels of one split, in memory.
+#[derive(Debug)]
+pub struct ImageSet {
+    /// `[N, 3, S, S]`, u8.
+    pub images: Tensor,
+    /// The labels training sees (`noisy_label` when present), `[N]`, i64.
+    pub labels: Tensor,
+    /// The clean labels, `[N]`, i64.
+    pub clean: Tensor,
+}
+
+impl ImageSet {
+    /// A second handle on the same tensors.
+    pub fn shallow_clone(&self) -> ImageSet {
+        ImageSet {
+            images: self.images.shallow_clone(),
+            labels: self.labels.shallow_clone(),
+            clean: self.clean.shallow_clone(),
+        }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.size()[0] as usize
+    }
+
+    /// True when the set holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Decodes the images of `rows` to `size`×`size` RGB.
+///
+/// An image of another size is an error naming the row, unless `resize`
+/// (bilinear) is set.
+pub fn load(
+    manifest: &Manifest,
+    rows: &[usize],
+    size: u32,
+    resize: bool,
+    source: &Path,
+) -> Result<ImageSet> {
+    let images = manifest.image.as_ref().ok_or_else(|| {
+        PretrainError::Data(format!(
+            "{}: the manifest has no `image` column",
+            source.display()
+        ))
+    })?;
+    let side = size as usize;
+    let pixels = side * side * 3;
+    let mut buffer = vec![0u8; rows.len() * pixels];
+    buffer
+        .par_chunks_mut(pixels)
+        .zip(rows.par_iter())
+        .try_for_each(|(out, &row)| -> Result<()> {
+            let img = nml_data::decode_rgb(&images[row]).map_err(|e| {
+                PretrainError::Data(format!(
+                    "{}: row {row}: undecodable image: {e}",
+                    source.display()
+                ))
+            })?;
+            let img = if img.dimensions() == (size, size) {
+                img
+            } else if resize {
+                image::imageops::resize(&img, size, size, image::imageops::FilterType::Triangle)
+            } else {
+                let (w, h) = img.dimensions();
+                return Err(PretrainError::Data(format!(
+                    "{}: row {row}: image is {w}x{h} but the model input is {size}x{size} \
+                 (pass --input-size {w} if the architecture allows it, or --resize)",
+                    source.display()
+                )));
+            };
+            out.copy_from_slice(img.as_raw());
+            Ok(())
+        })?;
+    let n = rows.len() as i64;
+    let s = size as i64;
+    // [N, S, S, 3] → [N, 3, S, S]
+    let images = Tensor::from_slice(&buffer)
+        .view([n, s, s, 3])
+        .permute([0, 3, 1, 2])
+        .contiguous();
+    let pick = |v: &[i64]| Tensor::from_slice(&rows.iter().map(|&r| v[r]).collect::<Vec<_>>());
+    Ok(ImageSet {
+        images,
+        labels: pick(manifest.training_labels()),
+        clean: pick(&manifest.label),
+    })
+}
+
+/// Per-channel mean and standard deviation of u8 images, on the 0..1 scale.
+pub fn channel_stats(images: &Tensor) -> ([f64; 3], [f64; 3]) {
+    let x = images.to_kind(Kind::Float) / 255.0;
+    let mean = x.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
+    let std = x.std_dim([0i64, 2, 3].as_slice(), false, false);
+    let get = |t: &Tensor| [0, 1, 2].map(|i| t.double_value(&[i]));
+    (get(&mean), get(&std).map(|s| s.max(1e-3)))
+}
+
+/// Training-time augmentation, applied per sample with tensor ops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Augment {
+    /// Random crop after zero-padding by this many pixels (0: off).
+    pub crop_padding: i64,
+    /// Random horizontal flip with probability 1/2.
+    pub flip: bool,
+    /// Brightness, contrast and saturation jitter strength (0: off).
+    pub color_jitter: f64,
+}
+
+impl Augment {
+    /// No augmentation at all.
+    pub fn none() -> Augment {
+        Augment {
+            crop_padding: 0,
+            flip: false,
+            color_jitter: 0.0,
+        }
+    }
+}
+
+/// Normalisation applied after augmentation: `(x / 255 − mean) / std`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Normalize {
+    pub mean: [f64; 3],
+    pub std: [f64; 3],
+}
+
+impl Normalize {
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]` float in 0..1 → same shape.
+    pub fn apply(&self, x: &Tensor) -> Tensor {
+        let device = x.device();
+        let mean = Tensor::from_slice(&self.mean.map(|v| v as f32))
+            .view([1, 3, 1, 1])
+            .to_device(device);
+        let std = Tensor::from_slice(&self.std.map(|v| v as f32))
+            .view([1, 3, 1, 1])
+            .to_device(device);
+        (x - mean) / std
+    }
+}
+
+/// One training batch, already on the device.
+#[derive(Debug)]
+pub struct Batch {
+    /// Position of the batch within its epoch.
+    pub step: usize,
+    pub x: Tensor,
+    pub labels: Tensor,
+    pub clean: Tensor,
+}
+
+/// The batches of one epoch: made on a producer thread that stays up to three
+/// batches ahead when the model runs on a GPU, or in the training thread on
+/// the CPU, where a producer would only compete with libtorch's own threads
+/// for the same cores.
+pub struct EpochLoader {
+    source: Source,
+}
+
+enum Source {
+    Inline {
+        maker: BatchMaker,
+        next: usize,
+    },
+    Prefetch {
+        receiver: Receiver<Batch>,
+        handle: Option<JoinHandle<()>>,
+    },
+}
+
+impl Iterator for EpochLoader {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        match &mut self.source {
+            Source::Inline { maker, next } => {
+                let batch = (*next < maker.steps).then(|| maker.make(*next));
+                *next += 1;
+                batch
+            }
+            Source::Prefetch { receiver, .. } => receiver.recv().ok(),
+        }
+    }
+}
+
+impl Drop for EpochLoader {
+    fn drop(&mut self) {
+        if let Source::Prefetch { receiver, handle } = &mut self.source {
+            // Unblock the producer, then wait for it so no thread outlives the epoch.
+            let (_, dead) = sync_channel(0);
+            *receiver = dead;
+            if let Some(handle) = handle.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+/// Number of batches per epoch (a final batch of one sample is dropped: BatchNorm needs two).
+pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
+    let full = n / batch;
+    if n % batch >= 2 {
+        full + 1
+    } else {
+        full
+    }
+}
+
+/// Everything that defines the batches of one epoch.
+struct BatchMaker {
+    data: ImageSet,
+    order: Vec<i64>,
+    seed: u64,
+    epoch: usize,
+    batch: usize,
+    steps: usize,
+    augment: Augment,
+    normalize: Normalize,
+    device: Device,
+}
+
+impl BatchMaker {
+    fn make(&self, step: usize) -> Batch {
+        let _guard = tch::no_grad_guard();
+        let n = self.order.len();
+        let rows = &self.order[step * self.batch..((step + 1) * self.batch).min(n)];
+        let index = Tensor::from_slice(rows);
+        let x = self.data.images.index_select(0, &index);
+        let mut rng = stream(self.seed, self.epoch as u64, step as u64);
+        let x = augment_batch(&x, &self.augment, &mut rng);
+        let x = self.normalize.apply(&x).to_device(self.device);
+        let labels = self
+            .data
+            .labels
+            .index_select(0, &index)
+            .to_device(self.device);
+        let clean = self
+            .data
+            .clean
+            .index_select(0, &index)
+            .to_device(self.device);
+        Batch {
+            step,
+            x,
+            labels,
+            clean,
+        }
+    }
+}
+
+/// Starts producing the batches of `epoch`, skipping the first `skip` (for resumption).
+#[allow(clippy::too_many_arguments)] // all of it is the epoch's identity; a struct would only rename it
+pub fn epoch_loader(
+    data: &ImageSet,
+    epoch: usize,
+    skip: usize,
+    seed: u64,
+    batch: usize,
+    augment: Augment,
+    normalize: Normalize,
+    device: Device,
+) -> EpochLoader {
+    let n = data.len();
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    order.shuffle(&mut stream(seed, epoch as u64, u64::MAX));
+    // Shallow clones share storage: the producer reads the same images without a copy.
+    let maker = BatchMaker {
+        data: data.shallow_clone(),
+        order,
+        seed,
+        epoch,
+        batch,
+        steps: steps_per_epoch(n, batch),
+        augment,
+        normalize,
+        device,
+    };
+    if !device.is_cuda() {
+        return EpochLoader {
+            source: Source::Inline { maker, next: skip },
+        };
+    }
+    let (sender, receiver) = sync_channel(3);
+    let handle = std::thread::spawn(move || {
+        for step in skip..maker.steps {
+            if sender.send(maker.make(step)).is_err() {
+                return;
+            }
+        }
+    });
+    EpochLoader {
+        source: Source::Prefetch {
+            receiver,
+            handle: Some(handle),
+        },
+    }
+}
+
+fn stream(seed: u64, epoch: u64, step: u64) -> ChaCha8Rng {
+    let key = nml_core::KeyBuilder::new("nml-pretrain/data")
+        .bytes("seed", &seed.to_le_bytes())
+        .bytes("epoch", &epoch.to_le_bytes())
+        .bytes("step", &step.to_le_bytes())
+        .finish();
+    ChaCha8Rng::from_seed(*key.as_bytes())
+}
+
+/// Crops, flips and jitters a batch; returns floats in 0..1.
+///
+/// # Shapes
+/// `x`: `[B, 3, H, W]` u8 → `[B, 3, H, W]` float.
+pub fn augment_batch(x: &Tensor, augment: &Augment, rng: &mut impl Rng) -> Tensor {
+    let (b, h, w) = (x.size()[0], x.size()[2], x.size()[3]);
+    let mut x = x.to_kind(Kind::Float) / 255.0;
+    if augment.crop_padding > 0 {
+        let p = augment.crop_padding;
+        let padded = x.constant_pad_nd([p, p, p, p].as_slice());
+        let dy: Vec<i64> = (0..b).map(|_| rng.random_range(0..=2 * p)).collect();
+        let dx: Vec<i64> = (0..b).map(|_| rng.random_range(0..=2 * p)).collect();
+        // rows[b, i] = dy[b] + i, cols[b, j] = dx[b] + j
+        let rows = Tensor::from_slice(&dy).view([b, 1])
+            + Tensor::arange(h, (Kind::Int64, Device::Cpu)).view([1, h]);
+        let cols = Tensor::from_slice(&dx).view([b, 1])
+            + Tensor::arange(w, (Kind::Int64, Device::Cpu)).view([1, w]);
+        let batch = Tensor::arange(b, (Kind::Int64, Device::Cpu)).view([b, 1, 1]);
+        // Advanced indexing puts the indexed dims first: [B, H, W, 3] → [B, 3, H, W].
+        x = padded
+            .index(&[
+                Some(batch),
+                None,
+                Some(rows.view([b, h, 1])),
+                Some(cols.view([b, 1, w])),
+            ])
+            .permute([0, 3, 1, 2])
+            .contiguous();
+    }
+    if augment.flip {
+        let flips: Vec<bool> = (0..b).map(|_| rng.random::<bool>()).collect();
+        let mask = Tensor::from_slice(&flips).view([b, 1, 1, 1]);
+        x = x.flip([3i64].as_slice()).where_self(&mask, &x);
+    }
+    if augment.color_jitter > 0.0 {
+        let s = augment.color_jitter;
+        let mut factor = || -> Tensor {
+            let v: Vec<f32> = (0..b)
+                .map(|_| rng.random_range((1.0 - s) as f32..=(1.0 + s) as f32))
+                .collect();
+            Tensor::from_slice(&v).view([b, 1, 1, 1])
+        };
+        let (brightness, contrast, saturation) = (factor(), factor(), factor());
+        x = (x * brightness).clamp(0.0, 1.0);
+        let mean = x.mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float);
+        x = ((x - &mean) * contrast + &mean).clamp(0.0, 1.0);
+        let grey = x.mean_dim([1i64].as_slice(), true, Kind::Float);
+        x = ((x - &grey) * saturation + &grey).clamp(0.0, 1.0);
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crops_are_shifted_windows_and_flips_mirror() {
+        // One image whose pixel value encodes its column: a crop shifts values, a flip reverses them.
+        let img: Vec<u8> = (0..3 * 8 * 8).map(|i| ((i % 8) * 10 + 10) as u8).collect();
+        let x = Tensor::from_slice(&img).view([1, 3, 8, 8]);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let aug = Augment {
+            crop_padding: 2,
+            flip: false,
+            color_jitter: 0.0,
+        };
+        let out = augment_batch(&x, &aug, &mut rng) * 255.0;
+        let first_row: Vec<f32> = Vec::try_from(out.get(0).get(0).get(4)).unwrap();
+        // Every crop of a column ramp is the ramp shifted by at most 2, with zeros where padding shows.
+        let shift = (0..=4).find(|&s| {
+            (0..8).all(|j| {
+                let src = j as i64 + s - 2;
+                let v = if (0..8).contains(&src) {
+                    (src * 10 + 10) as f32
+                } else {
+                    0.0
+                };
+                (first_row[j] - v).abs() < 1e-3
+            })
+        });
+        assert!(shift.is_some(), "{first_row:?} is not a shifted window");
+        let flip = Augment {
+            crop_padding: 0,
+            flip: true,
+            color_jitter: 0.0,
+        };
+        let both: Vec<Tensor> = (0..16)
+            .map(|_| augment_batch(&x, &flip, &mut rng))
+            .collect();
+        let plain = x.to_kind(Kind::Float) / 255.0;
+        let mirrored = plain.flip([3i64].as_slice());
+        assert!(both.iter().all(|t| t.equal(&plain) || t.equal(&mirrored)));
+        assert!(both.iter().any(|t| t.equal(&mirrored)) && both.iter().any(|t| t.equal(&plain)));
+    }
+
+    #[test]
+    fn last_single_sample_batch_is_dropped() {
+        assert_eq!(steps_per_epoch(10, 4), 3);
+        assert_eq!(steps_per_epoch(9, 4), 2);
+        assert_eq!(steps_per_epoch(8, 4), 2);
+    }
+}

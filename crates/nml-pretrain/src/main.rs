@@ -1,0 +1,153 @@
+//! `nml-pretrain`: train an image backbone on a (noisy) manifest.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use nml_core::logging::{self, Verbosity};
+use nml_core::DeviceSpec;
+use nml_pretrain::data::Augment;
+use nml_pretrain::optim::SgdConfig;
+use nml_pretrain::{Arch, RunPaths, TrainConfig};
+
+/// Train an image backbone on a (noisy) manifest.
+///
+/// Trains on `noisy_label` when the manifest has it, else on `label`, and
+/// reports accuracy against the clean labels too. Writes into OUT:
+/// config.json, metrics.csv (one row per epoch), resume.safetensors
+/// (weights, momentum and loop position), and at the end model.safetensors
+/// with model.json. A run killed at any moment continues from its last
+/// checkpoint when restarted with --resume; a finished run is not redone.
+#[derive(Debug, Parser)]
+#[command(version, verbatim_doc_comment)]
+struct Args {
+    /// Training manifest (rows of --train-split are used)
+    #[arg(long)]
+    train: PathBuf,
+    /// Test manifest (rows of --test-split); default: the training manifest
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// Architecture: small, resnet20, resnet32, resnet56, preact-resnet18, resnet18, resnet50
+    #[arg(long, default_value = "resnet20")]
+    arch: Arch,
+    /// Number of epochs
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Output folder
+    #[arg(long)]
+    out: PathBuf,
+    /// Device: auto, cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    device: DeviceSpec,
+    /// Seed of initialisation, shuffling and augmentation
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Continue from OUT/resume.safetensors when it exists (it must come from the same command)
+    #[arg(long)]
+    resume: bool,
+    /// Batch size
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Peak learning rate (after warm-up)
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// SGD momentum
+    #[arg(long, default_value_t = 0.9)]
+    momentum: f64,
+    /// Use plain momentum instead of Nesterov's
+    #[arg(long)]
+    no_nesterov: bool,
+    /// Weight decay (on every parameter, as PyTorch's SGD)
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f64,
+    /// Linear warm-up length in epochs, then cosine decay to 0
+    #[arg(long, default_value_t = 1.0)]
+    warmup_epochs: f64,
+    /// Label smoothing of the cross-entropy (0: off)
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f64,
+    /// Random-crop padding in pixels (0: no crop)
+    #[arg(long, default_value_t = 4)]
+    crop_padding: i64,
+    /// Disable random horizontal flips
+    #[arg(long)]
+    no_flip: bool,
+    /// Brightness/contrast/saturation jitter strength (0: off)
+    #[arg(long, default_value_t = 0.0)]
+    color_jitter: f64,
+    /// Input side in pixels; default: 32 for CIFAR-style nets and small, 224 for resnet18/50
+    #[arg(long)]
+    input_size: Option<u32>,
+    /// Resize images of another size (bilinear) instead of refusing them
+    #[arg(long)]
+    resize: bool,
+    /// Split of the training manifest to train on
+    #[arg(long, default_value = "train")]
+    train_split: String,
+    /// Split of the test manifest to evaluate on
+    #[arg(long, default_value = "test")]
+    test_split: String,
+    /// bf16 autocast on CUDA (ignored on the CPU)
+    #[arg(long)]
+    amp: bool,
+    /// Also checkpoint every N steps inside an epoch (0: at epoch ends only)
+    #[arg(long, default_value_t = 0)]
+    checkpoint_every_steps: usize,
+    /// libtorch CPU threads (default: libtorch's choice)
+    #[arg(long)]
+    threads: Option<i32>,
+    #[command(flatten)]
+    verbosity: Verbosity,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(args.verbosity);
+    logging::exit_code(run(args))
+}
+
+fn run(a: Args) -> anyhow::Result<()> {
+    nml_torch::configure_threads(a.threads);
+    let device = nml_torch::resolve_device(a.device)?;
+    let config = TrainConfig {
+        arch: a.arch,
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        sgd: SgdConfig {
+            lr: a.lr,
+            momentum: a.momentum,
+            nesterov: !a.no_nesterov,
+            weight_decay: a.weight_decay,
+            warmup_epochs: a.warmup_epochs,
+        },
+        label_smoothing: a.label_smoothing,
+        augment: Augment {
+            crop_padding: a.crop_padding,
+            flip: !a.no_flip,
+            color_jitter: a.color_jitter,
+        },
+        input_size: a.input_size.unwrap_or(a.arch.native_input()),
+        resize: a.resize,
+        train_split: a.train_split,
+        test_split: a.test_split,
+        seed: a.seed,
+        amp: a.amp,
+        checkpoint_every_steps: a.checkpoint_every_steps,
+    };
+    tracing::info!(arch = %config.arch, device = ?device, epochs = config.epochs, "pre-training");
+    let paths = RunPaths {
+        train: a.train,
+        test: a.test,
+        out: a.out,
+    };
+    let info = nml_pretrain::train(&config, &paths, device, a.resume)?;
+    if let Some(last) = info.metrics.last() {
+        tracing::info!(
+            out = %paths.out.display(),
+            test_acc = last.test_acc.map(|t| format!("{t:.4}")),
+            train_acc_clean = format!("{:.4}", last.train_acc_clean),
+            "model written"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The loop learns from the labels it is given: well above chance on clean
+//! labels, and at or below chance when every label is wrong.
+
+use nml_noise::{corrupt, write_outputs, NoiseConfig, NoiseKind};
+use nml_pretrain::Arch;
+use tch::Device;
+
+use crate::{fast_config, paths, smoke_corpus};
+
+#[test]
+fn clean_labels_train_well_above_chance_and_all_wrong_labels_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = smoke_corpus(&dir.path().join("data"));
+    let config = fast_config(Arch::Small, 8);
+
+    let clean = nml_pretrain::train(
+        &config,
+        &paths(&corpus, &dir.path().join("clean")),
+        Device::Cpu,
+        false,
+    )
+    .unwrap();
+    let last = clean.metrics.last().unwrap();
+    assert!(
+        last.test_acc.unwrap() > 0.5,
+        "10 classes, chance 0.1: {last:?}"
+    );
+    assert_eq!(clean.metrics.len(), 8);
+    assert!(
+        dir.path().join("clean/metrics.csv").exists()
+            && dir.path().join("clean/model.safetensors").exists()
+    );
+
+    let manifest = nml_core::Manifest::read(&corpus).unwrap();
+    let noise = NoiseConfig {
+        kind: NoiseKind::Symmetric {
+            ratio: 1.0,
+            per_class: false,
+        },
+        seed: 0,
+        splits: vec!["train".into()],
+    };
+    let (noisy, summary) = corrupt(&manifest, &noise, &corpus).unwrap();
+    let noisy_path = dir.path().join("noisy.parquet");
+    write_outputs(&noisy, &summary, &corpus, &noisy_path).unwrap();
+    let wrong = nml_pretrain::train(
+        &config,
+        &paths(&noisy_path, &dir.path().join("wrong")),
+        Device::Cpu,
+        false,
+    )
+    .unwrap();
+    let last = wrong.metrics.last().unwrap();
+    assert!(
+        last.test_acc.unwrap() < 0.2,
+        "every training label is wrong, so clean accuracy stays near or below chance: {last:?}"
+    );
+    assert!(last.train_acc_clean < 0.2, "{last:?}");
+    assert!(
+        wrong.noise.is_some(),
+        "the noise summary travels into model.json"
+    );
+}

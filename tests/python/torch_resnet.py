@@ -1,0 +1,38 @@
+"""Loads an nml-pretrain ResNet-20 checkpoint into a PyTorch module and
+compares its outputs with the ones nml computed.
+
+Usage: torch_resnet.py MODEL.safetensors REFERENCE.safetensors
+
+MODEL is nml-pretrain's model.safetensors; REFERENCE holds `input` (the
+normalised batch), and nml's `features` and `logits` for it. The module is
+akamaster/pytorch_resnet_cifar10's ResNet-20 (resnet_cifar.py).
+"""
+import json
+import sys
+
+import torch
+from resnet_cifar import ResNet20
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+
+model_path, reference_path = sys.argv[1:3]
+with safe_open(model_path, "pt") as f:
+    description = json.loads(f.metadata()["nml"])
+assert description["arch"] == "resnet20", description["arch"]
+state = load_file(model_path)
+model = ResNet20(description["classes"])
+result = model.load_state_dict(state, strict=False)
+assert not result.unexpected_keys, result.unexpected_keys
+assert all(k.endswith("num_batches_tracked") for k in result.missing_keys), result.missing_keys
+model.eval()
+reference = load_file(reference_path)
+with torch.no_grad():
+    features = model.features(reference["input"])
+    logits = model.linear(features)
+for name, ours in [("features", features), ("logits", logits)]:
+    theirs = reference[name]
+    err = ((ours - theirs).norm() / theirs.norm()).item()
+    assert err < 1e-4, f"{name}: relative error {err}"
+    print(f"{name}: relative error {err:.2e}")
+print("pytorch ok")
