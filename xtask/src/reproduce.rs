@@ -39,7 +39,7 @@ const STAGES: [(&str, &str, &str); 6] = [
     (
         "spectral",
         "nml-spectral",
-        "singular value spectrum, SVE and LSVR (issue #5)",
+        "singular value spectrum, SVE and LSVR",
     ),
     (
         "tune",
@@ -197,8 +197,14 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
 
     report
         .push_str("\n## Stages\n\n| stage | crate | status | what it does |\n|---|---|---|---|\n");
-    for ((name, krate, what), built) in STAGES.iter().zip(&built) {
-        let status = if *built { "ran" } else { "not built yet" };
+    // The chain stops at the first missing stage: a later stage that exists waits for its input.
+    let chained = built.iter().take_while(|b| **b).count();
+    for (i, ((name, krate, what), is_built)) in STAGES.iter().zip(&built).enumerate() {
+        let status = match (*is_built, i < chained) {
+            (true, true) => "ran",
+            (true, false) => "built; waits for an earlier stage",
+            (false, _) => "not built yet",
+        };
         report.push_str(&format!("| {name} | `{krate}` | {status} | {what} |\n"));
     }
     let missing = built.iter().filter(|b| !**b).count();

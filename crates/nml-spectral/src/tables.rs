@@ -1,0 +1,153 @@
+//! Many feature tables in, one tidy table out: a row per (table, metric) and
+//! a row per (table, singular value), as polars DataFrames written to Parquet.
+
+use std::path::{Path, PathBuf};
+
+use nml_core::FeatureTable;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::spectrum::{singular_values, Metrics, SpectralConfig};
+use crate::{Result, SpectralError};
+
+/// Which rows of a feature table are analysed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    /// Only this split (`None`: every row).
+    pub split: Option<String>,
+    /// Only this domain (`None`: every row).
+    pub domain: Option<String>,
+}
+
+/// The result for one feature table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    pub name: String,
+    pub path: String,
+    pub rows: usize,
+    pub dim: usize,
+    pub sigma: Vec<f64>,
+    pub metrics: Metrics,
+}
+
+/// Reads `path`, selects rows and computes its spectrum.
+pub fn analyse(
+    name: &str,
+    path: &Path,
+    selection: &Selection,
+    config: &SpectralConfig,
+) -> Result<Analysis> {
+    let table = FeatureTable::read(path)?;
+    let rows: Vec<usize> = (0..table.len())
+        .filter(|&r| {
+            selection
+                .split
+                .as_ref()
+                .is_none_or(|s| &table.split[r] == s)
+        })
+        .filter(|&r| {
+            selection
+                .domain
+                .as_ref()
+                .is_none_or(|d| table.domain.as_ref().is_some_and(|dom| &dom[r] == d))
+        })
+        .collect();
+    if rows.len() < 2 {
+        return Err(SpectralError::Invalid(format!(
+            "{}: {} rows match split {:?} and domain {:?}; a spectrum needs at least 2",
+            path.display(),
+            rows.len(),
+            selection.split,
+            selection.domain
+        )));
+    }
+    let mut features = Vec::with_capacity(rows.len() * table.dim);
+    for &r in &rows {
+        features.extend_from_slice(table.row(r));
+    }
+    let sigma = singular_values(&features, rows.len(), table.dim, config);
+    let metrics = Metrics::from_singular_values(&sigma);
+    Ok(Analysis {
+        name: name.to_owned(),
+        path: path.display().to_string(),
+        rows: rows.len(),
+        dim: table.dim,
+        sigma,
+        metrics,
+    })
+}
+
+/// The tidy metrics table: `table, rows, dim, metric, value`.
+pub fn metrics_frame(analyses: &[Analysis]) -> Result<DataFrame> {
+    let mut table = Vec::new();
+    let mut rows = Vec::new();
+    let mut dim = Vec::new();
+    let mut metric = Vec::new();
+    let mut value = Vec::new();
+    for a in analyses {
+        for (name, v) in a.metrics.named() {
+            table.push(a.name.clone());
+            rows.push(a.rows as i64);
+            dim.push(a.dim as i64);
+            metric.push(name.to_owned());
+            value.push(v);
+        }
+    }
+    Ok(df!("table" => table, "rows" => rows, "dim" => dim, "metric" => metric, "value" => value)?)
+}
+
+/// The spectra: `table, rank (1-based), sigma, share (σ_i / Σσ)`.
+pub fn spectrum_frame(analyses: &[Analysis]) -> Result<DataFrame> {
+    let mut table = Vec::new();
+    let mut rank = Vec::new();
+    let mut sigma = Vec::new();
+    let mut share = Vec::new();
+    for a in analyses {
+        let total: f64 = a.sigma.iter().sum();
+        for (i, s) in a.sigma.iter().enumerate() {
+            table.push(a.name.clone());
+            rank.push(i as i64 + 1);
+            sigma.push(*s);
+            share.push(if total > 0.0 { s / total } else { 0.0 });
+        }
+    }
+    Ok(df!("table" => table, "rank" => rank, "sigma" => sigma, "share" => share)?)
+}
+
+/// The metrics with one column per metric, for printing.
+pub fn wide_frame(analyses: &[Analysis]) -> Result<DataFrame> {
+    let mut columns: Vec<Column> = vec![
+        Column::new(
+            "table".into(),
+            analyses.iter().map(|a| a.name.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "rows".into(),
+            analyses.iter().map(|a| a.rows as i64).collect::<Vec<_>>(),
+        ),
+    ];
+    if let Some(first) = analyses.first() {
+        for (k, (name, _)) in first.metrics.named().iter().enumerate() {
+            let values: Vec<f64> = analyses.iter().map(|a| a.metrics.named()[k].1).collect();
+            columns.push(Column::new((*name).into(), values));
+        }
+    }
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// Writes `frame` as Parquet to `path` atomically.
+pub fn write_parquet(frame: &mut DataFrame, path: &Path) -> Result<()> {
+    let mut file = nml_core::AtomicFile::create(path)?;
+    ParquetWriter::new(&mut file).finish(frame)?;
+    file.commit()?;
+    Ok(())
+}
+
+/// Where the outputs of one call go.
+pub fn output_paths(out: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        out.join("metrics.parquet"),
+        out.join("spectrum.parquet"),
+        out.join("spectral.json"),
+    )
+}

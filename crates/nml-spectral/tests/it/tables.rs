@@ -1,0 +1,148 @@
+//! The command line: tidy tables for several feature tables, and clear errors
+//! for NaN features, ragged vectors and empty selections.
+
+use std::process::Command;
+
+use polars::prelude::*;
+
+use crate::structured_table;
+
+fn run(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nml-spectral"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn several_tables_give_one_tidy_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("n00.parquet"),
+        dir.path().join("n20.parquet"),
+    );
+    structured_table(100, 16, 1).write(&a).unwrap();
+    structured_table(100, 16, 2).write(&b).unwrap();
+    let out = dir.path().join("spectral");
+    let (ok, stdout, stderr) = run(&[
+        "--features".as_ref(),
+        a.as_os_str(),
+        "--features".as_ref(),
+        b.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("n00") && stdout.contains("effective_rank"),
+        "{stdout}"
+    );
+    let metrics = ParquetReader::new(std::fs::File::open(out.join("metrics.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(metrics.height(), 2 * 7, "a row per table and metric");
+    assert_eq!(
+        metrics.get_column_names(),
+        ["table", "rows", "dim", "metric", "value"]
+    );
+    let spectrum = ParquetReader::new(std::fs::File::open(out.join("spectrum.parquet")).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(
+        spectrum.height(),
+        2 * 16,
+        "min(N, D) singular values per table"
+    );
+    let shares = spectrum
+        .column("share")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .sum()
+        .unwrap();
+    assert!((shares - 2.0).abs() < 1e-9, "each table's shares sum to 1");
+    assert!(out.join("spectral.json").exists());
+}
+
+#[test]
+fn bad_feature_tables_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.parquet");
+    let t = structured_table(50, 8, 3);
+    t.write(&path).unwrap();
+    let (ok, _, err) = run(&[
+        "--features".as_ref(),
+        path.as_os_str(),
+        "--split".as_ref(),
+        "validation".as_ref(),
+    ]);
+    assert!(
+        !ok && err.contains("f.parquet") && err.contains("0 rows match split Some(\"validation\")"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&[
+        "--features".as_ref(),
+        path.as_os_str(),
+        "--domain".as_ref(),
+        "sketch".as_ref(),
+    ]);
+    assert!(!ok && err.contains("0 rows match"), "{err}");
+
+    // Tables written by another tool (polars, list<f64> vectors): NaN and ragged rows.
+    let foreign = |name: &str, rows: Vec<Vec<f64>>| {
+        let n = rows.len() as i64;
+        let vectors: Vec<Series> = rows
+            .into_iter()
+            .map(|r| Series::new("".into(), r))
+            .collect();
+        let mut frame = df!(
+            "index" => (0..n).collect::<Vec<i64>>(),
+            "split" => vec!["test"; n as usize],
+            "label" => vec![0i64; n as usize],
+            "feature" => vectors
+        )
+        .unwrap();
+        let path = dir.path().join(name);
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut frame)
+            .unwrap();
+        path
+    };
+    let nan = foreign(
+        "nan.parquet",
+        vec![vec![1.0, 2.0], vec![f64::NAN, 1.0], vec![0.5, 0.5]],
+    );
+    let (ok, _, err) = run(&["--features".as_ref(), nan.as_os_str()]);
+    assert!(
+        !ok && err.contains("nan.parquet")
+            && err.contains("column `feature`, row 1")
+            && err.contains("NaN"),
+        "{err}"
+    );
+    let inf = foreign(
+        "inf.parquet",
+        vec![vec![1.0, 2.0], vec![3.0, 1.0], vec![0.5, f64::INFINITY]],
+    );
+    let (ok, _, err) = run(&["--features".as_ref(), inf.as_os_str()]);
+    assert!(!ok && err.contains("row 2") && err.contains("inf"), "{err}");
+    let ragged = foreign(
+        "ragged.parquet",
+        vec![vec![1.0, 2.0], vec![3.0, 1.0, 4.0], vec![0.5, 0.5]],
+    );
+    let (ok, _, err) = run(&["--features".as_ref(), ragged.as_os_str()]);
+    assert!(
+        !ok && err.contains("row 1") && err.contains("vector has 3 values, earlier rows have 2"),
+        "{err}"
+    );
+    let good = foreign(
+        "good.parquet",
+        vec![vec![1.0, 2.0], vec![3.0, 1.0], vec![0.5, 0.25]],
+    );
+    let (ok, stdout, err) = run(&["--features".as_ref(), good.as_os_str()]);
+    assert!(ok && stdout.contains("good"), "{err}");
+}
