@@ -46,6 +46,39 @@ pub struct FeatureTable {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// Vectors from another tool: an `index`, an optional `split`, and a vector column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub index: Vec<i64>,
+    pub split: Option<Vec<String>>,
+    pub dim: usize,
+    /// Row-major, `index.len() * dim` values, all finite.
+    pub values: Vec<f32>,
+}
+
+impl Embeddings {
+    /// Reads `index`, `split` (if present) and the vector column `column`
+    /// (fixed-size list or list of float32/float64, constant length, finite).
+    pub fn read(path: impl AsRef<Path>, column: &str) -> Result<Embeddings> {
+        let path = path.as_ref();
+        let table = Table::read(path, |c| {
+            c == columns::INDEX || c == columns::SPLIT || c == column
+        })?;
+        let index = table.i64s(columns::INDEX)?;
+        let split = table
+            .has(columns::SPLIT)
+            .then(|| table.strings(columns::SPLIT))
+            .transpose()?;
+        let (dim, values) = table.float_rows(column)?;
+        Ok(Embeddings {
+            index,
+            split,
+            dim,
+            values,
+        })
+    }
+}
+
 /// A slice of rows handed to [`FeatureWriter::write`].
 #[derive(Debug, Clone, Copy)]
 pub struct FeatureBatch<'a> {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use nml_core::logging::{self, Verbosity};
 use nml_spectral::tables::{
-    metrics_frame, output_paths, spectrum_frame, wide_frame, write_parquet,
+    metrics_frame, output_paths, spectrum_frame, wide_frame, write_parquet, write_wide_csv,
 };
 use nml_spectral::{analyse, Center, Method, Normalize, Selection, SpectralConfig};
 
@@ -16,8 +16,8 @@ use nml_spectral::{analyse, Center, Method, Normalize, Selection, SpectralConfig
 /// Defaults follow the official code: the test split, rows L2-normalised, then
 /// each row's own mean subtracted (--center row). --center column gives the
 /// PCA convention. Several tables give one tidy table (a row per table and
-/// metric) in OUT/metrics.parquet, the spectra in OUT/spectrum.parquet, and the
-/// options in OUT/spectral.json.
+/// metric) in OUT/metrics.parquet, the spectra in OUT/spectrum.parquet, a wide
+/// OUT/metrics.csv (a row per table), and the options in OUT/spectral.json.
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Args {
@@ -83,9 +83,10 @@ fn run(a: Args) -> anyhow::Result<()> {
     }
     print_table(&wide_frame(&analyses)?);
     if let Some(out) = &a.out {
-        let (metrics, spectrum, json) = output_paths(out);
+        let [metrics, spectrum, csv, json] = output_paths(out);
         write_parquet(&mut metrics_frame(&analyses)?, &metrics)?;
         write_parquet(&mut spectrum_frame(&analyses)?, &spectrum)?;
+        write_wide_csv(&analyses, &csv)?;
         let record = serde_json::json!({
             "config": config,
             "selection": selection,

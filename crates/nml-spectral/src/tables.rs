@@ -143,11 +143,39 @@ pub fn write_parquet(frame: &mut DataFrame, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Where the outputs of one call go.
-pub fn output_paths(out: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    (
-        out.join("metrics.parquet"),
-        out.join("spectrum.parquet"),
-        out.join("spectral.json"),
-    )
+/// The wide metrics (a row per table, a column per metric) as CSV, for reports and shell tools.
+pub fn write_wide_csv(analyses: &[Analysis], path: &Path) -> Result<()> {
+    let mut csv = String::from("table,rows,dim");
+    if let Some(first) = analyses.first() {
+        for (name, _) in first.metrics.named() {
+            csv.push(',');
+            csv.push_str(name);
+        }
+    }
+    csv.push('\n');
+    for a in analyses {
+        csv.push_str(&format!(
+            "{},{},{}",
+            a.name.replace(',', ";"),
+            a.rows,
+            a.dim
+        ));
+        for (_, v) in a.metrics.named() {
+            csv.push_str(&format!(",{v}"));
+        }
+        csv.push('\n');
+    }
+    nml_core::write_atomic(path, csv.as_bytes())?;
+    Ok(())
+}
+
+/// Where the outputs of one call go: tidy metrics, spectra, wide CSV, options.
+pub fn output_paths(out: &Path) -> [PathBuf; 4] {
+    [
+        "metrics.parquet",
+        "spectrum.parquet",
+        "metrics.csv",
+        "spectral.json",
+    ]
+    .map(|f| out.join(f))
 }

@@ -67,6 +67,9 @@ fn several_tables_give_one_tidy_table() {
         .unwrap();
     assert!((shares - 2.0).abs() < 1e-9, "each table's shares sum to 1");
     assert!(out.join("spectral.json").exists());
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("table,rows,dim,sve,lsvr,log_lsvr"), "{csv}");
+    assert_eq!(csv.lines().count(), 3);
 }
 
 #[test]

@@ -1,0 +1,115 @@
+//! Feature extraction throughput on this machine: a ResNet-20 checkpoint over
+//! 4,096 PNG images of 32×32 through the whole path (decode, normalise,
+//! forward in eval mode, stream to Parquet), on the CPU.
+//! Run with `cargo bench -p nml-features`.
+
+use std::time::Instant;
+
+use nml_core::{Manifest, Sample};
+use nml_features::{extract, ExtractRequest};
+use nml_pretrain::{checkpoint, Arch, ModelInfo, Net, TrainConfig};
+use tch::nn::VarStore;
+use tch::Device;
+
+const IMAGES: usize = 4096;
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("nml-extract-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut state = 1u64;
+    let samples = (0..IMAGES)
+        .map(|i| {
+            let pixels: Vec<u8> = (0..32 * 32 * 3)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (state >> 56) as u8
+                })
+                .collect();
+            let png = nml_data::encode_png(&pixels, 32, 32).unwrap();
+            Sample {
+                index: i as i64,
+                split: "test".into(),
+                label: (i % 10) as i64,
+                image: Some((png, "png".into())),
+                ..Sample::default()
+            }
+        })
+        .collect();
+    let manifest = dir.join("m.parquet");
+    Manifest::from_samples((0..10).map(|c| format!("c{c}")).collect(), samples)
+        .unwrap()
+        .write(&manifest)
+        .unwrap();
+
+    // An untrained ResNet-20 checkpoint in nml-pretrain's layout: speed does not depend on the weights.
+    let model = dir.join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    let vs = VarStore::new(Device::Cpu);
+    let _net = Net::new(&vs.root(), Arch::ResNet20, 10);
+    let config = TrainConfig::new(Arch::ResNet20, 1);
+    let info = ModelInfo {
+        format: nml_pretrain::train::MODEL_FORMAT.into(),
+        arch: Arch::ResNet20,
+        classes: 10,
+        class_names: (0..10).map(|c| format!("c{c}")).collect(),
+        input_size: 32,
+        feature_dim: 64,
+        normalize: nml_pretrain::data::Normalize {
+            mean: [0.5; 3],
+            std: [0.25; 3],
+        },
+        config,
+        seed: 0,
+        train_manifest: String::new(),
+        train_manifest_hash: String::new(),
+        noise: None,
+        key: String::new(),
+        metrics: Vec::new(),
+    };
+    let description = serde_json::to_value(&info).unwrap();
+    checkpoint::save(
+        &model.join("model.safetensors"),
+        &checkpoint::named_variables(&vs),
+        &description,
+    )
+    .unwrap();
+    nml_core::write_json_atomic(model.join("model.json"), &info).unwrap();
+
+    let request = ExtractRequest {
+        checkpoint: model,
+        manifest,
+        splits: None,
+        batch_size: 256,
+        resize: false,
+        cache: dir.join("cache"),
+        force: true,
+    };
+    let threads = nml_torch::configure_threads(None);
+    let _ = extract(&request, Device::Cpu).unwrap();
+    let mut best = 0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let outcome = extract(&request, Device::Cpu).unwrap();
+        best = best.max(outcome.images as f64 / start.elapsed().as_secs_f64());
+    }
+    let start = Instant::now();
+    let hit = extract(
+        &ExtractRequest {
+            force: false,
+            ..request
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let hit_ms = start.elapsed().as_secs_f64() * 1e3;
+    assert!(hit.cache_hit);
+    report(threads, best, hit_ms);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[allow(clippy::print_stdout)] // a benchmark reports on stdout
+fn report(threads: i32, images_per_second: f64, hit_ms: f64) {
+    println!("feature extraction, ResNet-20, 32x32 PNG, batch 256, CPU ({threads} threads)");
+    println!("  decode + forward + Parquet: {images_per_second:.0} images/s (best of 3)");
+    println!("  cache hit for the same pair: {hit_ms:.1} ms for {IMAGES} rows");
+}

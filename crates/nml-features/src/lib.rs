@@ -1,0 +1,36 @@
+//! Feature tables of frozen backbones, computed once per (backbone, dataset).
+//!
+//! - [`extract`]: runs an `nml-pretrain` checkpoint in eval mode under
+//!   no-grad over a manifest, batch by batch, streaming vectors to a feature
+//!   table in a content-addressed cache (key: the checkpoint's bytes, the
+//!   manifest's bytes and the preprocessing), so a second request for the same
+//!   pair returns at once;
+//! - [`import`]: embeddings from a black box (Parquet vector column or
+//!   `.npy`), validated and joined to a manifest's labels.
+
+pub mod extract;
+pub mod import;
+mod npy;
+
+pub use extract::{extract, ExtractOutcome, ExtractRequest};
+pub use import::import;
+
+/// Why features cannot be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// Reading or writing a manifest or table failed.
+    #[error(transparent)]
+    Core(#[from] nml_core::CoreError),
+    /// The checkpoint cannot be used.
+    #[error(transparent)]
+    Model(#[from] nml_pretrain::PretrainError),
+    /// Inputs do not fit together (sizes, indices, empty selections…).
+    #[error("{0}")]
+    Invalid(String),
+    /// A description could not be (de)serialised.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = FeatureError> = std::result::Result<T, E>;

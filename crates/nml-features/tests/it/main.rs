@@ -1,0 +1,26 @@
+//! Integration tests of nml-features.
+
+mod extract; // extraction equals the model's features; the cache hits and invalidates
+mod import; // black-box embeddings: .npy and Parquet, and every kind of bad input
+
+use std::path::{Path, PathBuf};
+
+use nml_data::synth::{self, Preset, SynthConfig};
+use nml_pretrain::{Arch, RunPaths, TrainConfig};
+use tch::Device;
+
+/// The smoke benchmark and a 1-epoch `small` backbone trained on it: (benchmark folder, model folder).
+pub fn trained_smoke(dir: &Path) -> (PathBuf, PathBuf) {
+    let bench = dir.join("bench");
+    synth::generate(&SynthConfig::preset(Preset::Smoke, 0), &bench).unwrap();
+    let mut config = TrainConfig::new(Arch::Small, 1);
+    config.batch_size = 32;
+    let model = dir.join("model");
+    let paths = RunPaths {
+        train: bench.join("pretrain.parquet"),
+        test: None,
+        out: model.clone(),
+    };
+    nml_pretrain::train(&config, &paths, Device::Cpu, false).unwrap();
+    (bench, model)
+}
