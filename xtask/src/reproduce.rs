@@ -248,6 +248,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
             "\n## Feature spectrum (in-domain)\n\nSingular values of each backbone's features of the downstream tasks' photo test images \
              (official preprocessing: L2 rows, row centring), averaged over tasks. \
              SVE is the entropy of σ_i/Σσ; LSVR is σ₁/Σσ. Per-table values: `spectral/id/metrics.csv`.\n\n\
+             ![spectrum](spectral/id/spectrum.png)\n\n\
              | noise | SVE | LSVR | effective rank |\n|---:|---:|---:|---:|\n",
         );
         for ratio in RATIOS {

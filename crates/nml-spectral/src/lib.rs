@@ -4,10 +4,12 @@
 //!
 //! - [`spectrum`]: preprocessing (L2 rows, row/column centring), exact
 //!   singular values (thin SVD or Gram eigenvalues) and the metrics;
-//! - [`tables`]: one tidy polars table for many feature tables, written as Parquet.
+//! - [`tables`]: one tidy polars table for many feature tables, written as Parquet;
+//! - [`plot`]: spectra on log-log axes, one line per group (noise ratio), SVG and PNG.
 //!
 //! This crate does not link libtorch.
 
+pub mod plot;
 pub mod spectrum;
 pub mod tables;
 

@@ -17,7 +17,9 @@ use nml_spectral::{analyse, Center, Method, Normalize, Selection, SpectralConfig
 /// each row's own mean subtracted (--center row). --center column gives the
 /// PCA convention. Several tables give one tidy table (a row per table and
 /// metric) in OUT/metrics.parquet, the spectra in OUT/spectrum.parquet, a wide
-/// OUT/metrics.csv (a row per table), and the options in OUT/spectral.json.
+/// OUT/metrics.csv (a row per table), the options in OUT/spectral.json, and
+/// OUT/spectrum.svg/.png: σ_i/Σσ against rank (log-log), one line per group of
+/// tables (the part of --name before `/`, e.g. `n20` in `n20/task-0`), averaged.
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Args {
@@ -87,6 +89,9 @@ fn run(a: Args) -> anyhow::Result<()> {
         write_parquet(&mut metrics_frame(&analyses)?, &metrics)?;
         write_parquet(&mut spectrum_frame(&analyses)?, &spectrum)?;
         write_wide_csv(&analyses, &csv)?;
+        let title =
+            format!("feature spectrum ({}, {:?} centring)", a.split, a.center).to_lowercase();
+        nml_spectral::plot::write_spectrum_plot(&analyses, &out.join("spectrum"), &title)?;
         let record = serde_json::json!({
             "config": config,
             "selection": selection,

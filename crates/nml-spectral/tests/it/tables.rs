@@ -70,6 +70,13 @@ fn several_tables_give_one_tidy_table() {
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("table,rows,dim,sve,lsvr,log_lsvr"), "{csv}");
     assert_eq!(csv.lines().count(), 3);
+    let png = image::open(out.join("spectrum.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (800, 520));
+    let svg = std::fs::read_to_string(out.join("spectrum.svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("n00") && svg.contains("n20"),
+        "legend names the groups"
+    );
 }
 
 #[test]
