@@ -1,0 +1,36 @@
+//! Heads on frozen features, the paper's contribution and its baselines:
+//! linear probing (`lp`), the NMTune MLP trained with cross-entropy only
+//! (`mlp`), and NMTune (`nmtune`: MLP + consistency, covariance and
+//! dominant-singular-value regularisers), each evaluated on any number of
+//! named tables (in-domain and out-of-domain) by accuracy and by the
+//! spectrum of the tuned features.
+//!
+//! - [`model`]: the heads, named like the official code's modules;
+//! - [`losses`]: the three regularisers, term for term as the official code;
+//! - [`train`]: AdamW with per-step cosine decay, evaluation, NaN guards;
+//! - [`results`]: the tidy results table (polars, Parquet) and the JSON summary.
+
+pub mod losses;
+pub mod model;
+pub mod results;
+pub mod train;
+
+pub use model::{Head, Method};
+pub use train::{tune, EvalResult, TuneConfig};
+
+/// Why tuning cannot proceed.
+#[derive(Debug, thiserror::Error)]
+pub enum TuneError {
+    /// Reading a feature table or writing results failed.
+    #[error(transparent)]
+    Core(#[from] nml_core::CoreError),
+    /// Polars could not build or write the results table.
+    #[error("polars: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+    /// Inputs do not fit the head, or training diverged.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = TuneError> = std::result::Result<T, E>;

@@ -1,0 +1,47 @@
+//! NMTune's regularisers, exactly as the official code computes them
+//! (PAPER.md §3), on one batch of tuned features `z` (and frozen `f`).
+
+use tch::{Kind, Tensor};
+
+/// Consistency: MSE between the L2-normalised `z` and the L2-normalised frozen
+/// feature (detached), averaged over all elements (so it scales as 1/D).
+///
+/// # Shapes
+/// `z`, `f`: `[B, D]` → scalar.
+pub fn consistency(z: &Tensor, f: &Tensor) -> Tensor {
+    let zn = normalize(z);
+    let fnorm = normalize(&f.detach());
+    zn.mse_loss(&fnorm, tch::Reduction::Mean)
+}
+
+/// Covariance: Σ_{i≠j} C_ij² / D with C the unbiased batch covariance of `z`.
+///
+/// # Shapes
+/// `z`: `[B, D]` → scalar.
+pub fn covariance(z: &Tensor) -> Tensor {
+    let (b, d) = (z.size()[0], z.size()[1]);
+    let centred = z - z.mean_dim([0i64].as_slice(), true, Kind::Float);
+    let c = centred.transpose(0, 1).matmul(&centred) / (b - 1) as f64;
+    let off = c.square().sum(Kind::Float) - c.diagonal(0, 0, 1).square().sum(Kind::Float);
+    off / d as f64
+}
+
+/// Dominant singular values: −(1/k) Σ_{i≤k} σ_i/Σσ of the uncentred, unnormalised `z`.
+///
+/// # Shapes
+/// `z`: `[B, D]` → scalar.
+pub fn dominant_sv(z: &Tensor, k: i64) -> Tensor {
+    // `svd(some, compute_uv = true)`: singular values alone have no backward in libtorch.
+    let (_, s, _) = nml_torch::svd(z);
+    let p = &s / s.sum(Kind::Float);
+    let k = k.min(s.size()[0]);
+    -p.narrow(0, 0, k).sum(Kind::Float) / k as f64
+}
+
+/// Rows scaled to unit L2 norm (PyTorch's `F.normalize`, eps 1e-12).
+fn normalize(x: &Tensor) -> Tensor {
+    let norm = x
+        .norm_scalaropt_dim(2, [1i64].as_slice(), true)
+        .clamp_min(1e-12);
+    x / norm
+}

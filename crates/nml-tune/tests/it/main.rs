@@ -1,0 +1,41 @@
+//! Integration tests of nml-tune.
+
+mod losses; // each regulariser and its gradient against PyTorch
+mod training; // nmtune with zero weights is mlp; lp learns; bad inputs; NaN guard
+
+use nml_core::FeatureTable;
+
+/// A separable feature table: `classes` clusters in `dim` dimensions, `per` rows per class and split.
+pub fn clusters(classes: usize, dim: usize, per: usize, seed: u64) -> FeatureTable {
+    let mut state = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+    };
+    let centres: Vec<Vec<f32>> = (0..classes)
+        .map(|_| (0..dim).map(|_| 2.0 * next()).collect())
+        .collect();
+    let mut t = FeatureTable {
+        index: Vec::new(),
+        split: Vec::new(),
+        label: Vec::new(),
+        domain: None,
+        dim,
+        features: Vec::new(),
+        class_names: Some((0..classes).map(|c| format!("c{c}")).collect()),
+        metadata: Default::default(),
+    };
+    for split in ["train", "test"] {
+        for (c, centre) in centres.iter().enumerate() {
+            for _ in 0..per {
+                t.index.push(t.index.len() as i64);
+                t.split.push(split.to_owned());
+                t.label.push(c as i64);
+                t.features.extend(centre.iter().map(|v| v + 0.6 * next()));
+            }
+        }
+    }
+    t
+}
