@@ -1,5 +1,6 @@
 //! Integration tests of nml-tune.
 
+mod logreg; // the linear probe matches scikit-learn's logistic regression on the smoke benchmark
 mod losses; // each regulariser and its gradient against PyTorch
 mod training; // nmtune with zero weights is mlp; lp learns; bad inputs; NaN guard
 
