@@ -1,5 +1,6 @@
 //! On the smoke benchmark (a `small` backbone, task 0, photo domain), the
-//! linear probe reaches scikit-learn's logistic regression within a few points.
+//! linear probe reaches scikit-learn's logistic regression within a few points,
+//! and NMTune with all weights at 0 equals MLP exactly.
 
 use std::path::{Path, PathBuf};
 
