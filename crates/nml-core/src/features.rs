@@ -110,6 +110,32 @@ impl FeatureTable {
         self.index.is_empty()
     }
 
+    /// Row numbers whose split (and domain) match; `None` matches every row.
+    pub fn rows_where(&self, split: Option<&str>, domain: Option<&str>) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&r| split.is_none_or(|s| self.split[r] == s))
+            .filter(|&r| domain.is_none_or(|d| self.domain.as_ref().is_some_and(|dom| dom[r] == d)))
+            .collect()
+    }
+
+    /// A new table holding `rows` (in that order), with the same classes and metadata.
+    pub fn select(&self, rows: &[usize]) -> FeatureTable {
+        let pick = |v: &[String]| rows.iter().map(|&r| v[r].clone()).collect::<Vec<_>>();
+        FeatureTable {
+            index: rows.iter().map(|&r| self.index[r]).collect(),
+            split: pick(&self.split),
+            label: rows.iter().map(|&r| self.label[r]).collect(),
+            domain: self.domain.as_deref().map(pick),
+            dim: self.dim,
+            features: rows
+                .iter()
+                .flat_map(|&r| self.row(r).iter().copied())
+                .collect(),
+            class_names: self.class_names.clone(),
+            metadata: self.metadata.clone(),
+        }
+    }
+
     /// The feature vector of row `row`.
     pub fn row(&self, row: usize) -> &[f32] {
         &self.features[row * self.dim..(row + 1) * self.dim]

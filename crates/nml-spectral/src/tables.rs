@@ -38,20 +38,7 @@ pub fn analyse(
     config: &SpectralConfig,
 ) -> Result<Analysis> {
     let table = FeatureTable::read(path)?;
-    let rows: Vec<usize> = (0..table.len())
-        .filter(|&r| {
-            selection
-                .split
-                .as_ref()
-                .is_none_or(|s| &table.split[r] == s)
-        })
-        .filter(|&r| {
-            selection
-                .domain
-                .as_ref()
-                .is_none_or(|d| table.domain.as_ref().is_some_and(|dom| &dom[r] == d))
-        })
-        .collect();
+    let rows = table.rows_where(selection.split.as_deref(), selection.domain.as_deref());
     if rows.len() < 2 {
         return Err(SpectralError::Invalid(format!(
             "{}: {} rows match split {:?} and domain {:?}; a spectrum needs at least 2",
@@ -61,10 +48,7 @@ pub fn analyse(
             selection.domain
         )));
     }
-    let mut features = Vec::with_capacity(rows.len() * table.dim);
-    for &r in &rows {
-        features.extend_from_slice(table.row(r));
-    }
+    let features = table.select(&rows).features;
     let sigma = singular_values(&features, rows.len(), table.dim, config);
     let metrics = Metrics::from_singular_values(&sigma);
     Ok(Analysis {

@@ -148,19 +148,5 @@ fn select(
     split: Option<&str>,
     domain: Option<&str>,
 ) -> nml_core::FeatureTable {
-    let keep: Vec<usize> = (0..table.len())
-        .filter(|&r| split.is_none_or(|s| table.split[r] == s))
-        .filter(|&r| domain.is_none_or(|d| table.domain.as_ref().is_some_and(|dom| dom[r] == d)))
-        .collect();
-    let pick = |v: &[String]| keep.iter().map(|&r| v[r].clone()).collect::<Vec<_>>();
-    nml_core::FeatureTable {
-        index: keep.iter().map(|&r| table.index[r]).collect(),
-        split: pick(&table.split),
-        label: keep.iter().map(|&r| table.label[r]).collect(),
-        domain: table.domain.as_deref().map(pick),
-        dim: table.dim,
-        features: keep.iter().flat_map(|&r| table.row(r).to_vec()).collect(),
-        class_names: table.class_names.clone(),
-        metadata: table.metadata.clone(),
-    }
+    table.select(&table.rows_where(split, domain))
 }

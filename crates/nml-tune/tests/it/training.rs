@@ -11,17 +11,7 @@ use tch::Device;
 use crate::clusters;
 
 fn split(t: &nml_core::FeatureTable, name: &str) -> nml_core::FeatureTable {
-    let rows: Vec<usize> = (0..t.len()).filter(|&r| t.split[r] == name).collect();
-    nml_core::FeatureTable {
-        index: rows.iter().map(|&r| t.index[r]).collect(),
-        split: rows.iter().map(|&r| t.split[r].clone()).collect(),
-        label: rows.iter().map(|&r| t.label[r]).collect(),
-        domain: None,
-        dim: t.dim,
-        features: rows.iter().flat_map(|&r| t.row(r).to_vec()).collect(),
-        class_names: t.class_names.clone(),
-        metadata: Default::default(),
-    }
+    t.select(&t.rows_where(Some(name), None))
 }
 
 #[test]
