@@ -14,8 +14,10 @@ xflags::xflags! {
         cmd test {
             /// Skip clippy (faster local iteration; CI never skips it).
             optional --no-clippy
+            /// Skip the end-to-end reproduce check (smoke study, rerun, kill and restart).
+            optional --no-reproduce
         }
-        /// Run every stage of the study that is built and write OUT/REPORT.md.
+        /// Run the whole study (keyed, resumable steps) and write OUT/REPORT.md.
         cmd reproduce {
             /// Sizes: smoke (minutes, CPU), quick (CPU, < 30 min), full (GPU). Default: quick.
             optional --profile profile: String
@@ -23,8 +25,18 @@ xflags::xflags! {
             optional --out out: PathBuf
             /// Device for the torch stages: auto, cpu, cuda or cuda:N. Default: auto.
             optional --device device: String
-            /// Seed of data generation, noise and training. Default: 0.
+            /// First seed; the profile's repeats use seed, seed+1, ... Default: 0.
             optional --seed seed: u64
+            /// synth (embedded, default) or cifar10-pacs (needs --data-dir).
+            optional --benchmark benchmark: String
+            /// Folder of a real benchmark's files (e.g. ../shared/data).
+            optional --data-dir data_dir: PathBuf
+            /// Steps run at once as separate processes. Default: 1.
+            optional -j, --jobs jobs: usize
+            /// Run only share i of n of every stage (e.g. Slurm array tasks on one shared --out).
+            optional --shard shard: String
+            /// Print the plan (steps, cached or to run) and run nothing.
+            optional --dry-run
         }
     }
 }

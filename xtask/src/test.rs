@@ -1,8 +1,18 @@
 //! `cargo xtask test`: the README's test command and the only thing `.ci/run` calls.
+//!
+//! After the workspace's tests it checks the study end to end: `reproduce
+//! --profile smoke` in a fresh folder writes a complete report, a second run
+//! does no work, and a run killed in the middle of pre-training, started
+//! again, ends with the same numbers as the uninterrupted one.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use xshell::{cmd, Shell};
 
-use crate::{cargo, flags, setup, Result};
+use crate::{cargo, flags, project_root, setup, Result};
 
 pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
     setup::run(sh, false)?;
@@ -19,6 +29,162 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
         )
         .run()?;
     }
+    if !flags.no_reproduce {
+        reproduce_check()?;
+    }
     eprintln!("xtask test: all checks passed");
+    Ok(())
+}
+
+/// The tables that must not depend on interruptions (pretrain.parquet holds measured speeds).
+const DETERMINISTIC: [&str; 4] = ["tuning", "spectral", "summary", "claims"];
+
+fn reproduce(out: &Path) -> Command {
+    let mut c = Command::new(std::env::current_exe().expect("xtask knows its own path"));
+    c.args(["reproduce", "--profile", "smoke", "--jobs", "2", "--out"])
+        .arg(out)
+        .current_dir(project_root());
+    c
+}
+
+fn run_reproduce(out: &Path) -> Result<String> {
+    let output = reproduce(out).stderr(Stdio::piped()).output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if !output.status.success() {
+        return Err(format!("reproduce --out {} failed:\n{stderr}", out.display()).into());
+    }
+    Ok(stderr)
+}
+
+fn reproduce_check() -> Result<()> {
+    let root = project_root().join("target/reproduce-check");
+    if root.exists() {
+        fs::remove_dir_all(&root)?;
+    }
+    let whole = root.join("whole");
+    let start = Instant::now();
+    eprintln!(
+        "xtask test: reproduce --profile smoke into {}",
+        whole.display()
+    );
+    run_reproduce(&whole)?;
+    check_outputs(&whole)?;
+    eprintln!(
+        "xtask test: smoke study complete in {:.0}s; running it again",
+        start.elapsed().as_secs_f64()
+    );
+    let again = run_reproduce(&whole)?;
+    if !again.contains("reproduce: 0 steps ran") {
+        return Err(format!("a second run of a finished study did work:\n{again}").into());
+    }
+
+    // Kill a run in the middle of pre-training (the whole process group, as a
+    // Ctrl-C or a lost machine would), then start it again.
+    let killed = root.join("killed");
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        reproduce(&killed)
+            .process_group(0)
+            .stderr(Stdio::null())
+            .spawn()?
+    };
+    let steps = killed.join(".steps");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let pretrained = fs::read_dir(&steps).map_or(0, |d| {
+            d.filter_map(std::result::Result::ok)
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with("pretrain-") && name.ends_with(".done")
+                })
+                .count()
+        });
+        if pretrained >= 3 {
+            break;
+        }
+        if child.try_wait()?.is_some() || Instant::now() > deadline {
+            return Err("the run to be killed ended or stalled before pre-training".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let group = format!("-{}", child.id());
+    Command::new("kill")
+        .args(["-KILL", "--", &group])
+        .status()?;
+    let _ = child.wait();
+    if killed.join("REPORT.md").exists() {
+        return Err("the killed run had already finished: kill it earlier".into());
+    }
+    let resumed = run_reproduce(&killed)?;
+    if resumed.contains("reproduce: 0 steps ran") {
+        return Err("the restarted run did nothing".into());
+    }
+    check_outputs(&killed)?;
+    for table in DETERMINISTIC {
+        let a = fs::read(whole.join("results").join(format!("{table}.parquet")))?;
+        let b = fs::read(killed.join("results").join(format!("{table}.parquet")))?;
+        if a != b {
+            return Err(format!(
+                "results/{table}.parquet differs between the uninterrupted and the killed-and-restarted run ({} and {})",
+                whole.display(),
+                killed.display()
+            )
+            .into());
+        }
+    }
+    eprintln!(
+        "xtask test: reproduce check passed (report, figures, tables; no-op rerun; kill and restart give the same results) in {:.0}s",
+        start.elapsed().as_secs_f64()
+    );
+    fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+/// The report, every figure (PNG and SVG) and every results table exist and are not empty.
+fn check_outputs(out: &Path) -> Result<()> {
+    let mut expected: Vec<PathBuf> = vec![out.join("REPORT.md"), out.join("run.json")];
+    for stem in [
+        "fig1-lp-vs-noise",
+        "fig3-spectrum-vs-noise",
+        "fig5-spectrum-vs-accuracy",
+        "nmtune-vs-noise",
+        "spectrum",
+    ] {
+        for ext in ["png", "svg"] {
+            expected.push(out.join("figures").join(format!("{stem}.{ext}")));
+        }
+    }
+    for table in [
+        "pretrain", "spectral", "tuning", "summary", "ablation", "claims", "timings",
+    ] {
+        expected.push(out.join("results").join(format!("{table}.parquet")));
+    }
+    for path in &expected {
+        let len = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len == 0 {
+            return Err(format!("{} is missing or empty", path.display()).into());
+        }
+    }
+    let report = fs::read_to_string(out.join("REPORT.md"))?;
+    for section in [
+        "## Claims checklist",
+        "## Figure 1/2 analogue",
+        "## Figure 3/5 analogue",
+        "## NMTune: LP vs MLP vs NMTune",
+        "## Ablation of NMTune's regularisers",
+        "## Provenance",
+    ] {
+        if !report.contains(section) {
+            return Err(format!(
+                "{}: no `{section}` section",
+                out.join("REPORT.md").display()
+            )
+            .into());
+        }
+    }
+    if report.contains("NaN") {
+        return Err(format!("{}: a NaN in the report", out.join("REPORT.md").display()).into());
+    }
     Ok(())
 }

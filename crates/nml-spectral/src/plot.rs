@@ -43,34 +43,88 @@ pub fn group_spectra(analyses: &[Analysis]) -> Vec<(String, Vec<f64>)> {
         .collect()
 }
 
-/// Writes `stem.svg` and `stem.png` with the groups' spectra.
-pub fn write_spectrum_plot(analyses: &[Analysis], stem: &Path, title: &str) -> Result<()> {
+/// Registers the bundled font as `sans-serif` (once per process).
+pub fn register_bundled_font() {
     static REGISTER: Once = Once::new();
     REGISTER.call_once(|| {
         // The font is compiled in and known to parse; a failure would only lose the text.
         let _ = register_font("sans-serif", FontStyle::Normal, FONT);
     });
-    let groups = group_spectra(analyses);
+}
+
+/// A figure that can draw itself on any plotters backend.
+pub trait Figure {
+    /// Pixel size of the figure.
+    fn size(&self) -> (u32, u32);
+    /// Draws on `root`; errors are messages.
+    fn draw<B: DrawingBackend>(
+        &self,
+        root: DrawingArea<B, plotters::coord::Shift>,
+    ) -> std::result::Result<(), String>;
+}
+
+/// Writes `stem.svg` and `stem.png` (rendered in memory, encoded with `image`), each atomically.
+pub fn write_figure(figure: &impl Figure, stem: &Path) -> Result<()> {
+    register_bundled_font();
+    let size = figure.size();
+    let fail = |e: String| SpectralError::Invalid(format!("cannot draw {}: {e}", stem.display()));
     let mut svg = String::new();
-    draw(SVGBackend::with_string(&mut svg, SIZE), &groups, title)?;
+    figure
+        .draw(SVGBackend::with_string(&mut svg, size).into_drawing_area())
+        .map_err(fail)?;
     nml_core::write_atomic(stem.with_extension("svg"), svg.as_bytes())?;
-    let mut rgb = vec![255u8; (SIZE.0 * SIZE.1 * 3) as usize];
-    draw(BitMapBackend::with_buffer(&mut rgb, SIZE), &groups, title)?;
+    let mut rgb = vec![255u8; (size.0 * size.1 * 3) as usize];
+    figure
+        .draw(BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area())
+        .map_err(fail)?;
     let mut png = Vec::new();
     {
         use image::ImageEncoder;
         image::codecs::png::PngEncoder::new(&mut png)
-            .write_image(&rgb, SIZE.0, SIZE.1, image::ExtendedColorType::Rgb8)
+            .write_image(&rgb, size.0, size.1, image::ExtendedColorType::Rgb8)
             .map_err(|e| SpectralError::Invalid(format!("cannot encode the plot: {e}")))?;
     }
     nml_core::write_atomic(stem.with_extension("png"), &png)?;
     Ok(())
 }
 
-fn draw<B: DrawingBackend>(backend: B, groups: &[(String, Vec<f64>)], title: &str) -> Result<()> {
+struct SpectrumFigure<'a> {
+    groups: &'a [(String, Vec<f64>)],
+    title: &'a str,
+}
+
+impl Figure for SpectrumFigure<'_> {
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
+
+    fn draw<B: DrawingBackend>(
+        &self,
+        root: DrawingArea<B, plotters::coord::Shift>,
+    ) -> std::result::Result<(), String> {
+        draw(root, self.groups, self.title).map_err(|e| e.to_string())
+    }
+}
+
+/// Writes `stem.svg` and `stem.png` with the groups' spectra.
+pub fn write_spectrum_plot(analyses: &[Analysis], stem: &Path, title: &str) -> Result<()> {
+    let groups = group_spectra(analyses);
+    write_figure(
+        &SpectrumFigure {
+            groups: &groups,
+            title,
+        },
+        stem,
+    )
+}
+
+fn draw<B: DrawingBackend>(
+    root: DrawingArea<B, plotters::coord::Shift>,
+    groups: &[(String, Vec<f64>)],
+    title: &str,
+) -> Result<()> {
     let fail =
         |e: &dyn std::fmt::Display| SpectralError::Invalid(format!("cannot draw the plot: {e}"));
-    let root = backend.into_drawing_area();
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let r = groups
         .iter()

@@ -1,0 +1,268 @@
+//! The stages' outputs as flat records: one per pre-trained backbone, one per
+//! (backbone, task, domain) spectrum, one per (backbone, task, head, domain) accuracy.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use crate::run::{RunInfo, TableEntry};
+use crate::{ReportError, Result};
+
+/// One pre-trained backbone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PretrainRecord {
+    pub ratio: u32,
+    pub seed: u64,
+    pub noise_realised: f64,
+    pub test_acc: f64,
+    pub train_acc_noisy: f64,
+    pub train_acc_clean: f64,
+    pub images_per_sec: f64,
+}
+
+/// The spectrum of one backbone's features of one task's test rows in one domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectralRecord {
+    pub ratio: u32,
+    pub seed: u64,
+    pub task: String,
+    pub domain: String,
+    pub split: &'static str,
+    pub sve: f64,
+    pub lsvr: f64,
+    pub effective_rank: f64,
+}
+
+/// One head's accuracy on one task's test rows of one domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TuneRecord {
+    pub ratio: u32,
+    pub seed: u64,
+    pub task: String,
+    /// `lp`, `mlp`, `nmtune` or an ablation variant (`no-consistency`, ...).
+    pub variant: String,
+    pub domain: String,
+    pub split: &'static str,
+    pub accuracy: f64,
+    /// SVE and LSVR of the head's representation z on these rows.
+    pub sve: f64,
+    pub lsvr: f64,
+}
+
+/// Everything the report is made of.
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    pub pretrain: Vec<PretrainRecord>,
+    pub spectral: Vec<SpectralRecord>,
+    pub tune: Vec<TuneRecord>,
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| ReportError::Json {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(|source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|source| ReportError::Polars {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+fn number(value: &Value, key: &str, path: &Path) -> Result<f64> {
+    value
+        .get(key)
+        .and_then(Value::as_f64)
+        .ok_or_else(|| ReportError::Invalid(format!("{}: no number `{key}`", path.display())))
+}
+
+fn column<'a>(frame: &'a DataFrame, name: &str, path: &Path) -> Result<&'a Column> {
+    frame.column(name).map_err(|source| ReportError::Polars {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn strings(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<String>> {
+    let col = column(frame, name, path)?;
+    let ca = col.str().map_err(|source| ReportError::Polars {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(ca
+        .iter()
+        .map(|v| v.unwrap_or_default().to_owned())
+        .collect())
+}
+
+fn floats(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<f64>> {
+    let col = column(frame, name, path)?;
+    let ca = col.f64().map_err(|source| ReportError::Polars {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
+impl Results {
+    /// Reads every table `run` lists, relative to `dir`.
+    pub fn collect(run: &RunInfo, dir: &Path) -> Result<Results> {
+        let at = |t: &TableEntry| -> PathBuf { dir.join(&t.path) };
+        let mut results = Results::default();
+        for t in run.tables("pretrain") {
+            let path = at(t);
+            let model = read_json(&path)?;
+            let last = model
+                .get("metrics")
+                .and_then(Value::as_array)
+                .and_then(|m| m.last())
+                .ok_or_else(|| {
+                    ReportError::Invalid(format!("{}: no per-epoch metrics", path.display()))
+                })?;
+            let noise = run
+                .tables("noise")
+                .find(|n| n.ratio == t.ratio && n.seed == t.seed)
+                .map(|n| -> Result<f64> {
+                    let p = at(n);
+                    number(&read_json(&p)?, "ratio_realised", &p)
+                })
+                .transpose()?
+                .unwrap_or(f64::NAN);
+            results.pretrain.push(PretrainRecord {
+                ratio: t.ratio,
+                seed: t.seed,
+                noise_realised: noise,
+                test_acc: number(last, "test_acc", &path)?,
+                train_acc_noisy: number(last, "train_acc_noisy", &path)?,
+                train_acc_clean: number(last, "train_acc_clean", &path)?,
+                images_per_sec: number(last, "images_per_sec", &path)?,
+            });
+        }
+        for t in run.tables("spectral") {
+            let path = at(t);
+            let frame = read_parquet(&path)?;
+            let tables = strings(&frame, "table", &path)?;
+            let metrics = strings(&frame, "metric", &path)?;
+            let values = floats(&frame, "value", &path)?;
+            let mut names: Vec<&String> = tables.iter().collect();
+            names.dedup();
+            for name in names {
+                let get = |metric: &str| -> Result<f64> {
+                    tables
+                        .iter()
+                        .zip(&metrics)
+                        .zip(&values)
+                        .find(|((t, m), _)| *t == name && m.as_str() == metric)
+                        .map(|(_, v)| *v)
+                        .ok_or_else(|| {
+                            ReportError::Invalid(format!(
+                                "{}: no `{metric}` for table `{name}`",
+                                path.display()
+                            ))
+                        })
+                };
+                let task = name.split_once('/').map_or(name.as_str(), |(_, t)| t);
+                results.spectral.push(SpectralRecord {
+                    ratio: t.ratio,
+                    seed: t.seed,
+                    task: task.to_owned(),
+                    domain: t.domain.clone(),
+                    split: run.split_of(&t.domain),
+                    sve: get("sve")?,
+                    lsvr: get("lsvr")?,
+                    effective_rank: get("effective_rank")?,
+                });
+            }
+        }
+        for t in run.tables("tune") {
+            let path = at(t);
+            let frame = read_parquet(&path)?;
+            let evals = strings(&frame, "eval", &path)?;
+            let accuracy = floats(&frame, "accuracy", &path)?;
+            let sve = floats(&frame, "sve", &path)?;
+            let lsvr = floats(&frame, "lsvr", &path)?;
+            for (i, domain) in evals.iter().enumerate() {
+                if !accuracy[i].is_finite() {
+                    return Err(ReportError::Invalid(format!(
+                        "{}: accuracy of `{domain}` is not a number",
+                        path.display()
+                    )));
+                }
+                results.tune.push(TuneRecord {
+                    ratio: t.ratio,
+                    seed: t.seed,
+                    task: t.task.clone(),
+                    variant: t.variant.clone(),
+                    domain: domain.clone(),
+                    split: run.split_of(domain),
+                    accuracy: accuracy[i],
+                    sve: sve[i],
+                    lsvr: lsvr[i],
+                });
+            }
+        }
+        Ok(results)
+    }
+
+    /// The records as tidy polars tables, by file stem under `results/`.
+    pub fn frames(&self) -> Result<Vec<(&'static str, DataFrame)>> {
+        let fail = |source| ReportError::Polars {
+            path: PathBuf::from("results"),
+            source,
+        };
+        let p = &self.pretrain;
+        let pretrain = df!(
+            "ratio" => p.iter().map(|r| r.ratio).collect::<Vec<_>>(),
+            "seed" => p.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            "noise_realised" => p.iter().map(|r| r.noise_realised).collect::<Vec<_>>(),
+            "test_acc" => p.iter().map(|r| r.test_acc).collect::<Vec<_>>(),
+            "train_acc_noisy" => p.iter().map(|r| r.train_acc_noisy).collect::<Vec<_>>(),
+            "train_acc_clean" => p.iter().map(|r| r.train_acc_clean).collect::<Vec<_>>(),
+            "images_per_sec" => p.iter().map(|r| r.images_per_sec).collect::<Vec<_>>()
+        )
+        .map_err(fail)?;
+        let s = &self.spectral;
+        let spectral = df!(
+            "ratio" => s.iter().map(|r| r.ratio).collect::<Vec<_>>(),
+            "seed" => s.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            "task" => s.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
+            "domain" => s.iter().map(|r| r.domain.clone()).collect::<Vec<_>>(),
+            "split" => s.iter().map(|r| r.split).collect::<Vec<_>>(),
+            "sve" => s.iter().map(|r| r.sve).collect::<Vec<_>>(),
+            "lsvr" => s.iter().map(|r| r.lsvr).collect::<Vec<_>>(),
+            "effective_rank" => s.iter().map(|r| r.effective_rank).collect::<Vec<_>>()
+        )
+        .map_err(fail)?;
+        let t = &self.tune;
+        let tuning = df!(
+            "ratio" => t.iter().map(|r| r.ratio).collect::<Vec<_>>(),
+            "seed" => t.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            "task" => t.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
+            "variant" => t.iter().map(|r| r.variant.clone()).collect::<Vec<_>>(),
+            "domain" => t.iter().map(|r| r.domain.clone()).collect::<Vec<_>>(),
+            "split" => t.iter().map(|r| r.split).collect::<Vec<_>>(),
+            "accuracy" => t.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
+            "z_sve" => t.iter().map(|r| r.sve).collect::<Vec<_>>(),
+            "z_lsvr" => t.iter().map(|r| r.lsvr).collect::<Vec<_>>()
+        )
+        .map_err(fail)?;
+        Ok(vec![
+            ("pretrain", pretrain),
+            ("spectral", spectral),
+            ("tuning", tuning),
+        ])
+    }
+}

@@ -1,0 +1,58 @@
+//! The study's report: reads what the stages wrote (indexed by `run.json`,
+//! written by `cargo xtask reproduce`), and writes `REPORT.md`, figures in
+//! `figures/` (SVG and PNG) and every number in `results/*.parquet`.
+//!
+//! - [`run`]: the run index (`run.json`);
+//! - [`collect`]: the stages' outputs as flat records;
+//! - [`stats`]: means and standard deviations over seeds, correlations, and
+//!   the paper's qualitative claims decided by stated rules;
+//! - [`figures`]: the analogues of the paper's Figures 1, 3 and 5;
+//! - [`markdown`]: the report text.
+//!
+//! This crate does not link libtorch.
+
+pub mod collect;
+pub mod figures;
+pub mod markdown;
+pub mod run;
+pub mod stats;
+
+use std::path::PathBuf;
+
+/// Why a report cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Reading or writing a file.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A JSON file that does not parse as expected.
+    #[error("{path}: {source}")]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// Reading or writing a table.
+    #[error(transparent)]
+    Core(#[from] nml_core::CoreError),
+    /// Polars could not build, read or write a table.
+    #[error("{path}: polars: {source}")]
+    Polars {
+        path: PathBuf,
+        source: polars::error::PolarsError,
+    },
+    /// A figure could not be drawn.
+    #[error(transparent)]
+    Plot(#[from] nml_spectral::SpectralError),
+    /// The results are incomplete or inconsistent.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = ReportError> = std::result::Result<T, E>;
+
+pub use collect::Results;
+pub use run::RunInfo;

@@ -1,0 +1,322 @@
+//! The report text, and the summary tables it shows (also written as Parquet).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::collect::Results;
+use crate::run::RunInfo;
+use crate::stats::{self, Claim, Stat};
+use crate::{figures, ReportError, Result};
+
+/// Ablation variants in table order, with what each removes.
+pub const ABLATION: [(&str, &str); 6] = [
+    ("nmtune", "NMTune (all three regularisers)"),
+    ("no-consistency", "without the consistency term"),
+    ("no-covariance", "without the covariance term"),
+    ("no-singular", "without the dominant-singular-value term"),
+    ("mlp", "MLP tuning (none of them)"),
+    ("lp", "linear probing"),
+];
+
+const METHODS: [(&str, &str); 3] = [("lp", "LP"), ("mlp", "MLP"), ("nmtune", "NMTune")];
+
+/// Reads `run` and the tables it lists under `dir`; writes `dir/REPORT.md`,
+/// `dir/figures/*` and `dir/results/*.parquet`. Returns the claims.
+pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
+    let run = RunInfo::read(run_path)?;
+    let results = Results::collect(&run, dir)?;
+    let claims = stats::claims(&run, &results);
+    let results_dir = dir.join("results");
+    let mut frames = results.frames()?;
+    frames.push(("summary", summary_frame(&run, &results)?));
+    frames.push(("ablation", ablation_frame(&run, &results)?));
+    frames.push(("claims", claims_frame(&claims)?));
+    frames.push(("timings", timings_frame(&run)?));
+    for (stem, frame) in &mut frames {
+        let path = results_dir.join(format!("{stem}.parquet"));
+        let mut file = nml_core::AtomicFile::create(&path)?;
+        ParquetWriter::new(&mut file)
+            .finish(frame)
+            .map_err(|source| ReportError::Polars {
+                path: path.clone(),
+                source,
+            })?;
+        file.commit()?;
+    }
+    let figures_dir = dir.join("figures");
+    let stems = figures::write_all(&run, &results, &figures_dir)?;
+    // The spectrum figure is nml-spectral's; copy it beside the others.
+    for ext in ["png", "svg"] {
+        let from = dir.join("spectral/figure/spectrum").with_extension(ext);
+        if let Ok(bytes) = std::fs::read(&from) {
+            nml_core::write_atomic(figures_dir.join("spectrum").with_extension(ext), &bytes)?;
+        }
+    }
+    let text = render(&run, &results, &claims, &stems);
+    nml_core::write_atomic(dir.join("REPORT.md"), text.as_bytes())?;
+    Ok(claims)
+}
+
+fn polars_error(path: &str) -> impl Fn(PolarsError) -> ReportError + '_ {
+    move |source| ReportError::Polars {
+        path: PathBuf::from(path),
+        source,
+    }
+}
+
+/// `ratio, variant, split, mean, std, seeds`: accuracy over seeds.
+pub fn summary_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
+    let mut rows: Vec<(u32, String, &str, Stat)> = Vec::new();
+    let variants: Vec<String> = {
+        let mut v: Vec<String> = results.tune.iter().map(|r| r.variant.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    for &ratio in &run.ratios {
+        for variant in &variants {
+            for split in ["ID", "OOD"] {
+                let s = stats::accuracy(results, ratio, variant, split);
+                if s.n > 0 {
+                    rows.push((ratio, variant.clone(), split, s));
+                }
+            }
+        }
+    }
+    df!(
+        "ratio" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "variant" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+        "split" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "mean" => rows.iter().map(|r| r.3.mean).collect::<Vec<_>>(),
+        "std" => rows.iter().map(|r| r.3.std).collect::<Vec<_>>(),
+        "seeds" => rows.iter().map(|r| r.3.n as u32).collect::<Vec<_>>()
+    )
+    .map_err(polars_error("results/summary.parquet"))
+}
+
+fn ablation_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
+    let mut rows = Vec::new();
+    for (variant, _) in ABLATION {
+        for split in ["ID", "OOD"] {
+            let s = stats::accuracy(results, run.ablation_ratio, variant, split);
+            rows.push((variant, split, s));
+        }
+    }
+    df!(
+        "ratio" => vec![run.ablation_ratio; rows.len()],
+        "variant" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "split" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "mean" => rows.iter().map(|r| r.2.mean).collect::<Vec<_>>(),
+        "std" => rows.iter().map(|r| r.2.std).collect::<Vec<_>>(),
+        "seeds" => rows.iter().map(|r| r.2.n as u32).collect::<Vec<_>>()
+    )
+    .map_err(polars_error("results/ablation.parquet"))
+}
+
+fn claims_frame(claims: &[Claim]) -> Result<DataFrame> {
+    df!(
+        "claim_id" => claims.iter().map(|c| c.id).collect::<Vec<_>>(),
+        "claim" => claims.iter().map(|c| c.claim).collect::<Vec<_>>(),
+        "verdict" => claims.iter().map(|c| c.verdict.to_string()).collect::<Vec<_>>(),
+        "rule" => claims.iter().map(|c| c.rule).collect::<Vec<_>>(),
+        "evidence" => claims.iter().map(|c| c.evidence.clone()).collect::<Vec<_>>()
+    )
+    .map_err(polars_error("results/claims.parquet"))
+}
+
+/// Steps and wall seconds per stage.
+fn stage_times(run: &RunInfo) -> Vec<(String, usize, f64)> {
+    let mut by: BTreeMap<usize, (String, usize, f64)> = BTreeMap::new();
+    let order = [
+        "data", "corrupt", "pretrain", "features", "spectral", "tune",
+    ];
+    for s in &run.steps {
+        let i = order
+            .iter()
+            .position(|o| *o == s.stage)
+            .unwrap_or(order.len());
+        let e = by.entry(i).or_insert_with(|| (s.stage.clone(), 0, 0.0));
+        e.1 += 1;
+        e.2 += s.seconds.unwrap_or(0.0);
+    }
+    by.into_values().collect()
+}
+
+fn timings_frame(run: &RunInfo) -> Result<DataFrame> {
+    let t = stage_times(run);
+    df!(
+        "stage" => t.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        "steps" => t.iter().map(|r| r.1 as u32).collect::<Vec<_>>(),
+        "seconds" => t.iter().map(|r| r.2).collect::<Vec<_>>()
+    )
+    .map_err(polars_error("results/timings.parquet"))
+}
+
+/// The Markdown report.
+pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&str]) -> String {
+    let mut s = String::new();
+    let seeds = run.seeds.len();
+    let _ = writeln!(
+        s,
+        "# nml reproduction report\n\n\
+         Chen et al., *Understanding and Mitigating the Label Noise in Pre-training on Downstream Tasks* (ICLR 2024), \
+         re-run on the `{}` benchmark with the `{}` profile: a `{}` backbone pre-trained for {} epochs at each noise ratio \
+         ({}%), {seeds} seed(s) ({}), heads trained on the `{}` domain and tested on it (ID) and on {} (OOD). \
+         Every value is a mean ± standard deviation over seeds; every number is also in `results/*.parquet`.\n",
+        run.benchmark,
+        run.profile,
+        run.arch,
+        run.epochs,
+        run.ratios.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        run.id_domain,
+        run.ood_domains.join(", ")
+    );
+    // Claims first: the answer, then the evidence.
+    s.push_str("## Claims checklist\n\nEach claim of the paper (PAPER.md §5) is decided by the rule beside it, from the numbers below; \
+                *significantly* means by more than the larger of the two seed standard deviations, with two seeds or more.\n\n\
+                | # | claim | verdict | evidence | rule |\n|---|---|---|---|---|\n");
+    for c in claims {
+        let _ = writeln!(
+            s,
+            "| {} | {} | **{}** | {} | {} |",
+            c.id, c.claim, c.verdict, c.evidence, c.rule
+        );
+    }
+
+    s.push_str("\n## Pre-training\n\nSymmetric label noise in the pre-training corpus, then one backbone per ratio and seed, trained on the noisy labels. \
+                *train (noisy)* is agreement with the labels training saw, *train (clean)* with the true ones: their gap is memorised noise.\n\n\
+                | noise | realised | test acc | train (noisy) | train (clean) |\n|---:|---:|---:|---:|---:|\n");
+    for &ratio in &run.ratios {
+        let of = |f: fn(&crate::collect::PretrainRecord) -> f64| {
+            let v: Vec<f64> = results
+                .pretrain
+                .iter()
+                .filter(|r| r.ratio == ratio)
+                .map(f)
+                .collect();
+            Stat::of(&v)
+        };
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {:.4} | {} | {} | {} |",
+            of(|r| r.noise_realised).mean,
+            of(|r| r.test_acc).pct(),
+            of(|r| r.train_acc_noisy).pct(),
+            of(|r| r.train_acc_clean).pct()
+        );
+    }
+
+    let fig = |s: &mut String, stem: &str, caption: &str| {
+        if figures.contains(&stem) || stem == "spectrum" {
+            let _ = writeln!(
+                s,
+                "\n![{caption}](figures/{stem}.png)\n\n*{caption}* (also `figures/{stem}.svg`)\n"
+            );
+        }
+    };
+    s.push_str("\n## Figure 1/2 analogue: linear probing against pre-training noise\n");
+    fig(&mut s, "fig1-lp-vs-noise", "average ID and OOD linear-probing accuracy against the pre-training noise ratio, error bars one seed standard deviation");
+    s.push_str("| noise | LP ID (%) | LP OOD (%) |\n|---:|---:|---:|\n");
+    for &ratio in &run.ratios {
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {} | {} |",
+            stats::accuracy(results, ratio, "lp", "ID").pct(),
+            stats::accuracy(results, ratio, "lp", "OOD").pct()
+        );
+    }
+
+    s.push_str("\n## Figure 3/5 analogue: the feature spectrum\n\nSingular values of each backbone's features of the downstream test rows \
+                (official preprocessing: L2 rows, row centring), per task and domain, averaged. SVE is the entropy of σ_i/Σσ; LSVR is σ₁/Σσ.\n");
+    fig(&mut s, "spectrum", "σ_i/Σσ against rank (log-log), ID test features of the first seed, one line per noise ratio");
+    fig(
+        &mut s,
+        "fig3-spectrum-vs-noise",
+        "SVE of ID features and LSVR of OOD features against the noise ratio",
+    );
+    fig(
+        &mut s,
+        "fig5-spectrum-vs-accuracy",
+        "SVE against ID accuracy and LSVR against OOD accuracy, one point per backbone",
+    );
+    s.push_str(
+        "| noise | SVE (ID) | SVE (OOD) | LSVR (ID) | LSVR (OOD) |\n|---:|---:|---:|---:|---:|\n",
+    );
+    for &ratio in &run.ratios {
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {} | {} | {} | {} |",
+            stats::spectral(results, ratio, "ID", stats::sve).fixed(4),
+            stats::spectral(results, ratio, "OOD", stats::sve).fixed(4),
+            stats::spectral(results, ratio, "ID", stats::lsvr).fixed(4),
+            stats::spectral(results, ratio, "OOD", stats::lsvr).fixed(4)
+        );
+    }
+
+    s.push_str("\n## NMTune: LP vs MLP vs NMTune\n\nHeads on frozen features with the official hyper-parameters (AdamW, batch 64, 30 epochs, cosine; \
+                NMTune weights 1.0 / 0.04 / 0.001, top-5). Features are cached, so NMTune's consistency term compares z with the frozen feature of the same view.\n");
+    fig(
+        &mut s,
+        "nmtune-vs-noise",
+        "ID and OOD accuracy of the three heads against the noise ratio",
+    );
+    s.push_str("| noise | LP ID | MLP ID | NMTune ID | LP OOD | MLP OOD | NMTune OOD |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+    for &ratio in &run.ratios {
+        let mut row = format!("| {ratio}% |");
+        for split in ["ID", "OOD"] {
+            for (m, _) in METHODS {
+                let _ = write!(
+                    row,
+                    " {} |",
+                    stats::accuracy(results, ratio, m, split).pct()
+                );
+            }
+        }
+        let _ = writeln!(s, "{row}");
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## Ablation of NMTune's regularisers ({}% noise)\n\n| head | ID (%) | OOD (%) |\n|---|---:|---:|",
+        run.ablation_ratio
+    );
+    for (variant, what) in ABLATION {
+        let _ = writeln!(
+            s,
+            "| {what} (`{variant}`) | {} | {} |",
+            stats::accuracy(results, run.ablation_ratio, variant, "ID").pct(),
+            stats::accuracy(results, run.ablation_ratio, variant, "OOD").pct()
+        );
+    }
+
+    s.push_str("\n## Provenance\n\n");
+    let _ = writeln!(
+        s,
+        "- git commit: `{}`\n- command: `cargo xtask reproduce --benchmark {} --profile {} --seed {} --device {}` ({} job(s))\n\
+         - seeds: {}\n- results index: `run.json`; per-step logs: `logs/`; step keys: `.steps/`\n",
+        run.git_commit,
+        run.benchmark,
+        run.profile,
+        run.seed,
+        run.device,
+        run.jobs,
+        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    );
+    s.push_str("| stage | steps | wall time (s, summed over steps) |\n|---|---:|---:|\n");
+    let mut total = 0.0;
+    for (stage, steps, seconds) in stage_times(run) {
+        total += seconds;
+        let _ = writeln!(s, "| {stage} | {steps} | {seconds:.1} |");
+    }
+    let _ = writeln!(s, "| total | {} | {total:.1} |", run.steps.len());
+    let _ = writeln!(
+        s,
+        "\nEnvironment (`nml-doctor`):\n\n```text\n{}\n```",
+        run.environment.trim_end()
+    );
+    s
+}

@@ -1,0 +1,572 @@
+//! `cargo xtask reproduce`: the whole study in one command.
+//!
+//! xtask only plans and runs processes; every stage is a crate with its own
+//! binary, and the report is written by `nml-report` from the files the
+//! stages wrote. [`plan`] lists the steps (one process each) with keys that
+//! hash their command line and their inputs' keys; [`exec`] runs what is not
+//! finished, `--jobs` at a time, this `--shard`'s share only.
+
+mod exec;
+mod plan;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use xshell::{cmd, Shell};
+
+use crate::{cargo, flags, project_root, setup, Result};
+use exec::{Exec, Status};
+use plan::{Benchmark, Plan, Profile, Task, RATIOS, STAGES};
+
+/// What makes an output folder's results comparable: another value is another study.
+struct Identity {
+    benchmark: String,
+    profile: String,
+    seed: u64,
+    data_dir: String,
+}
+
+impl Identity {
+    fn json(&self) -> String {
+        format!(
+            "{{\n  \"format\": \"nml-reproduce/1\",\n  \"benchmark\": {},\n  \"profile\": {},\n  \"seed\": {},\n  \"data_dir\": {}\n}}\n",
+            json_str(&self.benchmark),
+            json_str(&self.profile),
+            self.seed,
+            json_str(&self.data_dir)
+        )
+    }
+}
+
+pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
+    let profile_name = flags.profile.clone().unwrap_or_else(|| "quick".to_owned());
+    let profile = Profile::named(&profile_name).ok_or_else(|| {
+        format!("unknown profile `{profile_name}`: expected smoke, quick or full")
+    })?;
+    let benchmark_name = flags
+        .benchmark
+        .clone()
+        .unwrap_or_else(|| "synth".to_owned());
+    let device = flags.device.clone().unwrap_or_else(|| "auto".to_owned());
+    let seed = flags.seed.unwrap_or(0);
+    let jobs = flags.jobs.unwrap_or(1).max(1);
+    let shard = parse_shard(flags.shard.as_deref())?;
+    let out = flags
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("data/reproduce-{profile_name}")));
+    let out = if out.is_absolute() {
+        out
+    } else {
+        std::env::current_dir()?.join(out)
+    };
+    let (benchmark, data_dir) =
+        benchmark(&benchmark_name, flags.data_dir.as_deref(), &profile, seed)?;
+    let identity = Identity {
+        benchmark: benchmark_name.clone(),
+        profile: profile_name.clone(),
+        seed,
+        data_dir: data_dir
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+    };
+    check_identity(&out, &identity)?;
+    let mut plan = plan::build(&benchmark, &profile, seed, &device);
+    plan::add_report(&mut plan);
+
+    if flags.dry_run {
+        print_plan(&plan, &out, shard);
+        return Ok(());
+    }
+    fs::create_dir_all(&out)?;
+    exec::write_atomically(&out.join("reproduce.json"), &identity.json())?;
+    setup::run(sh, false)?;
+    let cargo = cargo();
+    let packages: Vec<String> = [
+        "nml-data",
+        "nml-noise",
+        "nml-pretrain",
+        "nml-features",
+        "nml-spectral",
+        "nml-tune",
+        "nml-report",
+        "nml-torch",
+    ]
+    .iter()
+    .flat_map(|p| ["-p".to_owned(), (*p).to_owned()])
+    .collect();
+    cmd!(sh, "{cargo} build --locked --quiet --bins {packages...}").run()?;
+    let bin_dir = project_root().join("target/debug");
+    let doctor = bin_dir.join("nml-doctor");
+    let environment = cmd!(sh, "{doctor} --device {device}").quiet().read()?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let ex = Exec {
+        out: out.clone(),
+        bin_dir,
+        jobs,
+        shard,
+        threads: (cores / jobs).max(1),
+    };
+    eprintln!(
+        "reproduce: {} steps ({benchmark_name}, profile {profile_name}, {} seeds, shard {}/{}, {jobs} jobs) into {}",
+        plan.steps.len(),
+        plan.seeds.len(),
+        shard.0,
+        shard.1,
+        out.display()
+    );
+    let git = git_commit(sh);
+    let context = RunContext {
+        identity: &identity,
+        profile: &profile,
+        benchmark: &benchmark,
+        device: &device,
+        git: &git,
+        environment: &environment,
+        jobs,
+    };
+    let statuses = exec::execute(&plan, &ex, &|statuses| {
+        let text = run_json(&context, &plan, statuses);
+        let path = out.join("run.json");
+        // Rewritten only when it changes, so a finished study is left untouched.
+        if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            exec::write_atomically(&path, &text)?;
+        }
+        Ok(())
+    })?;
+    let ran = statuses
+        .iter()
+        .filter(|s| matches!(s, Status::Ran(_)))
+        .count();
+    let cached = statuses
+        .iter()
+        .filter(|s| matches!(s, Status::Cached(_)))
+        .count();
+    eprintln!("reproduce: {ran} steps ran, {cached} were already done");
+    if shard.0 == 0 {
+        eprintln!("reproduce: report at {}", out.join("REPORT.md").display());
+    }
+    Ok(())
+}
+
+/// `i/n` with i < n; none: `0/1`.
+fn parse_shard(text: Option<&str>) -> Result<(usize, usize)> {
+    let Some(text) = text else { return Ok((0, 1)) };
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => Err(format!("--shard `{text}`: expected i/n with 0 <= i < n, e.g. 0/4").into()),
+    }
+}
+
+/// The benchmark's data step and tasks.
+fn benchmark(
+    name: &str,
+    data_dir: Option<&Path>,
+    profile: &Profile,
+    seed: u64,
+) -> Result<(Benchmark, Option<PathBuf>)> {
+    match name {
+        "synth" => {
+            if data_dir.is_some() {
+                return Err("--data-dir is for real benchmarks; `synth` generates its data".into());
+            }
+            let tasks: Vec<Task> = (0..profile.tasks)
+                .map(|k| Task {
+                    name: format!("task-{k}"),
+                    manifest: format!("data/task-{k}.parquet"),
+                })
+                .collect();
+            let mut outputs = vec![
+                "data/benchmark.json".to_owned(),
+                "data/pretrain.parquet".to_owned(),
+            ];
+            outputs.extend(tasks.iter().map(|t| t.manifest.clone()));
+            let args = [
+                "synth",
+                "--preset",
+                profile.name,
+                "--tasks",
+                &profile.tasks.to_string(),
+                "--seed",
+                &seed.to_string(),
+                "--out",
+                "data",
+                "-q",
+            ];
+            Ok((
+                Benchmark {
+                    data: (
+                        "nml-data".to_owned(),
+                        args.iter().map(|s| (*s).to_owned()).collect(),
+                        outputs,
+                    ),
+                    pretrain_manifest: "data/pretrain.parquet".to_owned(),
+                    tasks,
+                    id_domain: "photo".to_owned(),
+                    ood_domains: ["sketch", "cartoon", "painting"]
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                },
+                None,
+            ))
+        }
+        "cifar10-pacs" => {
+            let dir = data_dir.ok_or(
+                "--benchmark cifar10-pacs needs --data-dir DIR (a folder with cifar10.parquet and pacs.parquet, e.g. ../shared/data)",
+            )?;
+            let missing: Vec<&str> = ["cifar10.parquet", "pacs.parquet"]
+                .into_iter()
+                .filter(|f| !dir.join(f).is_file())
+                .collect();
+            if !dir.is_dir() {
+                return Err(format!("--data-dir {}: no such folder", dir.display()).into());
+            }
+            if !missing.is_empty() {
+                return Err(format!(
+                    "--data-dir {}: missing {}; the cifar10-pacs benchmark needs cifar10.parquet and pacs.parquet",
+                    dir.display(),
+                    missing.join(" and ")
+                )
+                .into());
+            }
+            Err("--benchmark cifar10-pacs: the real-data study is not wired into reproduce yet (issue #8); \
+                 run it stage by stage as in the README"
+                .into())
+        }
+        other => Err(format!("unknown benchmark `{other}`: expected synth or cifar10-pacs").into()),
+    }
+}
+
+/// Refuses an output folder that holds another study's results, or anything else.
+fn check_identity(out: &Path, identity: &Identity) -> Result<()> {
+    let record = out.join("reproduce.json");
+    match fs::read_to_string(&record) {
+        Ok(text) if text == identity.json() => Ok(()),
+        Ok(text) => Err(format!(
+            "{} holds the results of another study:\n{text}this run is:\n{}\
+             use another --out, or delete that folder to start over (nothing was changed)",
+            out.display(),
+            identity.json()
+        )
+        .into()),
+        Err(_) if out.exists() && fs::read_dir(out)?.next().is_some() => Err(format!(
+            "{} is not empty and has no reproduce.json: it is not an nml reproduce folder; \
+             use another --out (nothing was changed)",
+            out.display()
+        )
+        .into()),
+        Err(_) => Ok(()),
+    }
+}
+
+#[allow(clippy::print_stdout)] // the plan is --dry-run's output
+fn print_plan(plan: &Plan, out: &Path, shard: (usize, usize)) {
+    let need = exec::needed(plan, shard);
+    let mut text = String::new();
+    let mut counts = (0, 0, 0);
+    for stage in STAGES {
+        let _ = writeln!(text, "{stage}:");
+        for (i, step) in plan.steps.iter().enumerate() {
+            if step.stage != stage {
+                continue;
+            }
+            let status = if exec::finished(out, step).is_some() {
+                counts.0 += 1;
+                "cached"
+            } else if exec::owner(plan, i, shard.1) == shard.0 {
+                counts.1 += 1;
+                "to run"
+            } else if need[i] {
+                counts.2 += 1;
+                "waits (other shard)"
+            } else {
+                "other shard"
+            };
+            let _ = writeln!(
+                text,
+                "  {:<40} {status:<19} {} {}",
+                step.name,
+                step.program,
+                step.args.join(" ")
+            );
+        }
+    }
+    let _ = writeln!(
+        text,
+        "{} steps: {} cached, {} to run here, {} from other shards awaited",
+        plan.steps.len(),
+        counts.0,
+        counts.1,
+        counts.2
+    );
+    print!("{text}");
+}
+
+fn git_commit(sh: &Shell) -> String {
+    let root = project_root();
+    let commit = cmd!(sh, "git -C {root} rev-parse HEAD")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_else(|_| "unknown".to_owned());
+    let dirty = cmd!(sh, "git -C {root} status --porcelain --untracked-files=no")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_ok_and(|s| !s.trim().is_empty());
+    if dirty {
+        format!("{commit} (with uncommitted changes)")
+    } else {
+        commit
+    }
+}
+
+struct RunContext<'a> {
+    identity: &'a Identity,
+    profile: &'a Profile,
+    benchmark: &'a Benchmark,
+    device: &'a str,
+    git: &'a str,
+    environment: &'a str,
+    jobs: usize,
+}
+
+/// `run.json`: the study's config, the results index and each step's time; `nml-report` reads it.
+fn run_json(c: &RunContext, plan: &Plan, seconds: &[Option<f64>]) -> String {
+    let list = |items: &mut dyn Iterator<Item = String>| items.collect::<Vec<_>>().join(", ");
+    let mut s = String::from("{\n  \"format\": \"nml-run/1\",\n");
+    let _ = writeln!(s, "  \"benchmark\": {},", json_str(&c.identity.benchmark));
+    let _ = writeln!(s, "  \"profile\": {},", json_str(&c.identity.profile));
+    let _ = writeln!(s, "  \"seed\": {},", c.identity.seed);
+    let _ = writeln!(
+        s,
+        "  \"seeds\": [{}],",
+        list(&mut plan.seeds.iter().map(u64::to_string))
+    );
+    let _ = writeln!(
+        s,
+        "  \"ratios\": [{}],",
+        list(&mut RATIOS.iter().map(u32::to_string))
+    );
+    let _ = writeln!(
+        s,
+        "  \"tasks\": [{}],",
+        list(&mut c.benchmark.tasks.iter().map(|t| json_str(&t.name)))
+    );
+    let _ = writeln!(s, "  \"id_domain\": {},", json_str(&c.benchmark.id_domain));
+    let _ = writeln!(
+        s,
+        "  \"ood_domains\": [{}],",
+        list(&mut c.benchmark.ood_domains.iter().map(|d| json_str(d)))
+    );
+    let _ = writeln!(s, "  \"arch\": {},", json_str(c.profile.arch));
+    let _ = writeln!(s, "  \"epochs\": {},", c.profile.epochs);
+    let _ = writeln!(s, "  \"ablation_ratio\": {},", c.profile.ablation_ratio);
+    let _ = writeln!(s, "  \"device\": {},", json_str(c.device));
+    let _ = writeln!(s, "  \"jobs\": {},", c.jobs);
+    let _ = writeln!(s, "  \"git_commit\": {},", json_str(c.git));
+    let _ = writeln!(s, "  \"environment\": {},", json_str(c.environment));
+    s.push_str("  \"tables\": [\n");
+    let tables: Vec<String> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            format!(
+                "    {{\"kind\": {}, \"ratio\": {}, \"seed\": {}, \"task\": {}, \"variant\": {}, \"domain\": {}, \"path\": {}}}",
+                json_str(t.kind),
+                t.ratio,
+                t.seed,
+                json_str(&t.task),
+                json_str(&t.variant),
+                json_str(&t.domain),
+                json_str(&t.path)
+            )
+        })
+        .collect();
+    s.push_str(&tables.join(",\n"));
+    s.push_str("\n  ],\n  \"steps\": [\n");
+    let steps: Vec<String> = plan
+        .steps
+        .iter()
+        .zip(seconds)
+        .filter(|(step, _)| step.stage != "report")
+        .map(|(step, secs)| {
+            format!(
+                "    {{\"name\": {}, \"stage\": {}, \"key\": {}, \"seconds\": {}}}",
+                json_str(&step.name),
+                json_str(step.stage),
+                json_str(&step.key),
+                secs.map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"))
+            )
+        })
+        .collect();
+    s.push_str(&steps.join(",\n"));
+    s.push_str("\n  ]\n}\n");
+    s
+}
+
+/// A JSON string literal.
+fn json_str(text: &str) -> String {
+    let mut s = String::with_capacity(text.len() + 2);
+    s.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '\n' => s.push_str("\\n"),
+            '\t' => s.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(s, "\\u{:04x}", c as u32);
+            }
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smoke_plan() -> Plan {
+        let profile = Profile::named("smoke").unwrap();
+        let (bench, _) = benchmark("synth", None, &profile, 0).unwrap();
+        let mut plan = plan::build(&bench, &profile, 0, "cpu");
+        plan::add_report(&mut plan);
+        plan
+    }
+
+    #[test]
+    fn step_keys_depend_on_every_part() {
+        assert_ne!(plan::fnv1a(b"a\x1fbc"), plan::fnv1a(b"ab\x1fc"));
+        assert_eq!(plan::fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    }
+
+    #[test]
+    fn plan_covers_the_study_and_keys_chain() {
+        let plan = smoke_plan();
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        // 2 seeds × 5 ratios of corrupt and pretrain; 2 tasks × (3 methods + 3 ablation at 10%).
+        assert_eq!(
+            names.iter().filter(|n| n.starts_with("pretrain-")).count(),
+            10
+        );
+        assert_eq!(
+            names.iter().filter(|n| n.starts_with("tune-")).count(),
+            2 * 5 * 2 * 3 + 2 * 2 * 3
+        );
+        assert!(names.contains(&"tune-s1-n10-task-1-no-covariance"));
+        assert!(!names.contains(&"tune-s1-n20-task-1-no-covariance"));
+        let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "step names are unique");
+        // Changing the device changes every torch step's key, and nothing upstream.
+        let profile = Profile::named("smoke").unwrap();
+        let (bench, _) = benchmark("synth", None, &profile, 0).unwrap();
+        let other = plan::build(&bench, &profile, 0, "cuda");
+        for (a, b) in plan.steps.iter().zip(&other.steps) {
+            let torch = ["pretrain", "features", "spectral", "tune"].contains(&a.stage);
+            assert_eq!(a.key != b.key, torch, "{}", a.name);
+        }
+        // Every dependency comes earlier, so keys can chain.
+        for (i, step) in plan.steps.iter().enumerate() {
+            assert!(step.deps.iter().all(|&d| d < i), "{}", step.name);
+        }
+    }
+
+    #[test]
+    fn shards_split_each_stage_and_cover_everything_once() {
+        let plan = smoke_plan();
+        let n = 3;
+        for (i, step) in plan.steps.iter().enumerate() {
+            let owners = (0..n).filter(|&s| exec::owner(&plan, i, n) == s).count();
+            assert_eq!(owners, 1, "{}", step.name);
+        }
+        let pretrain: Vec<usize> = (0..plan.steps.len())
+            .filter(|&i| plan.steps[i].stage == "pretrain")
+            .map(|i| exec::owner(&plan, i, n))
+            .collect();
+        assert_eq!(pretrain, vec![0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+        // Shard 2 needs the data step (shard 0's) but runs no report.
+        let need = exec::needed(&plan, (2, n));
+        assert!(need[0]);
+        let report = plan.steps.len() - 1;
+        assert_eq!(exec::owner(&plan, report, n), 0);
+        assert!(!need[report]);
+        assert!(exec::needed(&plan, (0, n)).iter().all(|&b| b));
+    }
+
+    #[test]
+    fn shard_flags_are_checked() {
+        assert_eq!(parse_shard(None).unwrap(), (0, 1));
+        assert_eq!(parse_shard(Some("2/4")).unwrap(), (2, 4));
+        for bad in ["4/4", "1", "a/2", "0/0", "-1/2"] {
+            assert!(parse_shard(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_benchmarks_and_folders_are_refused_without_writing() {
+        let profile = Profile::named("smoke").unwrap();
+        let err = benchmark("imagenet", None, &profile, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown benchmark `imagenet`"), "{err}");
+        let err = benchmark("cifar10-pacs", None, &profile, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs --data-dir"), "{err}");
+        let tmp = std::env::temp_dir().join(format!("nml-xtask-{}", std::process::id()));
+        fs::create_dir_all(&tmp).unwrap();
+        let err = benchmark("cifar10-pacs", Some(&tmp), &profile, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing cifar10.parquet and pacs.parquet"),
+            "{err}"
+        );
+        let err = benchmark("cifar10-pacs", Some(&tmp.join("nope")), &profile, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no such folder"), "{err}");
+
+        let identity = |profile: &str| Identity {
+            benchmark: "synth".to_owned(),
+            profile: profile.to_owned(),
+            seed: 0,
+            data_dir: String::new(),
+        };
+        // An empty or absent folder is fine; a foreign one is refused.
+        check_identity(&tmp.join("absent"), &identity("smoke")).unwrap();
+        fs::write(tmp.join("notes.txt"), "mine").unwrap();
+        let err = check_identity(&tmp, &identity("smoke"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("has no reproduce.json"), "{err}");
+        fs::write(tmp.join("reproduce.json"), identity("quick").json()).unwrap();
+        let err = check_identity(&tmp, &identity("smoke"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another study"), "{err}");
+        check_identity(&tmp, &identity("quick")).unwrap();
+        assert_eq!(fs::read_to_string(tmp.join("notes.txt")).unwrap(), "mine");
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_str("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(exec::duration(12.4), "12s");
+        assert_eq!(exec::duration(185.0), "3m05s");
+        assert_eq!(exec::duration(3720.0), "1h02m");
+    }
+}

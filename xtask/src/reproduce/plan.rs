@@ -1,0 +1,423 @@
+//! The study as a list of steps: what each runs, what it reads and writes.
+//!
+//! Paths are relative to the output folder (steps run there), so a step's key
+//! does not depend on where the folder lives.
+
+use std::fmt::Write as _;
+
+/// The stages in order; every step belongs to one.
+pub(crate) const STAGES: [&str; 7] = [
+    "data", "corrupt", "pretrain", "features", "spectral", "tune", "report",
+];
+
+/// Pre-training noise ratios of the paper, in percent.
+pub(crate) const RATIOS: [u32; 5] = [0, 5, 10, 20, 30];
+
+/// NMTune ablation variants: (name, method, consistency, covariance, singular-value weight).
+pub(crate) const ABLATION: [(&str, &str, f64, f64, f64); 5] = [
+    ("nmtune", "nmtune", 1.0, 0.04, 0.001),
+    ("no-consistency", "nmtune", 0.0, 0.04, 0.001),
+    ("no-covariance", "nmtune", 1.0, 0.0, 0.001),
+    ("no-singular", "nmtune", 1.0, 0.04, 0.0),
+    ("mlp", "mlp", 0.0, 0.0, 0.0),
+];
+
+/// Sizes of one profile.
+#[derive(Debug, Clone)]
+pub(crate) struct Profile {
+    pub name: &'static str,
+    pub arch: &'static str,
+    pub epochs: u32,
+    /// Pre-training seeds (noise draw, initialisation, heads): the study's repeats.
+    pub seeds: u32,
+    /// Noise ratio of the ablation, in percent.
+    pub ablation_ratio: u32,
+    /// Downstream tasks of the synthetic benchmark.
+    pub tasks: usize,
+}
+
+impl Profile {
+    pub(crate) fn named(name: &str) -> Option<Profile> {
+        Some(match name {
+            "smoke" => Profile {
+                name: "smoke",
+                tasks: 2,
+                arch: "small",
+                epochs: 4,
+                seeds: 2,
+                ablation_ratio: 10,
+            },
+            "quick" => Profile {
+                name: "quick",
+                tasks: 3,
+                arch: "small",
+                epochs: 8,
+                seeds: 2,
+                ablation_ratio: 10,
+            },
+            "full" => Profile {
+                name: "full",
+                tasks: 4,
+                arch: "preact-resnet18",
+                epochs: 60,
+                seeds: 3,
+                ablation_ratio: 10,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A downstream task: a manifest whose rows carry a domain; heads train on the ID domain.
+#[derive(Debug, Clone)]
+pub(crate) struct Task {
+    pub name: String,
+    pub manifest: String,
+}
+
+/// What the study runs on.
+#[derive(Debug, Clone)]
+pub(crate) struct Benchmark {
+    /// The command that writes the data (program, args), and the files it writes.
+    pub data: (String, Vec<String>, Vec<String>),
+    pub pretrain_manifest: String,
+    pub tasks: Vec<Task>,
+    pub id_domain: String,
+    pub ood_domains: Vec<String>,
+}
+
+/// A head to tune: (name, method, regulariser weights when not the method's defaults).
+type Variant<'a> = (&'a str, &'a str, Option<(f64, f64, f64)>);
+
+/// One unit of work: a process, its outputs, and the steps it reads from.
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    pub name: String,
+    pub stage: &'static str,
+    pub program: String,
+    pub args: Vec<String>,
+    pub outputs: Vec<String>,
+    pub deps: Vec<usize>,
+    /// Files a run of this step leaves for its own restart (a resume checkpoint):
+    /// removed when the step starts under another key than it last started with.
+    pub scratch: Vec<String>,
+    /// Hash of program, arguments and the dependencies' keys.
+    pub key: String,
+}
+
+/// An entry of the results index: which table holds which part of the study.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    pub kind: &'static str,
+    pub ratio: u32,
+    pub seed: u64,
+    pub task: String,
+    pub variant: String,
+    pub domain: String,
+    pub path: String,
+}
+
+/// The whole study.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub steps: Vec<Step>,
+    pub tables: Vec<Table>,
+    pub seeds: Vec<u64>,
+}
+
+impl Plan {
+    fn add(
+        &mut self,
+        name: String,
+        stage: &'static str,
+        program: &str,
+        args: Vec<String>,
+        outputs: Vec<String>,
+        deps: Vec<usize>,
+    ) -> usize {
+        let mut text = format!("{program}\u{1f}{}", args.join("\u{1f}"));
+        for &d in &deps {
+            let _ = write!(text, "\u{1e}{}", self.steps[d].key);
+        }
+        let key = format!("{:016x}", fnv1a(text.as_bytes()));
+        self.steps.push(Step {
+            name,
+            stage,
+            program: program.to_owned(),
+            args,
+            outputs,
+            deps,
+            scratch: Vec::new(),
+            key,
+        });
+        self.steps.len() - 1
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Builds every step of the study for `benchmark` under `profile`.
+pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device: &str) -> Plan {
+    let seeds: Vec<u64> = (0..u64::from(profile.seeds)).map(|i| seed + i).collect();
+    let mut plan = Plan {
+        steps: Vec::new(),
+        tables: Vec::new(),
+        seeds: seeds.clone(),
+    };
+    let (program, args, outputs) = benchmark.data.clone();
+    let data = plan.add("data".to_owned(), "data", &program, args, outputs, vec![]);
+    let domains: Vec<&String> = std::iter::once(&benchmark.id_domain)
+        .chain(&benchmark.ood_domains)
+        .collect();
+    for &s in &seeds {
+        for ratio in RATIOS {
+            let tag = format!("s{s}-n{ratio:02}");
+            let dir = format!("s{s}/n{ratio:02}");
+            let noisy = format!("noisy/s{s}/pretrain-n{ratio:02}.parquet");
+            let summary = format!("noisy/s{s}/pretrain-n{ratio:02}.noise.json");
+            let corrupt = plan.add(
+                format!("corrupt-{tag}"),
+                "corrupt",
+                "nml-noise",
+                strings(&[
+                    "--input",
+                    &benchmark.pretrain_manifest,
+                    "--output",
+                    &noisy,
+                    "--kind",
+                    "symmetric",
+                    "--ratio",
+                    &format!("{:.2}", f64::from(ratio) / 100.0),
+                    "--seed",
+                    &s.to_string(),
+                ]),
+                vec![noisy.clone(), summary.clone()],
+                vec![data],
+            );
+            plan.tables
+                .push(table("noise", ratio, s, "", "", "", &summary));
+            let model = format!("pretrain/{dir}");
+            let pretrain = plan.add(
+                format!("pretrain-{tag}"),
+                "pretrain",
+                "nml-pretrain",
+                strings(&[
+                    "--train",
+                    &noisy,
+                    "--arch",
+                    profile.arch,
+                    "--epochs",
+                    &profile.epochs.to_string(),
+                    "--seed",
+                    &s.to_string(),
+                    "--device",
+                    device,
+                    "--out",
+                    &model,
+                    "--resume",
+                ]),
+                vec![
+                    format!("{model}/model.safetensors"),
+                    format!("{model}/model.json"),
+                ],
+                vec![corrupt],
+            );
+            plan.steps[pretrain].scratch = vec![format!("{model}/resume.safetensors")];
+            plan.tables.push(table(
+                "pretrain",
+                ratio,
+                s,
+                "",
+                "",
+                "",
+                &format!("{model}/model.json"),
+            ));
+            for task in &benchmark.tasks {
+                let features = format!("features/{dir}/{}.parquet", task.name);
+                let extract = plan.add(
+                    format!("features-{tag}-{}", task.name),
+                    "features",
+                    "nml-features",
+                    strings(&[
+                        "extract",
+                        "--checkpoint",
+                        &model,
+                        "--manifest",
+                        &task.manifest,
+                        "--cache",
+                        "cache/features",
+                        "--device",
+                        device,
+                        "--out",
+                        &features,
+                    ]),
+                    vec![features.clone()],
+                    vec![pretrain, data],
+                );
+                let mut variants: Vec<Variant> = vec![
+                    ("lp", "lp", None),
+                    ("mlp", "mlp", None),
+                    ("nmtune", "nmtune", None),
+                ];
+                if ratio == profile.ablation_ratio {
+                    for (name, method, c, v, d) in &ABLATION[1..4] {
+                        variants.push((name, method, Some((*c, *v, *d))));
+                    }
+                }
+                for (variant, method, weights) in variants {
+                    let run = format!("tune/{dir}/{}/{variant}", task.name);
+                    let mut args = strings(&["--train", &features, "--method", method]);
+                    for d in &domains {
+                        args.extend(["--eval".to_owned(), format!("{d}={features}:test:{d}")]);
+                    }
+                    if let Some((c, v, d)) = weights {
+                        args.extend([
+                            "--mse-weight".to_owned(),
+                            c.to_string(),
+                            "--cov-weight".to_owned(),
+                            v.to_string(),
+                            "--svd-weight".to_owned(),
+                            d.to_string(),
+                        ]);
+                    }
+                    args.extend(strings(&[
+                        "--seeds",
+                        &s.to_string(),
+                        "--device",
+                        device,
+                        "--out",
+                        &run,
+                        "-q",
+                    ]));
+                    let results = format!("{run}/results.parquet");
+                    plan.add(
+                        format!("tune-{tag}-{}-{variant}", task.name),
+                        "tune",
+                        "nml-tune",
+                        args,
+                        vec![results.clone()],
+                        vec![extract],
+                    );
+                    plan.tables
+                        .push(table("tune", ratio, s, &task.name, variant, "", &results));
+                }
+            }
+            // Spectrum of every task's test features, one analysis per domain.
+            let feature_steps: Vec<usize> = plan
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, st)| {
+                    st.stage == "features" && st.name.starts_with(&format!("features-{tag}-"))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            for d in &domains {
+                let out = format!("spectral/{dir}/{d}");
+                let mut args = Vec::new();
+                for task in &benchmark.tasks {
+                    args.extend([
+                        "--features".to_owned(),
+                        format!("features/{dir}/{}.parquet", task.name),
+                        "--name".to_owned(),
+                        format!("n{ratio:02}/{}", task.name),
+                    ]);
+                }
+                args.extend(strings(&[
+                    "--split", "test", "--domain", d, "--out", &out, "-q",
+                ]));
+                let metrics = format!("{out}/metrics.parquet");
+                plan.add(
+                    format!("spectral-{tag}-{d}"),
+                    "spectral",
+                    "nml-spectral",
+                    args,
+                    vec![metrics.clone()],
+                    feature_steps.clone(),
+                );
+                plan.tables
+                    .push(table("spectral", ratio, s, "", "", d, &metrics));
+            }
+        }
+    }
+    // The spectrum figure: every ratio of the first seed, ID test features.
+    let first = seeds[0];
+    let mut args = Vec::new();
+    let mut deps = Vec::new();
+    for ratio in RATIOS {
+        for task in &benchmark.tasks {
+            let features = format!("features/s{first}/n{ratio:02}/{}.parquet", task.name);
+            deps.extend(
+                plan.steps
+                    .iter()
+                    .position(|st| st.outputs.first() == Some(&features)),
+            );
+            args.extend([
+                "--features".to_owned(),
+                features,
+                "--name".to_owned(),
+                format!("{ratio}%/{}", task.name),
+            ]);
+        }
+    }
+    args.extend(strings(&[
+        "--split",
+        "test",
+        "--domain",
+        &benchmark.id_domain,
+        "--out",
+        "spectral/figure",
+        "-q",
+    ]));
+    plan.add(
+        "spectral-figure".to_owned(),
+        "spectral",
+        "nml-spectral",
+        args,
+        vec!["spectral/figure/spectrum.png".to_owned()],
+        deps,
+    );
+    plan
+}
+
+/// Adds the report step, which reads every other step's outputs through `run.json`.
+pub(crate) fn add_report(plan: &mut Plan) {
+    let deps: Vec<usize> = (0..plan.steps.len()).collect();
+    plan.add(
+        "report".to_owned(),
+        "report",
+        "nml-report",
+        strings(&["--run", "run.json", "--out", ".", "-q"]),
+        vec!["REPORT.md".to_owned(), "results/claims.parquet".to_owned()],
+        deps,
+    );
+}
+
+fn table(
+    kind: &'static str,
+    ratio: u32,
+    seed: u64,
+    task: &str,
+    variant: &str,
+    domain: &str,
+    path: &str,
+) -> Table {
+    Table {
+        kind,
+        ratio,
+        seed,
+        task: task.to_owned(),
+        variant: variant.to_owned(),
+        domain: domain.to_owned(),
+        path: path.to_owned(),
+    }
+}
+
+/// FNV-1a, 64 bit: a stable hash for step keys without a dependency.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
