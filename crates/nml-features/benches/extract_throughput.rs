@@ -83,6 +83,7 @@ fn main() {
         resize: false,
         cache: dir.join("cache"),
         force: true,
+        pretrained: None,
     };
     let threads = nml_torch::configure_threads(None);
     let _ = extract(&request, Device::Cpu).unwrap();

@@ -1,4 +1,6 @@
-//! Cached feature extraction with an `nml-pretrain` checkpoint.
+//! Cached feature extraction with an `nml-pretrain` checkpoint, or with
+//! published weights of an architecture nml knows (MobileNetV2, the CIFAR
+//! ResNets, ...) given as a plain safetensors file ([`Pretrained`]).
 //!
 //! The cache key is blake3 over the checkpoint's bytes, the manifest's bytes
 //! and the preprocessing (input size, resizing, normalisation, splits), so a
@@ -11,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use nml_core::{FeatureBatch, FeatureSchema, FeatureWriter, KeyBuilder, Manifest};
-use nml_pretrain::{checkpoint, data, ModelInfo, Net};
+use nml_pretrain::{checkpoint, data, Arch, ModelInfo, Net};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -32,6 +34,83 @@ pub struct ExtractRequest {
     pub cache: PathBuf,
     /// Recompute even when the cache has the entry.
     pub force: bool,
+    /// Set when `checkpoint` is a published weights file rather than an `nml-pretrain` output.
+    pub pretrained: Option<Pretrained>,
+}
+
+/// How to read a published weights file: the architecture whose reference
+/// names its tensors follow, the input normalisation it was trained with and
+/// the input side (default: the architecture's native one). The number of
+/// classes is read from the classifier's weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pretrained {
+    pub arch: Arch,
+    pub normalize: data::Normalize,
+    pub input_size: Option<u32>,
+}
+
+/// ImageNet's channel statistics, used by torchvision and most published CIFAR weights.
+pub const IMAGENET: data::Normalize = data::Normalize {
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+};
+
+/// What extraction needs to know about a model.
+struct Described {
+    weights: PathBuf,
+    arch: Arch,
+    classes: usize,
+    input_size: u32,
+    normalize: data::Normalize,
+}
+
+fn describe(request: &ExtractRequest) -> Result<Described> {
+    if let Some(p) = &request.pretrained {
+        let weights = request.checkpoint.clone();
+        let (tensors, _) = checkpoint::read(&weights)?;
+        let classes = head_classes(&tensors, p.arch).ok_or_else(|| {
+            FeatureError::Invalid(format!(
+                "{}: no classifier weight of a `{}` (checked `{}`)",
+                weights.display(),
+                p.arch,
+                p.arch.head_weight()
+            ))
+        })?;
+        return Ok(Described {
+            weights,
+            arch: p.arch,
+            classes,
+            input_size: p.input_size.unwrap_or_else(|| p.arch.native_input()),
+            normalize: p.normalize,
+        });
+    }
+    let (weights, info_path) = locate(&request.checkpoint)?;
+    let info: ModelInfo =
+        serde_json::from_str(&std::fs::read_to_string(&info_path).map_err(|e| {
+            FeatureError::Invalid(format!("{}: cannot read: {e}", info_path.display()))
+        })?)
+        .map_err(|e| {
+            FeatureError::Invalid(format!(
+                "{}: not an nml-pretrain model.json: {e} (for published weights pass --arch)",
+                info_path.display()
+            ))
+        })?;
+    Ok(Described {
+        weights,
+        arch: info.arch,
+        classes: info.classes,
+        input_size: info.input_size,
+        normalize: info.normalize,
+    })
+}
+
+/// Rows of the classifier weight `[classes, D]`.
+fn head_classes(tensors: &[(String, Tensor)], arch: Arch) -> Option<usize> {
+    let name = arch.head_weight();
+    tensors
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, t)| t.size().first().map(|&c| c as usize))
 }
 
 /// What an extraction did.
@@ -60,17 +139,8 @@ struct Preprocess {
 
 /// Extracts (or finds in the cache) the features of `request.manifest`.
 pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcome> {
-    let (weights, info_path) = locate(&request.checkpoint)?;
-    let info: ModelInfo =
-        serde_json::from_str(&std::fs::read_to_string(&info_path).map_err(|e| {
-            FeatureError::Invalid(format!("{}: cannot read: {e}", info_path.display()))
-        })?)
-        .map_err(|e| {
-            FeatureError::Invalid(format!(
-                "{}: not an nml-pretrain model.json: {e}",
-                info_path.display()
-            ))
-        })?;
+    let info = describe(request)?;
+    let weights = info.weights.clone();
     let preprocess = Preprocess {
         format: 1,
         input_size: info.input_size,

@@ -6,11 +6,14 @@
 //!   manifest's bytes and the preprocessing), so a second request for the same
 //!   pair returns at once;
 //! - [`import`]: embeddings from a black box (Parquet vector column or
-//!   `.npy`), validated and joined to a manifest's labels.
+//!   `.npy`), validated and joined to a manifest's labels;
+//! - [`text`]: sentence embeddings of a manifest's `text` with a BERT encoder
+//!   (all-MiniLM-L6-v2), cached the same way.
 
 pub mod extract;
 pub mod import;
 mod npy;
+pub mod text;
 
 pub use extract::{extract, ExtractOutcome, ExtractRequest};
 pub use import::import;

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
-use nml_features::extract::copy_out;
+use nml_features::extract::{copy_out, Pretrained, IMAGENET};
 use nml_features::{extract, import, ExtractRequest};
+use nml_pretrain::data::Normalize;
+use nml_pretrain::Arch;
 
 /// Feature tables from a frozen backbone (cached) or from a black box.
 #[derive(Debug, Parser)]
@@ -44,6 +46,46 @@ enum Command {
         /// Resize images whose size differs from the model's input
         #[arg(long)]
         resize: bool,
+        /// Recompute even when the cache has the entry
+        #[arg(long)]
+        force: bool,
+        /// Device: auto, cpu, cuda or cuda:N
+        #[arg(long, default_value = "auto")]
+        device: DeviceSpec,
+        /// The checkpoint is a published weights file of this architecture
+        /// (e.g. mobilenet-v2, resnet20, resnet56), not an nml-pretrain output
+        #[arg(long)]
+        arch: Option<Arch>,
+        /// With --arch: input normalisation, `imagenet` or `M,M,M/S,S,S`
+        #[arg(long, default_value = "imagenet")]
+        normalize: String,
+        /// With --arch: input side in pixels (default: the architecture's native one)
+        #[arg(long)]
+        input_size: Option<u32>,
+    },
+    /// Sentence embeddings of a manifest's `text` with a BERT encoder (e.g. all-MiniLM-L6-v2), cached
+    Text {
+        /// Model folder: config.json, tokenizer.json, model.safetensors (Hugging Face layout)
+        #[arg(long)]
+        model: PathBuf,
+        /// Manifest with a `text` column
+        #[arg(long)]
+        manifest: PathBuf,
+        /// Copy the feature table here too
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Cache folder
+        #[arg(long, default_value = "data/cache/features")]
+        cache: PathBuf,
+        /// Comma-separated splits to encode (default: every row)
+        #[arg(long)]
+        splits: Option<String>,
+        /// Texts per batch
+        #[arg(long, default_value_t = 128)]
+        batch_size: usize,
+        /// Tokens per text; longer texts are truncated with a warning (sentence-transformers: 256)
+        #[arg(long, default_value_t = 256)]
+        max_length: usize,
         /// Recompute even when the cache has the entry
         #[arg(long)]
         force: bool,
@@ -89,7 +131,19 @@ fn run(command: Command) -> anyhow::Result<()> {
             resize,
             force,
             device,
+            arch,
+            normalize,
+            input_size,
         } => {
+            let pretrained = arch
+                .map(|arch| -> anyhow::Result<Pretrained> {
+                    Ok(Pretrained {
+                        arch,
+                        normalize: parse_normalize(&normalize)?,
+                        input_size,
+                    })
+                })
+                .transpose()?;
             let device = nml_torch::resolve_device(device)?;
             let splits = splits.map(|s| {
                 s.split(',')
@@ -105,6 +159,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 resize,
                 cache,
                 force,
+                pretrained,
             };
             let start = std::time::Instant::now();
             let outcome = extract(&request, device)?;
@@ -121,6 +176,39 @@ fn run(command: Command) -> anyhow::Result<()> {
                 "features ready"
             );
         }
+        Command::Text {
+            model,
+            manifest,
+            out,
+            cache,
+            splits,
+            batch_size,
+            max_length,
+            force,
+            device,
+        } => {
+            let device = nml_torch::resolve_device(device)?;
+            let request = nml_features::text::TextRequest {
+                model,
+                manifest,
+                splits: splits.map(|s| {
+                    s.split(',')
+                        .map(|x| x.trim().to_owned())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                }),
+                batch_size,
+                max_length,
+                cache,
+                force,
+            };
+            let start = std::time::Instant::now();
+            let path = nml_features::text::embed_manifest(&request, device)?;
+            if let Some(out) = out {
+                copy_out(&path, &out)?;
+            }
+            tracing::info!(path = %path.display(), seconds = format!("{:.1}", start.elapsed().as_secs_f64()), "sentence embeddings ready");
+        }
         Command::Import {
             embeddings,
             manifest,
@@ -134,4 +222,32 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `imagenet`, or `M,M,M/S,S,S`.
+fn parse_normalize(text: &str) -> anyhow::Result<Normalize> {
+    if text == "imagenet" {
+        return Ok(IMAGENET);
+    }
+    let parse = |part: &str| -> anyhow::Result<[f64; 3]> {
+        let v: Vec<f64> = part
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::format_err!("--normalize `{text}`: {e}"))?;
+        <[f64; 3]>::try_from(v)
+            .map_err(|_| anyhow::format_err!("--normalize `{text}`: expected 3 means / 3 stds"))
+    };
+    let (mean, std) = text.split_once('/').ok_or_else(|| {
+        anyhow::format_err!("--normalize `{text}`: expected imagenet or M,M,M/S,S,S")
+    })?;
+    let normalize = Normalize {
+        mean: parse(mean)?,
+        std: parse(std)?,
+    };
+    anyhow::ensure!(
+        normalize.std.iter().all(|s| *s > 0.0),
+        "--normalize `{text}`: standard deviations must be positive"
+    );
+    Ok(normalize)
 }

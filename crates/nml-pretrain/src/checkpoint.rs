@@ -100,6 +100,7 @@ pub fn read(path: &Path) -> Result<(Vec<(String, Tensor)>, serde_json::Value)> {
             Dtype::F16 => Kind::Half,
             Dtype::BF16 => Kind::BFloat16,
             Dtype::I64 => Kind::Int64,
+            Dtype::U8 => Kind::Uint8,
             other => {
                 return Err(PretrainError::Checkpoint(format!(
                     "{}: tensor `{name}` has unsupported dtype {other:?}",

@@ -8,7 +8,8 @@
 //! CIFAR ResNets follow akamaster/pytorch_resnet_cifar10 (`conv1`, `bn1`,
 //! `layer{1,2,3}.{i}.{conv1,bn1,conv2,bn2}`, `linear`), the pre-activation
 //! ResNet-18 follows kuangliu/pytorch-cifar plus a final `bn`, and ResNet-18/50
-//! follow torchvision (`downsample.{0,1}`, `fc`).
+//! follow torchvision (`downsample.{0,1}`, `fc`), and MobileNetV2 follows
+//! torchvision (`features.{0..18}`, `classifier.1`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,11 +30,13 @@ pub enum Arch {
     PreActResNet18,
     ResNet18,
     ResNet50,
+    /// torchvision's MobileNetV2 (width 1.0), 1280-d features.
+    MobileNetV2,
 }
 
 impl Arch {
     /// Every architecture, in `--help` order.
-    pub const ALL: [Arch; 7] = [
+    pub const ALL: [Arch; 8] = [
         Arch::Small,
         Arch::ResNet20,
         Arch::ResNet32,
@@ -41,6 +44,7 @@ impl Arch {
         Arch::PreActResNet18,
         Arch::ResNet18,
         Arch::ResNet50,
+        Arch::MobileNetV2,
     ];
 
     /// The command-line and checkpoint name.
@@ -53,6 +57,7 @@ impl Arch {
             Arch::PreActResNet18 => "preact-resnet18",
             Arch::ResNet18 => "resnet18",
             Arch::ResNet50 => "resnet50",
+            Arch::MobileNetV2 => "mobilenet-v2",
         }
     }
 
@@ -63,13 +68,14 @@ impl Arch {
             Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 => 64,
             Arch::PreActResNet18 | Arch::ResNet18 => 512,
             Arch::ResNet50 => 2048,
+            Arch::MobileNetV2 => 1280,
         }
     }
 
     /// The input side the architecture was designed for (32 for CIFAR-style, 224 for torchvision-style).
     pub fn native_input(&self) -> u32 {
         match self {
-            Arch::ResNet18 | Arch::ResNet50 => 224,
+            Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 224,
             _ => 32,
         }
     }
@@ -77,16 +83,27 @@ impl Arch {
     /// The smallest input side the architecture accepts.
     pub fn min_input(&self) -> u32 {
         match self {
-            Arch::ResNet18 | Arch::ResNet50 => 32,
+            Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 32,
             _ => 8,
         }
     }
 
-    /// Name of the classifier layer in the reference implementation.
-    fn head_name(&self) -> &'static str {
+    /// Name of the classifier's weight tensor in the reference implementation.
+    pub fn head_weight(&self) -> &'static str {
         match self {
-            Arch::Small | Arch::ResNet18 | Arch::ResNet50 => "fc",
-            _ => "linear",
+            Arch::Small | Arch::ResNet18 | Arch::ResNet50 => "fc.weight",
+            Arch::MobileNetV2 => "classifier.1.weight",
+            _ => "linear.weight",
+        }
+    }
+
+    /// Path of the classifier layer in the reference implementation.
+    fn head_path<'a>(&self, vs: &nn::Path<'a>) -> nn::Path<'a> {
+        match self {
+            Arch::Small | Arch::ResNet18 | Arch::ResNet50 => vs / "fc",
+            // Dropout is `classifier.0`.
+            Arch::MobileNetV2 => vs / "classifier" / 1,
+            _ => vs / "linear",
         }
     }
 }
@@ -154,9 +171,10 @@ impl Net {
             Arch::PreActResNet18 => Box::new(PreActResNet18::new(vs)),
             Arch::ResNet18 => Box::new(TvResNet::new(vs, false, [2, 2, 2, 2])),
             Arch::ResNet50 => Box::new(TvResNet::new(vs, true, [3, 4, 6, 3])),
+            Arch::MobileNetV2 => Box::new(MobileNetV2::new(&(vs / "features"))),
         };
         let head = nn::linear(
-            vs / arch.head_name(),
+            arch.head_path(vs),
             arch.feature_dim(),
             classes,
             Default::default(),
@@ -324,6 +342,142 @@ impl Body for CifarResNet {
             h = block.forward(&h, train);
         }
         pool(&h)
+    }
+}
+
+/// Conv (no bias) + BN, as torchvision's `Conv2dNormActivation` names them (`0`, `1`).
+#[derive(Debug)]
+struct ConvBn {
+    conv: nn::Conv2D,
+    bn: nn::BatchNorm,
+}
+
+impl ConvBn {
+    fn new(vs: &nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, groups: i64) -> ConvBn {
+        let config = nn::ConvConfig {
+            stride,
+            padding: (k - 1) / 2,
+            groups,
+            bias: false,
+            ..Default::default()
+        };
+        ConvBn {
+            conv: nn::conv2d(vs / 0, c_in, c_out, k, config),
+            bn: bn(vs / 1, c_out),
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        x.apply(&self.conv).apply_t(&self.bn, train)
+    }
+}
+
+/// MobileNetV2's inverted residual: 1×1 expansion (unless t = 1), 3×3
+/// depthwise, 1×1 linear projection; identity shortcut when shapes allow.
+#[derive(Debug)]
+struct InvertedResidual {
+    expand: Option<ConvBn>,
+    depthwise: ConvBn,
+    project: ConvBn,
+    residual: bool,
+}
+
+impl InvertedResidual {
+    fn new(vs: &nn::Path, c_in: i64, c_out: i64, stride: i64, t: i64) -> InvertedResidual {
+        let vs = vs / "conv";
+        let hidden = c_in * t;
+        let mut i = 0;
+        let expand = (t != 1).then(|| {
+            i += 1;
+            ConvBn::new(&(&vs / 0), c_in, hidden, 1, 1, 1)
+        });
+        let depthwise = ConvBn::new(&(&vs / i), hidden, hidden, 3, stride, hidden);
+        // The projection's conv and BN are siblings here (`conv.{i+1}`, `conv.{i+2}`).
+        let project = ConvBn {
+            conv: nn::conv2d(
+                &vs / (i + 1),
+                hidden,
+                c_out,
+                1,
+                nn::ConvConfig {
+                    bias: false,
+                    ..Default::default()
+                },
+            ),
+            bn: bn(&vs / (i + 2), c_out),
+        };
+        InvertedResidual {
+            expand,
+            depthwise,
+            project,
+            residual: stride == 1 && c_in == c_out,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        if let Some(e) = &self.expand {
+            h = e.forward(&h, train).clamp(0.0, 6.0);
+        }
+        h = self.depthwise.forward(&h, train).clamp(0.0, 6.0);
+        h = self.project.forward(&h, train);
+        if self.residual {
+            h + x
+        } else {
+            h
+        }
+    }
+}
+
+/// torchvision's MobileNetV2, width 1.0: `features.0` stem, 17 inverted
+/// residuals, `features.18` 1×1 to 1280, global average pool.
+#[derive(Debug)]
+struct MobileNetV2 {
+    stem: ConvBn,
+    blocks: Vec<InvertedResidual>,
+    last: ConvBn,
+}
+
+impl MobileNetV2 {
+    fn new(vs: &nn::Path) -> MobileNetV2 {
+        // (expansion t, channels c, repeats n, first stride s), as in the paper's Table 2.
+        const SETTINGS: [(i64, i64, usize, i64); 7] = [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ];
+        let stem = ConvBn::new(&(vs / 0), 3, 32, 3, 2, 1);
+        let mut blocks = Vec::new();
+        let mut c_in = 32;
+        for (t, c, n, s) in SETTINGS {
+            for i in 0..n {
+                let stride = if i == 0 { s } else { 1 };
+                blocks.push(InvertedResidual::new(
+                    &(vs / (blocks.len() + 1)),
+                    c_in,
+                    c,
+                    stride,
+                    t,
+                ));
+                c_in = c;
+            }
+        }
+        let last = ConvBn::new(&(vs / (blocks.len() + 1)), c_in, 1280, 1, 1, 1);
+        MobileNetV2 { stem, blocks, last }
+    }
+}
+
+impl Body for MobileNetV2 {
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut h = self.stem.forward(x, train).clamp(0.0, 6.0);
+        for block in &self.blocks {
+            h = block.forward(&h, train);
+        }
+        pool(&self.last.forward(&h, train).clamp(0.0, 6.0))
     }
 }
 

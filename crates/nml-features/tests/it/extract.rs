@@ -23,6 +23,7 @@ fn extraction_is_exact_cached_and_invalidated_by_one_byte() {
         resize: false,
         cache: dir.path().join("cache"),
         force: false,
+        pretrained: None,
     };
     let first = extract(&request, Device::Cpu).unwrap();
     assert!(!first.cache_hit);

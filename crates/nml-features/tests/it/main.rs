@@ -2,6 +2,7 @@
 
 mod extract; // extraction equals the model's features; the cache hits and invalidates
 mod import; // black-box embeddings: .npy and Parquet, and every kind of bad input
+mod pretrained; // published MobileNetV2 and CIFAR ResNet weights against PyTorch reference outputs
 
 use std::path::{Path, PathBuf};
 

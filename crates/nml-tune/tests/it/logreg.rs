@@ -41,6 +41,7 @@ fn linear_probe_matches_logistic_regression_on_the_smoke_benchmark() {
         resize: false,
         cache: dir.path().join("cache"),
         force: false,
+        pretrained: None,
     };
     let features = extract(&request, Device::Cpu).unwrap().path;
     let table = nml_core::FeatureTable::read(&features).unwrap();
