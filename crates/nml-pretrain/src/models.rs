@@ -708,5 +708,6 @@ mod tests {
         check(Arch::ResNet18, 1000, 11_689_512, 64);
         check(Arch::ResNet50, 1000, 25_557_032, 64);
         check(Arch::Small, 10, 94_762, 32);
+        check(Arch::MobileNetV2, 1000, 3_504_872, 64);
     }
 }
