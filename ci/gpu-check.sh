@@ -4,16 +4,22 @@
 #
 #   NML_GPU_TORCH_LIB  torch/lib folder to run against; default: the one
 #                      `python3 -c 'import torch'` finds on the GPU machine.
-#   BUNDLE             folder made by ci/gpu-bundle.sh; default: target/gpu-bundle
+#   BUNDLE             folder made by ci/gpu-bundle.sh; default: target/gpu-bundle,
+#                      unpacked from target/gpu-bundle.tar.xz when only the archive is there
 #   WORK               scratch folder; default: a new temporary folder
 #
 # Checks: the runtime sees and links CUDA; the torch crates' tests pass there;
 # ResNet-20 pre-training on the quick synthetic corpus on the GPU (fp32 and
-# bf16 autocast) and on the CPU, side by side. Prints a table; exits non-zero
-# when any check fails. Takes about 2 minutes on an H100.
+# bf16 autocast) and on the CPU; feature extraction of a downstream task on
+# the GPU and the CPU; NMTune on those features on the GPU and the CPU, whose
+# accuracies must agree within 2 points (parity). Prints tables; exits
+# non-zero when any check fails. Takes about 3 minutes on an H100.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bundle=${BUNDLE:-$here/target/gpu-bundle}
+if [ ! -x "$bundle/nml-doctor" ] && [ -f "$here/target/gpu-bundle.tar.xz" ]; then
+  mkdir -p "$bundle" && tar -C "$bundle" -xJf "$here/target/gpu-bundle.tar.xz"
+fi
 work=${WORK:-$(mktemp -d)}
 lib=${NML_GPU_TORCH_LIB:-$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))' 2>/dev/null)}
 if [ -z "$lib" ] || [ ! -e "$lib/libtorch_cpu.so" ]; then
@@ -27,7 +33,12 @@ check() { # name, command...
   local name=$1; shift
   local log; log=$(mktemp)
   local start=$SECONDS
-  if "$@" >"$log" 2>&1; then results+=("$name|pass|$((SECONDS - start)) s"); else results+=("$name|FAIL|$((SECONDS - start)) s"); status=1; fi
+  "$@" >"$log" 2>&1
+  case $? in
+    0) results+=("$name|pass|$((SECONDS - start)) s") ;;
+    3) results+=("$name|skipped (python3 there lacks pyarrow/numpy)|-") ;;
+    *) results+=("$name|FAIL|$((SECONDS - start)) s"); status=1 ;;
+  esac
   echo "== $name: $*"; tail -n 25 "$log"; rm -f "$log"
 }
 # The last epoch's images/s and clean test accuracy of a pre-training run.
@@ -47,6 +58,40 @@ train "pretrain resnet20 cuda (2 epochs, 312 steps)" "$work/cuda" --device cuda 
 train "pretrain resnet20 cuda bf16 (2 epochs)" "$work/amp" --device cuda --epochs 2 --amp
 train "pretrain resnet20 cpu (1 epoch)" "$work/cpu" --device cpu --epochs 1
 
+# Feature extraction of task 0 (four domains) with the CUDA-trained backbone, on each device.
+extract() { # device
+  check "extract features $1" "$bundle/nml-features" extract --checkpoint "$work/cuda" \
+    --manifest "$work/bench/task-0.parquet" --cache "$work/cache-$1" --device "$1" --batch-size 512 \
+    --out "$work/features-$1.parquet"
+}
+extract cuda
+extract cpu
+# NMTune on the same features on each device: accuracies must agree (parity), and the speed is shown.
+tune() { # device
+  check "nmtune $1 (3 seeds)" "$bundle/nml-tune" --train "$work/features-cpu.parquet" --method nmtune \
+    --eval photo="$work/features-cpu.parquet:test:photo" --eval sketch="$work/features-cpu.parquet:test:sketch" \
+    --seeds 0,1,2 --device "$1" --out "$work/tune-$1"
+}
+tune cuda
+tune cpu
+# Extraction must agree across devices too (same backbone, eval mode).
+check "features cuda = cpu (max |diff| < 1e-3)" python3 -c "
+import sys
+try:
+    import pyarrow.parquet as pq, numpy as np
+except ImportError:
+    sys.exit(3)
+a = np.stack(pq.read_table(sys.argv[1]).column('feature').to_numpy(zero_copy_only=False))
+b = np.stack(pq.read_table(sys.argv[2]).column('feature').to_numpy(zero_copy_only=False))
+d = float(np.abs(a - b).max()); print('max |diff|', d); sys.exit(0 if d < 1e-3 else 1)
+" "$work/features-cuda.parquet" "$work/features-cpu.parquet"
+check "nmtune accuracy cuda = cpu (within 2 points)" python3 -c "
+import json, sys
+acc = lambda p: {s['eval']: s['accuracy_mean'] for s in json.load(open(p))['summary']}
+g, c = acc(sys.argv[1]), acc(sys.argv[2]); print('cuda', g, 'cpu', c)
+sys.exit(0 if all(abs(g[k] - c[k]) <= 0.02 for k in c) else 1)
+" "$work/tune-cuda/summary.json" "$work/tune-cpu/summary.json"
+
 echo
 echo "| check | result | time |"
 echo "|---|---|---|"
@@ -56,5 +101,16 @@ echo "| pre-training (ResNet-20, batch 128, 32x32) | last epoch |"
 echo "|---|---|"
 for run in cuda amp cpu; do
   [ -f "$work/$run/metrics.csv" ] && echo "| $run | $(last_epoch "$work/$run") |"
+done
+echo
+echo "| NMTune (3 seeds, task 0) | photo (ID) | sketch (OOD) |"
+echo "|---|---:|---:|"
+for d in cuda cpu; do
+  [ -f "$work/tune-$d/summary.json" ] && python3 -c "
+import json, sys
+s = {x['eval']: x for x in json.load(open(sys.argv[1]))['summary']}
+f = lambda k: '%.1f ± %.1f' % (100 * s[k]['accuracy_mean'], 100 * s[k]['accuracy_std'])
+print('| %s | %s | %s |' % (sys.argv[2], f('photo'), f('sketch')))
+" "$work/tune-$d/summary.json" "$d"
 done
 exit $status

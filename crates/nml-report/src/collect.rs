@@ -117,6 +117,15 @@ fn floats(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<f64>> {
     Ok(ca.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
 }
 
+fn ints(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<i64>> {
+    let col = column(frame, name, path)?;
+    let ca = col.i64().map_err(|source| ReportError::Polars {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(ca.iter().map(|v| v.unwrap_or(-1)).collect())
+}
+
 impl Results {
     /// Reads every table `run` lists, relative to `dir`.
     pub fn collect(run: &RunInfo, dir: &Path) -> Result<Results> {
@@ -194,6 +203,8 @@ impl Results {
             let accuracy = floats(&frame, "accuracy", &path)?;
             let sve = floats(&frame, "sve", &path)?;
             let lsvr = floats(&frame, "lsvr", &path)?;
+            // A table may hold several head seeds; each row says its own.
+            let seeds = ints(&frame, "seed", &path)?;
             for (i, domain) in evals.iter().enumerate() {
                 if !accuracy[i].is_finite() {
                     return Err(ReportError::Invalid(format!(
@@ -203,7 +214,7 @@ impl Results {
                 }
                 results.tune.push(TuneRecord {
                     ratio: t.ratio,
-                    seed: t.seed,
+                    seed: u64::try_from(seeds[i]).unwrap_or(t.seed),
                     task: t.task.clone(),
                     variant: t.variant.clone(),
                     domain: domain.clone(),

@@ -32,7 +32,10 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
     let results_dir = dir.join("results");
     let mut frames = results.frames()?;
     frames.push(("summary", summary_frame(&run, &results)?));
-    frames.push(("ablation", ablation_frame(&run, &results)?));
+    let real = run.benchmark == "real-models";
+    if !real {
+        frames.push(("ablation", ablation_frame(&run, &results)?));
+    }
     frames.push(("claims", claims_frame(&claims)?));
     frames.push(("timings", timings_frame(&run)?));
     for (stem, frame) in &mut frames {
@@ -47,7 +50,12 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
         file.commit()?;
     }
     let figures_dir = dir.join("figures");
-    let stems = figures::write_all(&run, &results, &figures_dir)?;
+    // The figures plot against the noise ratio: the noisy-pre-training study only.
+    let stems = if real {
+        Vec::new()
+    } else {
+        figures::write_all(&run, &results, &figures_dir)?
+    };
     // The spectrum figure is nml-spectral's; copy it beside the others.
     for ext in ["png", "svg"] {
         let from = dir.join("spectral/figure/spectrum").with_extension(ext);
@@ -155,8 +163,86 @@ fn timings_frame(run: &RunInfo) -> Result<DataFrame> {
     .map_err(polars_error("results/timings.parquet"))
 }
 
+/// The report of the `real-models` study: published backbones as black boxes.
+pub fn render_real(run: &RunInfo, results: &Results, claims: &[Claim]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# nml report: NMTune on published noisy pre-trained models\n\n\
+         Backbones pre-trained on noisy data, used as black boxes (frozen features only): {}. \
+         MobileNetV2 features of PACS (96 px): heads trained on photo (train split), tested on photo (ID) and on {} (OOD). \
+         all-MiniLM-L6-v2 sentence embeddings of SST-2: heads trained on the dev split, tested on the test split (ID). \
+         Mean ± standard deviation over {} head seeds ({}); every number is also in `results/*.parquet`.\n",
+        run.arch,
+        run.ood_domains.join(", "),
+        run.seeds.len(),
+        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    );
+    s.push_str(
+        "## Claims checklist\n\n| # | claim | verdict | evidence | rule |\n|---|---|---|---|---|\n",
+    );
+    for c in claims {
+        let _ = writeln!(
+            s,
+            "| {} | {} | **{}** | {} | {} |",
+            c.id, c.claim, c.verdict, c.evidence, c.rule
+        );
+    }
+    s.push_str("\n## LP vs MLP vs NMTune\n\n| model / task | eval | LP (%) | MLP (%) | NMTune (%) |\n|---|---|---:|---:|---:|\n");
+    for task in &run.tasks {
+        let mut evals: Vec<&str> = results
+            .tune
+            .iter()
+            .filter(|r| &r.task == task)
+            .map(|r| r.domain.as_str())
+            .collect();
+        evals.sort_unstable();
+        evals.dedup();
+        // The ID eval first, then the others.
+        evals.sort_by_key(|e| run.split_of(e) != "ID");
+        for eval in &evals {
+            let cell = |variant: &str| {
+                let v: BTreeMap<u64, f64> = results
+                    .tune
+                    .iter()
+                    .filter(|r| &r.task == task && r.variant == variant && r.domain == *eval)
+                    .map(|r| (r.seed, r.accuracy))
+                    .collect();
+                Stat::of(&v.into_values().collect::<Vec<_>>()).pct()
+            };
+            let _ = writeln!(
+                s,
+                "| {task} | {eval} ({}) | {} | {} | {} |",
+                run.split_of(eval),
+                cell("lp"),
+                cell("mlp"),
+                cell("nmtune")
+            );
+        }
+        for split in ["ID", "OOD"] {
+            // An average is shown where a split has several evals.
+            if evals.iter().filter(|e| run.split_of(e) == split).count() < 2 {
+                continue;
+            }
+            let l = stats::task_accuracy(results, task, "lp", split);
+            let _ = writeln!(
+                s,
+                "| {task} | **{split} average** | {} | {} | {} |",
+                l.pct(),
+                stats::task_accuracy(results, task, "mlp", split).pct(),
+                stats::task_accuracy(results, task, "nmtune", split).pct()
+            );
+        }
+    }
+    provenance(&mut s, run);
+    s
+}
+
 /// The Markdown report.
 pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&str]) -> String {
+    if run.benchmark == "real-models" {
+        return render_real(run, results, claims);
+    }
     let mut s = String::new();
     let seeds = run.seeds.len();
     let _ = writeln!(
@@ -293,6 +379,11 @@ pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&st
         );
     }
 
+    provenance(&mut s, run);
+    s
+}
+
+fn provenance(s: &mut String, run: &RunInfo) {
     s.push_str("\n## Provenance\n\n");
     let _ = writeln!(
         s,
@@ -318,5 +409,4 @@ pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&st
         "\nEnvironment (`nml-doctor`):\n\n```text\n{}\n```",
         run.environment.trim_end()
     );
-    s
 }

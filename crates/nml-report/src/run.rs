@@ -19,6 +19,9 @@ pub struct RunInfo {
     pub tasks: Vec<String>,
     pub id_domain: String,
     pub ood_domains: Vec<String>,
+    /// Eval names that count as in-domain besides `id_domain` (tasks without domains).
+    #[serde(default)]
+    pub id_evals: Vec<String>,
     pub arch: String,
     pub epochs: u32,
     pub ablation_ratio: u32,
@@ -86,7 +89,7 @@ impl RunInfo {
 
     /// `ID` for the in-domain domain, `OOD` for the others.
     pub fn split_of(&self, domain: &str) -> &'static str {
-        if domain == self.id_domain {
+        if domain == self.id_domain || self.id_evals.iter().any(|e| e == domain) {
             "ID"
         } else {
             "OOD"

@@ -28,6 +28,9 @@ struct Args {
     /// Split of the training table to train on (`all`: every row)
     #[arg(long, default_value = "train")]
     train_split: String,
+    /// Only train on rows of this domain (the source domain; others are then OOD)
+    #[arg(long)]
+    train_domain: Option<String>,
     /// Evaluation tables, NAME=PATH[:SPLIT[:DOMAIN]] (default split: test), repeatable
     #[arg(long = "eval", required = true)]
     evals: Vec<String>,
@@ -112,8 +115,18 @@ fn run(a: Args) -> anyhow::Result<()> {
     let train = select(
         load(&a.train)?,
         (a.train_split != "all").then_some(a.train_split.as_str()),
-        None,
+        a.train_domain.as_deref(),
     );
+    if train.is_empty() {
+        anyhow::bail!(
+            "{}: no rows in split `{}`{}",
+            a.train.display(),
+            a.train_split,
+            a.train_domain
+                .as_deref()
+                .map_or_else(String::new, |d| format!(" and domain `{d}`"))
+        );
+    }
     let mut evals = Vec::new();
     for spec in &a.evals {
         let (name, rest) = spec
@@ -134,7 +147,7 @@ fn run(a: Args) -> anyhow::Result<()> {
         }
         all.extend(results);
     }
-    let inputs = serde_json::json!({ "train": a.train.display().to_string(), "evals": a.evals, "seeds": seeds });
+    let inputs = serde_json::json!({ "train": a.train.display().to_string(), "train_split": a.train_split, "train_domain": a.train_domain, "evals": a.evals, "seeds": seeds });
     results::write(&a.out, &config, &all, inputs)?;
     for s in results::summarise(&all) {
         tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");

@@ -61,8 +61,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     } else {
         std::env::current_dir()?.join(out)
     };
-    let (benchmark, data_dir) =
-        benchmark(&benchmark_name, flags.data_dir.as_deref(), &profile, seed)?;
+    let (study, data_dir) = benchmark(&benchmark_name, flags.data_dir.as_deref(), &profile, seed)?;
     let identity = Identity {
         benchmark: benchmark_name.clone(),
         profile: profile_name.clone(),
@@ -72,7 +71,44 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
             .unwrap_or_default(),
     };
     check_identity(&out, &identity)?;
-    let mut plan = plan::build(&benchmark, &profile, seed, &device);
+    let (mut plan, shape) = match &study {
+        Study::Noisy(benchmark) => (
+            plan::build(benchmark, &profile, seed, &device),
+            Shape {
+                tasks: benchmark.tasks.iter().map(|t| t.name.clone()).collect(),
+                id_domain: benchmark.id_domain.clone(),
+                ood_domains: benchmark.ood_domains.clone(),
+                id_evals: Vec::new(),
+                arch: profile.arch.to_owned(),
+                epochs: profile.epochs,
+                ratios: RATIOS.to_vec(),
+                ablation_ratio: profile.ablation_ratio,
+            },
+        ),
+        Study::RealModels(dir) => {
+            let seeds: Vec<u64> = (seed..seed + 3).collect();
+            (
+                plan::build_real(&dir.display().to_string(), &seeds, &device),
+                Shape {
+                    tasks: vec![
+                        "mobilenet-v2/pacs".to_owned(),
+                        "all-minilm-l6-v2/sst2".to_owned(),
+                    ],
+                    id_domain: "photo".to_owned(),
+                    ood_domains: ["art_painting", "cartoon", "sketch"]
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect(),
+                    id_evals: vec!["sst2".to_owned()],
+                    arch: "mobilenet-v2 (ImageNet-1k), all-minilm-l6-v2 (1B web sentence pairs)"
+                        .to_owned(),
+                    epochs: 0,
+                    ratios: vec![0],
+                    ablation_ratio: 0,
+                },
+            )
+        }
+    };
     plan::add_report(&mut plan);
 
     if flags.dry_run {
@@ -119,8 +155,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let git = git_commit(sh);
     let context = RunContext {
         identity: &identity,
-        profile: &profile,
-        benchmark: &benchmark,
+        shape: &shape,
         device: &device,
         git: &git,
         environment: &environment,
@@ -162,13 +197,61 @@ fn parse_shard(text: Option<&str>) -> Result<(usize, usize)> {
     }
 }
 
+/// What a study runs: the noisy pre-training study on a benchmark, or published models as black boxes.
+#[derive(Debug)]
+enum Study {
+    Noisy(Benchmark),
+    RealModels(PathBuf),
+}
+
+/// The study's shape as the report needs it.
+struct Shape {
+    tasks: Vec<String>,
+    id_domain: String,
+    ood_domains: Vec<String>,
+    /// Further eval names that count as in-domain (tasks without domains).
+    id_evals: Vec<String>,
+    arch: String,
+    epochs: u32,
+    ratios: Vec<u32>,
+    ablation_ratio: u32,
+}
+
+/// Checks that `dir` is a folder holding `files`.
+fn check_data_dir(benchmark: &str, dir: Option<&Path>, files: &[&str]) -> Result<PathBuf> {
+    let dir = dir.ok_or_else(|| {
+        format!(
+            "--benchmark {benchmark} needs --data-dir DIR (a folder with {}, e.g. ../shared/data)",
+            files.join(", ")
+        )
+    })?;
+    if !dir.is_dir() {
+        return Err(format!("--data-dir {}: no such folder", dir.display()).into());
+    }
+    let missing: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "--data-dir {}: missing {}; the {benchmark} benchmark needs {}",
+            dir.display(),
+            missing.join(" and "),
+            files.join(", ")
+        )
+        .into());
+    }
+    Ok(std::path::absolute(dir)?)
+}
+
 /// The benchmark's data step and tasks.
 fn benchmark(
     name: &str,
     data_dir: Option<&Path>,
     profile: &Profile,
     seed: u64,
-) -> Result<(Benchmark, Option<PathBuf>)> {
+) -> Result<(Study, Option<PathBuf>)> {
     match name {
         "synth" => {
             if data_dir.is_some() {
@@ -198,7 +281,7 @@ fn benchmark(
                 "-q",
             ];
             Ok((
-                Benchmark {
+                Study::Noisy(Benchmark {
                     data: (
                         "nml-data".to_owned(),
                         args.iter().map(|s| (*s).to_owned()).collect(),
@@ -211,34 +294,24 @@ fn benchmark(
                         .iter()
                         .map(|s| (*s).to_owned())
                         .collect(),
-                },
+                }),
                 None,
             ))
         }
+        "real-models" => {
+            let dir = check_data_dir(name, data_dir, &plan::REAL_MODEL_FILES)?;
+            Ok((Study::RealModels(dir.clone()), Some(dir)))
+        }
         "cifar10-pacs" => {
-            let dir = data_dir.ok_or(
-                "--benchmark cifar10-pacs needs --data-dir DIR (a folder with cifar10.parquet and pacs.parquet, e.g. ../shared/data)",
-            )?;
-            let missing: Vec<&str> = ["cifar10.parquet", "pacs.parquet"]
-                .into_iter()
-                .filter(|f| !dir.join(f).is_file())
-                .collect();
-            if !dir.is_dir() {
-                return Err(format!("--data-dir {}: no such folder", dir.display()).into());
-            }
-            if !missing.is_empty() {
-                return Err(format!(
-                    "--data-dir {}: missing {}; the cifar10-pacs benchmark needs cifar10.parquet and pacs.parquet",
-                    dir.display(),
-                    missing.join(" and ")
-                )
-                .into());
-            }
-            Err("--benchmark cifar10-pacs: the real-data study is not wired into reproduce yet (issue #8); \
-                 run it stage by stage as in the README"
+            check_data_dir(name, data_dir, &["cifar10.parquet", "pacs.parquet"])?;
+            Err("--benchmark cifar10-pacs: pre-training on CIFAR-10(N) is not wired into reproduce yet; \
+                 `--benchmark real-models` runs the published noisy models on PACS and SST-2"
                 .into())
         }
-        other => Err(format!("unknown benchmark `{other}`: expected synth or cifar10-pacs").into()),
+        other => Err(format!(
+            "unknown benchmark `{other}`: expected synth, real-models or cifar10-pacs"
+        )
+        .into()),
     }
 }
 
@@ -328,8 +401,7 @@ fn git_commit(sh: &Shell) -> String {
 
 struct RunContext<'a> {
     identity: &'a Identity,
-    profile: &'a Profile,
-    benchmark: &'a Benchmark,
+    shape: &'a Shape,
     device: &'a str,
     git: &'a str,
     environment: &'a str,
@@ -351,22 +423,27 @@ fn run_json(c: &RunContext, plan: &Plan, seconds: &[Option<f64>]) -> String {
     let _ = writeln!(
         s,
         "  \"ratios\": [{}],",
-        list(&mut RATIOS.iter().map(u32::to_string))
+        list(&mut c.shape.ratios.iter().map(u32::to_string))
     );
     let _ = writeln!(
         s,
         "  \"tasks\": [{}],",
-        list(&mut c.benchmark.tasks.iter().map(|t| json_str(&t.name)))
+        list(&mut c.shape.tasks.iter().map(|t| json_str(t)))
     );
-    let _ = writeln!(s, "  \"id_domain\": {},", json_str(&c.benchmark.id_domain));
+    let _ = writeln!(s, "  \"id_domain\": {},", json_str(&c.shape.id_domain));
     let _ = writeln!(
         s,
         "  \"ood_domains\": [{}],",
-        list(&mut c.benchmark.ood_domains.iter().map(|d| json_str(d)))
+        list(&mut c.shape.ood_domains.iter().map(|d| json_str(d)))
     );
-    let _ = writeln!(s, "  \"arch\": {},", json_str(c.profile.arch));
-    let _ = writeln!(s, "  \"epochs\": {},", c.profile.epochs);
-    let _ = writeln!(s, "  \"ablation_ratio\": {},", c.profile.ablation_ratio);
+    let _ = writeln!(
+        s,
+        "  \"id_evals\": [{}],",
+        list(&mut c.shape.id_evals.iter().map(|d| json_str(d)))
+    );
+    let _ = writeln!(s, "  \"arch\": {},", json_str(&c.shape.arch));
+    let _ = writeln!(s, "  \"epochs\": {},", c.shape.epochs);
+    let _ = writeln!(s, "  \"ablation_ratio\": {},", c.shape.ablation_ratio);
     let _ = writeln!(s, "  \"device\": {},", json_str(c.device));
     let _ = writeln!(s, "  \"jobs\": {},", c.jobs);
     let _ = writeln!(s, "  \"git_commit\": {},", json_str(c.git));
@@ -436,7 +513,9 @@ mod tests {
 
     fn smoke_plan() -> Plan {
         let profile = Profile::named("smoke").unwrap();
-        let (bench, _) = benchmark("synth", None, &profile, 0).unwrap();
+        let Study::Noisy(bench) = benchmark("synth", None, &profile, 0).unwrap().0 else {
+            unreachable!("synth is a noisy study")
+        };
         let mut plan = plan::build(&bench, &profile, 0, "cpu");
         plan::add_report(&mut plan);
         plan
@@ -463,11 +542,23 @@ mod tests {
         );
         assert!(names.contains(&"tune-s1-n10-task-1-no-covariance"));
         assert!(!names.contains(&"tune-s1-n20-task-1-no-covariance"));
+        // Heads train on the source domain only, so the other domains are out of distribution.
+        for step in plan.steps.iter().filter(|s| s.stage == "tune") {
+            let at = step.args.iter().position(|a| a == "--train-domain");
+            assert_eq!(
+                at.map(|i| step.args[i + 1].as_str()),
+                Some("photo"),
+                "{}",
+                step.name
+            );
+        }
         let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(unique.len(), names.len(), "step names are unique");
         // Changing the device changes every torch step's key, and nothing upstream.
         let profile = Profile::named("smoke").unwrap();
-        let (bench, _) = benchmark("synth", None, &profile, 0).unwrap();
+        let Study::Noisy(bench) = benchmark("synth", None, &profile, 0).unwrap().0 else {
+            unreachable!("synth is a noisy study")
+        };
         let other = plan::build(&bench, &profile, 0, "cuda");
         for (a, b) in plan.steps.iter().zip(&other.steps) {
             let torch = ["pretrain", "features", "spectral", "tune"].contains(&a.stage);
@@ -518,22 +609,33 @@ mod tests {
             .to_string();
         assert!(err.contains("unknown benchmark `imagenet`"), "{err}");
         let err = benchmark("cifar10-pacs", None, &profile, 0)
-            .unwrap_err()
+            .err()
+            .unwrap()
             .to_string();
         assert!(err.contains("needs --data-dir"), "{err}");
         let tmp = std::env::temp_dir().join(format!("nml-xtask-{}", std::process::id()));
         fs::create_dir_all(&tmp).unwrap();
         let err = benchmark("cifar10-pacs", Some(&tmp), &profile, 0)
-            .unwrap_err()
+            .err()
+            .unwrap()
             .to_string();
         assert!(
             err.contains("missing cifar10.parquet and pacs.parquet"),
             "{err}"
         );
         let err = benchmark("cifar10-pacs", Some(&tmp.join("nope")), &profile, 0)
-            .unwrap_err()
+            .err()
+            .unwrap()
             .to_string();
         assert!(err.contains("no such folder"), "{err}");
+        let err = benchmark("real-models", Some(&tmp), &profile, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("missing pacs.parquet and sst2.parquet and models/"),
+            "{err}"
+        );
 
         let identity = |profile: &str| Identity {
             benchmark: "synth".to_owned(),

@@ -268,7 +268,14 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                 }
                 for (variant, method, weights) in variants {
                     let run = format!("tune/{dir}/{}/{variant}", task.name);
-                    let mut args = strings(&["--train", &features, "--method", method]);
+                    let mut args = strings(&[
+                        "--train",
+                        &features,
+                        "--train-domain",
+                        &benchmark.id_domain,
+                        "--method",
+                        method,
+                    ]);
                     for d in &domains {
                         args.extend(["--eval".to_owned(), format!("{d}={features}:test:{d}")]);
                     }
@@ -420,4 +427,142 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// Files the `real-models` study reads from `--data-dir`.
+pub(crate) const REAL_MODEL_FILES: [&str; 6] = [
+    "pacs.parquet",
+    "sst2.parquet",
+    "models/mobilenet_v2_imagenet.safetensors",
+    "models/all-minilm-l6-v2/model.safetensors",
+    "models/all-minilm-l6-v2/tokenizer.json",
+    "models/all-minilm-l6-v2/config.json",
+];
+
+/// The `real-models` study: published backbones pre-trained on noisy data
+/// used as black boxes. MobileNetV2 (ImageNet-1k) features of PACS, heads
+/// trained on photo and tested on every domain; all-MiniLM-L6-v2 (a billion
+/// noisy web sentence pairs) embeddings of SST-2, heads trained on the dev
+/// split (6,735 sentences; all 60,614 train sentences take about 7 minutes
+/// more on 2 cores) and tested on the test split. LP, MLP and NMTune, with
+/// `seeds` head seeds each.
+pub(crate) fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
+    let mut plan = Plan {
+        steps: Vec::new(),
+        tables: Vec::new(),
+        seeds: seeds.to_vec(),
+    };
+    let at = |f: &str| format!("{data_dir}/{f}");
+    let pacs = "features/mobilenet-v2/pacs.parquet".to_owned();
+    let vision = plan.add(
+        "features-mobilenet-v2-pacs".to_owned(),
+        "features",
+        "nml-features",
+        strings(&[
+            "extract",
+            "--checkpoint",
+            &at("models/mobilenet_v2_imagenet.safetensors"),
+            "--arch",
+            "mobilenet-v2",
+            "--input-size",
+            "96",
+            "--manifest",
+            &at("pacs.parquet"),
+            "--cache",
+            "cache/features",
+            "--device",
+            device,
+            "--out",
+            &pacs,
+        ]),
+        vec![pacs.clone()],
+        vec![],
+    );
+    let sst2 = "features/all-minilm-l6-v2/sst2.parquet".to_owned();
+    let text = plan.add(
+        "features-minilm-sst2".to_owned(),
+        "features",
+        "nml-features",
+        strings(&[
+            "text",
+            "--model",
+            &at("models/all-minilm-l6-v2"),
+            "--manifest",
+            &at("sst2.parquet"),
+            "--splits",
+            "dev,test",
+            "--cache",
+            "cache/features",
+            "--device",
+            device,
+            "--out",
+            &sst2,
+        ]),
+        vec![sst2.clone()],
+        vec![],
+    );
+    let seed_list: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    let pacs_evals: Vec<String> = ["photo", "art_painting", "cartoon", "sketch"]
+        .iter()
+        .map(|d| format!("{d}={pacs}:test:{d}"))
+        .collect();
+    let sst2_evals = vec![format!("sst2={sst2}:test")];
+    let jobs = [
+        (
+            "mobilenet-v2/pacs",
+            "train",
+            Some("photo"),
+            &pacs,
+            &pacs_evals,
+            vision,
+        ),
+        (
+            "all-minilm-l6-v2/sst2",
+            "dev",
+            None,
+            &sst2,
+            &sst2_evals,
+            text,
+        ),
+    ];
+    for (task, train_split, domain, features, evals, dep) in jobs {
+        for method in ["lp", "mlp", "nmtune"] {
+            let run = format!("tune/{task}/{method}");
+            let mut args = strings(&[
+                "--train",
+                features,
+                "--train-split",
+                train_split,
+                "--method",
+                method,
+            ]);
+            if let Some(d) = domain {
+                args.extend(["--train-domain".to_owned(), d.to_owned()]);
+            }
+            for e in evals {
+                args.extend(["--eval".to_owned(), e.clone()]);
+            }
+            args.extend(strings(&[
+                "--seeds",
+                &seed_list.join(","),
+                "--device",
+                device,
+                "--out",
+                &run,
+                "-q",
+            ]));
+            let results = format!("{run}/results.parquet");
+            plan.add(
+                format!("tune-{}-{method}", task.replace('/', "-")),
+                "tune",
+                "nml-tune",
+                args,
+                vec![results.clone()],
+                vec![dep],
+            );
+            plan.tables
+                .push(table("tune", 0, seeds[0], task, method, "", &results));
+        }
+    }
+    plan
 }
