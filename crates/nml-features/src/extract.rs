@@ -230,20 +230,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
             .to_device(Device::Cpu)
             .to_kind(Kind::Float)
             .contiguous();
-        let values: Vec<f32> = Vec::try_from(features.flatten(0, -1))
-            .map_err(|e| FeatureError::Invalid(format!("cannot read features back: {e}")))?;
-        let pick = |v: &[String]| chunk.iter().map(|&r| v[r].clone()).collect::<Vec<_>>();
-        let index: Vec<i64> = chunk.iter().map(|&r| manifest.index[r]).collect();
-        let label: Vec<i64> = chunk.iter().map(|&r| manifest.label[r]).collect();
-        let split = pick(&manifest.split);
-        let domain = manifest.domain.as_deref().map(pick);
-        writer.write(&FeatureBatch {
-            index: &index,
-            split: &split,
-            label: &label,
-            domain: domain.as_deref(),
-            features: &values,
-        })?;
+        write_rows(&mut writer, &manifest, chunk, &features)?;
     }
     writer.finish()?;
     nml_core::write_json_atomic(
@@ -266,6 +253,33 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         rows: rows.len(),
         dim,
     })
+}
+
+/// Writes the vectors of manifest rows `chunk` (with their index, split, label and domain).
+///
+/// # Shapes
+/// `vectors`: `[chunk.len(), D]` float on the CPU.
+pub(crate) fn write_rows(
+    writer: &mut FeatureWriter,
+    manifest: &Manifest,
+    chunk: &[usize],
+    vectors: &Tensor,
+) -> Result<()> {
+    let values: Vec<f32> = Vec::try_from(vectors.to_kind(Kind::Float).contiguous().flatten(0, -1))
+        .map_err(|e| FeatureError::Invalid(format!("cannot read vectors back: {e}")))?;
+    let pick = |v: &[String]| chunk.iter().map(|&r| v[r].clone()).collect::<Vec<_>>();
+    let index: Vec<i64> = chunk.iter().map(|&r| manifest.index[r]).collect();
+    let label: Vec<i64> = chunk.iter().map(|&r| manifest.label[r]).collect();
+    let split = pick(&manifest.split);
+    let domain = manifest.domain.as_deref().map(pick);
+    writer.write(&FeatureBatch {
+        index: &index,
+        split: &split,
+        label: &label,
+        domain: domain.as_deref(),
+        features: &values,
+    })?;
+    Ok(())
 }
 
 /// `model.safetensors` and `model.json` from a folder or the weights file.

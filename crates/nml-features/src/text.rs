@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nml_core::{FeatureBatch, FeatureSchema, FeatureWriter, KeyBuilder, Manifest};
+use nml_core::{FeatureSchema, FeatureWriter, KeyBuilder, Manifest};
 use nml_pretrain::checkpoint;
 use serde::Deserialize;
 use tch::nn::{self, VarStore};
@@ -364,20 +364,7 @@ pub fn embed_manifest(request: &TextRequest, device: Device) -> Result<PathBuf> 
     for chunk in rows.chunks(request.batch_size.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|&r| text[r].as_str()).collect();
         let embeddings = encoder.embed(&texts, device)?;
-        let values: Vec<f32> = Vec::try_from(embeddings.flatten(0, -1))
-            .map_err(|e| FeatureError::Invalid(format!("cannot read embeddings back: {e}")))?;
-        let pick = |v: &[String]| chunk.iter().map(|&r| v[r].clone()).collect::<Vec<_>>();
-        let index: Vec<i64> = chunk.iter().map(|&r| manifest.index[r]).collect();
-        let label: Vec<i64> = chunk.iter().map(|&r| manifest.label[r]).collect();
-        let split = pick(&manifest.split);
-        let domain = manifest.domain.as_deref().map(pick);
-        writer.write(&FeatureBatch {
-            index: &index,
-            split: &split,
-            label: &label,
-            domain: domain.as_deref(),
-            features: &values,
-        })?;
+        crate::extract::write_rows(&mut writer, &manifest, chunk, &embeddings)?;
     }
     writer.finish()?;
     nml_core::write_json_atomic(

@@ -172,7 +172,9 @@ pub fn render_real(run: &RunInfo, results: &Results, claims: &[Claim]) -> String
          Backbones pre-trained on noisy data, used as black boxes (frozen features only): {}. \
          MobileNetV2 features of PACS (96 px): heads trained on photo (train split), tested on photo (ID) and on {} (OOD). \
          all-MiniLM-L6-v2 sentence embeddings of SST-2: heads trained on the dev split, tested on the test split (ID). \
-         Mean ± standard deviation over {} head seeds ({}); every number is also in `results/*.parquet`.\n",
+         Mean ± standard deviation over {} head seeds ({}); every number is also in `results/*.parquet`. \
+         Heads use the official hyper-parameters; features are cached, so NMTune's consistency term compares z with the frozen \
+         feature of the same view (the official code compares a strongly augmented view's z with a weakly augmented view's feature).\n",
         run.arch,
         run.ood_domains.join(", "),
         run.seeds.len(),

@@ -154,6 +154,37 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// A tuning step: `args` (training table, method, evals, weights) plus seeds,
+    /// device and output; its results table is indexed as `entry`.
+    #[allow(clippy::too_many_arguments)] // one call site per study; a struct would only rename them
+    fn add_tune(
+        &mut self,
+        name: String,
+        mut args: Vec<String>,
+        seeds: &str,
+        device: &str,
+        run: &str,
+        dep: usize,
+        mut entry: Table,
+    ) {
+        args.extend(strings(&[
+            "--seeds", seeds, "--device", device, "--out", run, "-q",
+        ]));
+        let results = format!("{run}/results.parquet");
+        self.add(
+            name,
+            "tune",
+            "nml-tune",
+            args,
+            vec![results.clone()],
+            vec![dep],
+        );
+        entry.path = results;
+        self.tables.push(entry);
+    }
+}
+
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -289,26 +320,15 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                             d.to_string(),
                         ]);
                     }
-                    args.extend(strings(&[
-                        "--seeds",
-                        &s.to_string(),
-                        "--device",
-                        device,
-                        "--out",
-                        &run,
-                        "-q",
-                    ]));
-                    let results = format!("{run}/results.parquet");
-                    plan.add(
+                    plan.add_tune(
                         format!("tune-{tag}-{}-{variant}", task.name),
-                        "tune",
-                        "nml-tune",
                         args,
-                        vec![results.clone()],
-                        vec![extract],
+                        &s.to_string(),
+                        device,
+                        &run,
+                        extract,
+                        table("tune", ratio, s, &task.name, variant, "", ""),
                     );
-                    plan.tables
-                        .push(table("tune", ratio, s, &task.name, variant, "", &results));
                 }
             }
             // Spectrum of every task's test features, one analysis per domain.
@@ -542,26 +562,15 @@ pub(crate) fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
             for e in evals {
                 args.extend(["--eval".to_owned(), e.clone()]);
             }
-            args.extend(strings(&[
-                "--seeds",
-                &seed_list.join(","),
-                "--device",
-                device,
-                "--out",
-                &run,
-                "-q",
-            ]));
-            let results = format!("{run}/results.parquet");
-            plan.add(
+            plan.add_tune(
                 format!("tune-{}-{method}", task.replace('/', "-")),
-                "tune",
-                "nml-tune",
                 args,
-                vec![results.clone()],
-                vec![dep],
+                &seed_list.join(","),
+                device,
+                &run,
+                dep,
+                table("tune", 0, seeds[0], task, method, "", ""),
             );
-            plan.tables
-                .push(table("tune", 0, seeds[0], task, method, "", &results));
         }
     }
     plan
