@@ -17,6 +17,8 @@ xflags::xflags! {
             /// Skip the end-to-end reproduce check (smoke study, rerun, kill and restart).
             optional --no-reproduce
         }
+        /// Every stage's benchmark against PyTorch / numpy / scikit-learn, in one table.
+        cmd bench {}
         /// Run the whole study (keyed, resumable steps) and write OUT/REPORT.md.
         cmd reproduce {
             /// Sizes: smoke (minutes, CPU), quick (CPU, < 30 min), full (GPU). Default: quick.

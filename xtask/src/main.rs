@@ -2,10 +2,12 @@
 //!
 //! - `setup`: install torch 2.11.0 into a cached virtualenv and link it at `.venv`.
 //! - `test`: setup, then `cargo test --workspace` and clippy with `-D warnings`.
-//! - `reproduce`: run the study's stages that exist and write the report.
+//! - `reproduce`: run the whole study and write the report;
+//! - `bench`: every stage's benchmark against its Python equivalent, one table.
 //!
 //! xtask itself never links libtorch, so it builds on a machine without one.
 
+mod bench;
 mod flags;
 mod reproduce;
 mod setup;
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
             flags::XtaskCmd::Setup(cmd) => setup::run(&sh, cmd.force),
             flags::XtaskCmd::Test(cmd) => test::run(&sh, &cmd),
             flags::XtaskCmd::Reproduce(cmd) => reproduce::run(&sh, &cmd),
+            flags::XtaskCmd::Bench(_) => bench::run(&sh),
         }
     });
     match result {

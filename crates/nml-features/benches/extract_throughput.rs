@@ -104,13 +104,49 @@ fn main() {
     .unwrap();
     let hit_ms = start.elapsed().as_secs_f64() * 1e3;
     assert!(hit.cache_hit);
-    report(threads, best, hit_ms);
+    let torch = pytorch(&request.manifest, &dir.join("torch.parquet"), threads);
+    report(threads, best, hit_ms, torch);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The same path in Python (pyarrow, PIL, torch); `None` without the project Python.
+fn pytorch(manifest: &std::path::Path, out: &std::path::Path, threads: i32) -> Option<f64> {
+    let python = std::env::var_os("NML_PYTHON")?;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../ci/bench/extract_resnet20.py"
+    );
+    let output = std::process::Command::new(python)
+        .arg(script)
+        .arg("--manifest")
+        .arg(manifest)
+        .arg("--out")
+        .arg(out)
+        .args(["--threads", &threads.to_string()])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("images_per_sec=")?.trim().parse().ok())
+}
+
 #[allow(clippy::print_stdout)] // a benchmark reports on stdout
-fn report(threads: i32, images_per_second: f64, hit_ms: f64) {
+fn report(threads: i32, images_per_second: f64, hit_ms: f64, torch: Option<f64>) {
     println!("feature extraction, ResNet-20, 32x32 PNG, batch 256, CPU ({threads} threads)");
     println!("  decode + forward + Parquet: {images_per_second:.0} images/s (best of 3)");
+    match torch {
+        Some(t) => println!(
+            "  PyTorch (pyarrow + PIL + torch, same path): {t:.0} images/s, ratio {:.2}",
+            images_per_second / t
+        ),
+        None => {
+            println!("  (PyTorch baseline skipped: run `cargo xtask setup` for the project venv)")
+        }
+    }
     println!("  cache hit for the same pair: {hit_ms:.1} ms for {IMAGES} rows");
+    // For `cargo xtask bench`: stage, ours, baseline, unit, baseline's name.
+    println!(
+        "nml-bench\tfeature extraction (ResNet-20, decode + forward + Parquet)\t{images_per_second:.1}\t{}\timages/s\tPyTorch + PIL + pyarrow",
+        torch.map_or_else(|| "nan".to_owned(), |t| format!("{t:.1}"))
+    );
 }

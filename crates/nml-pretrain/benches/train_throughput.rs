@@ -152,6 +152,11 @@ fn report(threads: i32, model: f64, pipeline: f64, torch: Option<(f64, f64)>) {
             Some(t) => println!("{name:<10} {ours:>10.1} {t:>10.1} {:>8.2}", ours / t),
             None => println!("{name:<10} {ours:>10.1} {:>10} {:>8}", "n/a", "n/a"),
         }
+        // For `cargo xtask bench`: stage, ours, baseline, unit, baseline's name.
+        println!(
+            "nml-bench\tpre-training ResNet-20 ({name})\t{ours:.1}\t{}\timages/s\tPyTorch",
+            theirs.map_or_else(|| "nan".to_owned(), |t| format!("{t:.1}"))
+        );
     }
     if torch.is_none() {
         println!("(PyTorch baseline skipped: run `cargo xtask setup` for the project venv)");

@@ -91,4 +91,14 @@ fn report(ours: f64, baseline: Option<(f64, f64)>) {
             println!("(Python baselines skipped: run `cargo xtask setup` for the project venv)")
         }
     }
+    // For `cargo xtask bench`: stage, ours, baseline, unit, baseline's name.
+    let show = |v: Option<f64>| v.map_or_else(|| "nan".to_owned(), |v| format!("{v:.4}"));
+    println!(
+        "nml-bench\tspectral analysis (N = {N}, D = {D})\t{ours:.4}\t{}\ts\tnumpy linalg.svd",
+        show(baseline.map(|b| b.0))
+    );
+    println!(
+        "nml-bench\tspectral analysis (N = {N}, D = {D})\t{ours:.4}\t{}\ts\tscikit-learn TruncatedSVD",
+        show(baseline.map(|b| b.1))
+    );
 }

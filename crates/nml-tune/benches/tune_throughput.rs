@@ -84,12 +84,18 @@ fn main() {
     println!("{:<8} {:>10} {:>10} {:>8}", "D", "nml", "pytorch", "ratio");
     for dim in [512usize, 2048] {
         let ours = ours(dim);
-        match pytorch(dim, threads) {
+        let theirs = pytorch(dim, threads);
+        match theirs {
             Some(theirs) => println!(
                 "{dim:<8} {ours:>10.0} {theirs:>10.0} {:>8.2}",
                 ours / theirs
             ),
             None => println!("{dim:<8} {ours:>10.0} {:>10} {:>8}", "n/a", "n/a"),
         }
+        // For `cargo xtask bench`: stage, ours, baseline, unit, baseline's name.
+        println!(
+            "nml-bench\tNMTune training (D = {dim})\t{ours:.1}\t{}\tsamples/s\tofficial loop in PyTorch",
+            theirs.map_or_else(|| "nan".to_owned(), |t| format!("{t:.1}"))
+        );
     }
 }
