@@ -97,7 +97,7 @@ fn main() {
     let hit = extract(
         &ExtractRequest {
             force: false,
-            ..request
+            ..request.clone()
         },
         Device::Cpu,
     )
