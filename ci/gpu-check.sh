@@ -74,8 +74,9 @@ tune() { # device
 }
 tune cuda
 tune cpu
-# Extraction must agree across devices too (same backbone, eval mode).
-check "features cuda = cpu (max |diff| < 1e-3)" python3 -c "
+# Extraction must agree across devices too (same backbone, eval mode). CUDA convolutions run in
+# TF32 by default (10-bit mantissa), so agreement is ~1e-3 relative, not bit-equal.
+check "features cuda ≈ cpu (max abs diff ≤ 1% of max abs value)" python3 -c "
 import sys
 try:
     import pyarrow.parquet as pq, numpy as np
@@ -83,7 +84,7 @@ except ImportError:
     sys.exit(3)
 a = np.stack(pq.read_table(sys.argv[1]).column('feature').to_numpy(zero_copy_only=False))
 b = np.stack(pq.read_table(sys.argv[2]).column('feature').to_numpy(zero_copy_only=False))
-d = float(np.abs(a - b).max()); print('max |diff|', d); sys.exit(0 if d < 1e-3 else 1)
+d = float(np.abs(a - b).max()) / float(np.abs(b).max()); print('max abs diff / max abs value', d); sys.exit(0 if d < 1e-2 else 1)
 " "$work/features-cuda.parquet" "$work/features-cpu.parquet"
 check "nmtune accuracy cuda = cpu (within 2 points)" python3 -c "
 import json, sys
