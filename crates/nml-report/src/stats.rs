@@ -83,11 +83,20 @@ pub fn accuracy_per_seed(
     variant: &str,
     split: &str,
 ) -> BTreeMap<u64, f64> {
+    mean_by_seed(
+        results
+            .tune
+            .iter()
+            .filter(|r| r.ratio == ratio && r.variant == variant && r.split == split)
+            .map(|r| (r.seed, r.accuracy)),
+    )
+}
+
+/// Mean of the values of each seed.
+fn mean_by_seed(values: impl Iterator<Item = (u64, f64)>) -> BTreeMap<u64, f64> {
     let mut by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-    for r in &results.tune {
-        if r.ratio == ratio && r.variant == variant && r.split == split {
-            by_seed.entry(r.seed).or_default().push(r.accuracy);
-        }
+    for (seed, v) in values {
+        by_seed.entry(seed).or_default().push(v);
     }
     by_seed
         .into_iter()
@@ -110,16 +119,13 @@ pub fn spectral_per_seed(
     split: &str,
     metric: fn(&SpectralRecord) -> f64,
 ) -> BTreeMap<u64, f64> {
-    let mut by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-    for r in &results.spectral {
-        if r.ratio == ratio && r.split == split {
-            by_seed.entry(r.seed).or_default().push(metric(r));
-        }
-    }
-    by_seed
-        .into_iter()
-        .filter_map(|(s, v)| Some((s, mean(v.into_iter())?)))
-        .collect()
+    mean_by_seed(
+        results
+            .spectral
+            .iter()
+            .filter(|r| r.ratio == ratio && r.split == split)
+            .map(|r| (r.seed, metric(r))),
+    )
 }
 
 /// A spectral metric over seeds.
@@ -208,16 +214,15 @@ fn by_correlation(r: f64) -> Verdict {
 
 /// Accuracy of `variant` on `task` and `split` over head seeds (mean over the split's evals per seed).
 pub fn task_accuracy(results: &Results, task: &str, variant: &str, split: &str) -> Stat {
-    let mut by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
-    for r in &results.tune {
-        if r.task == task && r.variant == variant && r.split == split {
-            by_seed.entry(r.seed).or_default().push(r.accuracy);
-        }
-    }
-    let values: Vec<f64> = by_seed
-        .into_values()
-        .filter_map(|v| mean(v.into_iter()))
-        .collect();
+    let values: Vec<f64> = mean_by_seed(
+        results
+            .tune
+            .iter()
+            .filter(|r| r.task == task && r.variant == variant && r.split == split)
+            .map(|r| (r.seed, r.accuracy)),
+    )
+    .into_values()
+    .collect();
     Stat::of(&values)
 }
 
