@@ -98,6 +98,9 @@ enum ImportCommand {
         /// Output manifest
         #[arg(long)]
         out: PathBuf,
+        /// Keep at most N rows of each (split, domain, class), the first in table order
+        #[arg(long, value_name = "N")]
+        max_per_class: Option<usize>,
     },
 }
 
@@ -167,14 +170,23 @@ fn run(command: Command) -> anyhow::Result<()> {
             )?,
             &out,
         )?,
-        Command::Import(ImportCommand::Parquet { input, out }) => {
+        Command::Import(ImportCommand::Parquet {
+            input,
+            out,
+            max_per_class,
+        }) => {
             if input.canonicalize().ok() == out.canonicalize().ok() && out.exists() {
                 anyhow::bail!(
                     "output {} is the input file; write the manifest to a new path",
                     out.display()
                 );
             }
-            finish(import::parquet(&input)?, &out)?
+            let manifest = import::parquet(&input)?;
+            match max_per_class {
+                Some(0) => anyhow::bail!("--max-per-class must be at least 1"),
+                Some(n) => finish(import::max_per_class(&manifest, n), &out)?,
+                None => finish(manifest, &out)?,
+            }
         }
     }
     Ok(())

@@ -12,6 +12,8 @@ use crate::{ReportError, Result};
 /// One pre-trained backbone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PretrainRecord {
+    /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
+    pub noise: String,
     pub ratio: u32,
     pub seed: u64,
     pub noise_realised: f64,
@@ -24,6 +26,8 @@ pub struct PretrainRecord {
 /// The spectrum of one backbone's features of one task's test rows in one domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpectralRecord {
+    /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
+    pub noise: String,
     pub ratio: u32,
     pub seed: u64,
     pub task: String,
@@ -37,6 +41,8 @@ pub struct SpectralRecord {
 /// One head's accuracy on one task's test rows of one domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TuneRecord {
+    /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
+    pub noise: String,
     pub ratio: u32,
     pub seed: u64,
     pub task: String,
@@ -126,7 +132,43 @@ fn ints(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<i64>> {
     Ok(ca.iter().map(|v| v.unwrap_or(-1)).collect())
 }
 
+/// The entry's noise condition, `symmetric` when the index leaves it empty.
+fn noise_name(t: &TableEntry) -> String {
+    if t.is_real_noise() {
+        t.noise.clone()
+    } else {
+        "symmetric".to_owned()
+    }
+}
+
 impl Results {
+    /// Splits the records into the study's ratios (symmetric noise) and the
+    /// real noise conditions, each its own set of results.
+    pub fn split_real_noise(&self) -> (Results, Results) {
+        let real = |noise: &str| crate::run::is_real_noise(noise);
+        let part = |want: bool| Results {
+            pretrain: self
+                .pretrain
+                .iter()
+                .filter(|r| real(&r.noise) == want)
+                .cloned()
+                .collect(),
+            spectral: self
+                .spectral
+                .iter()
+                .filter(|r| real(&r.noise) == want)
+                .cloned()
+                .collect(),
+            tune: self
+                .tune
+                .iter()
+                .filter(|r| real(&r.noise) == want)
+                .cloned()
+                .collect(),
+        };
+        (part(false), part(true))
+    }
+
     /// Reads every table `run` lists, relative to `dir`.
     pub fn collect(run: &RunInfo, dir: &Path) -> Result<Results> {
         let at = |t: &TableEntry| -> PathBuf { dir.join(&t.path) };
@@ -143,7 +185,7 @@ impl Results {
                 })?;
             let noise = run
                 .tables("noise")
-                .find(|n| n.ratio == t.ratio && n.seed == t.seed)
+                .find(|n| n.ratio == t.ratio && n.seed == t.seed && n.noise == t.noise)
                 .map(|n| -> Result<f64> {
                     let p = at(n);
                     number(&read_json(&p)?, "ratio_realised", &p)
@@ -151,6 +193,7 @@ impl Results {
                 .transpose()?
                 .unwrap_or(f64::NAN);
             results.pretrain.push(PretrainRecord {
+                noise: noise_name(t),
                 ratio: t.ratio,
                 seed: t.seed,
                 noise_realised: noise,
@@ -185,6 +228,7 @@ impl Results {
                 };
                 let task = name.split_once('/').map_or(name.as_str(), |(_, t)| t);
                 results.spectral.push(SpectralRecord {
+                    noise: noise_name(t),
                     ratio: t.ratio,
                     seed: t.seed,
                     task: task.to_owned(),
@@ -213,6 +257,7 @@ impl Results {
                     )));
                 }
                 results.tune.push(TuneRecord {
+                    noise: noise_name(t),
                     ratio: t.ratio,
                     seed: u64::try_from(seeds[i]).unwrap_or(t.seed),
                     task: t.task.clone(),
@@ -236,6 +281,7 @@ impl Results {
         };
         let p = &self.pretrain;
         let pretrain = df!(
+            "noise" => p.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
             "ratio" => p.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => p.iter().map(|r| r.seed).collect::<Vec<_>>(),
             "noise_realised" => p.iter().map(|r| r.noise_realised).collect::<Vec<_>>(),
@@ -247,6 +293,7 @@ impl Results {
         .map_err(fail)?;
         let s = &self.spectral;
         let spectral = df!(
+            "noise" => s.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
             "ratio" => s.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => s.iter().map(|r| r.seed).collect::<Vec<_>>(),
             "task" => s.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
@@ -259,6 +306,7 @@ impl Results {
         .map_err(fail)?;
         let t = &self.tune;
         let tuning = df!(
+            "noise" => t.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
             "ratio" => t.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => t.iter().map(|r| r.seed).collect::<Vec<_>>(),
             "task" => t.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),

@@ -27,10 +27,13 @@ const METHODS: [(&str, &str); 3] = [("lp", "LP"), ("mlp", "MLP"), ("nmtune", "NM
 /// `dir/figures/*` and `dir/results/*.parquet`. Returns the claims.
 pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
     let run = RunInfo::read(run_path)?;
-    let results = Results::collect(&run, dir)?;
+    let all = Results::collect(&run, dir)?;
+    // The claims, figures and summaries are the study's ratios; real noise
+    // conditions get their own section beside them.
+    let (results, real_noise) = all.split_real_noise();
     let claims = stats::claims(&run, &results);
     let results_dir = dir.join("results");
-    let mut frames = results.frames()?;
+    let mut frames = all.frames()?;
     frames.push(("summary", summary_frame(&run, &results)?));
     let real = run.benchmark == "real-models";
     if !real {
@@ -63,7 +66,12 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
             nml_core::write_atomic(figures_dir.join("spectrum").with_extension(ext), &bytes)?;
         }
     }
-    let text = render(&run, &results, &claims, &stems);
+    let mut text = render(&run, &results, &claims, &stems);
+    if !real_noise.pretrain.is_empty() {
+        // Before the provenance section, which closes the report.
+        let at = text.find("\n## Provenance").unwrap_or(text.len());
+        text.insert_str(at, &real_noise_section(&run, &results, &real_noise));
+    }
     nml_core::write_atomic(dir.join("REPORT.md"), text.as_bytes())?;
     Ok(claims)
 }
@@ -253,7 +261,7 @@ pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&st
          Chen et al., *Understanding and Mitigating the Label Noise in Pre-training on Downstream Tasks* (ICLR 2024), \
          re-run on the `{}` benchmark with the `{}` profile: a `{}` backbone pre-trained for {} epochs at each noise ratio \
          ({}%), {seeds} seed(s) ({}), heads trained on the `{}` domain and tested on it (ID) and on {} (OOD). \
-         Every value is a mean ± standard deviation over seeds; every number is also in `results/*.parquet`.\n",
+         {}Every value is a mean ± standard deviation over seeds; every number is also in `results/*.parquet`.\n",
         run.benchmark,
         run.profile,
         run.arch,
@@ -261,7 +269,15 @@ pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&st
         run.ratios.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
         run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
         run.id_domain,
-        run.ood_domains.join(", ")
+        run.ood_domains.join(", "),
+        if run.id_evals.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "Task(s) without domains ({}) are in-domain: heads train on their train split and are tested on their test split. ",
+                run.id_evals.join(", ")
+            )
+        }
     );
     // Claims first: the answer, then the evidence.
     s.push_str("## Claims checklist\n\nEach claim of the paper (PAPER.md §5) is decided by the rule beside it, from the numbers below; \
@@ -385,6 +401,74 @@ pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&st
     s
 }
 
+/// Real label noise beside synthetic noise of similar rate: one row per
+/// condition, ordered by realised noise rate.
+pub fn real_noise_section(run: &RunInfo, synthetic: &Results, real: &Results) -> String {
+    let mut s = String::from(
+        "\n## Real noise beside synthetic noise\n\nThe same pipeline with the pre-training labels replaced by human noisy labels \
+         (each row a noise condition; realised rate = fraction of training labels that differ from the clean ones), \
+         sorted by realised rate so each real condition sits between the symmetric ratios closest to it.\n\n\
+         | pre-training labels | realised | test acc | SVE (ID) | LSVR (OOD) | LP ID | MLP ID | NMTune ID | LP OOD | MLP OOD | NMTune OOD |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut rows: Vec<(f64, String)> = Vec::new();
+    for (results, ratios) in [
+        (synthetic, run.ratios.clone()),
+        (real, {
+            let mut r: Vec<u32> = real.pretrain.iter().map(|p| p.ratio).collect();
+            r.sort_unstable();
+            r.dedup();
+            r
+        }),
+    ] {
+        for ratio in ratios {
+            let pretrain: Vec<&crate::collect::PretrainRecord> = results
+                .pretrain
+                .iter()
+                .filter(|r| r.ratio == ratio)
+                .collect();
+            let Some(first) = pretrain.first() else {
+                continue;
+            };
+            let name = if crate::run::is_real_noise(&first.noise) {
+                format!("`{}`", first.noise)
+            } else {
+                format!("symmetric {ratio}%")
+            };
+            let realised = Stat::of(
+                &pretrain
+                    .iter()
+                    .map(|r| r.noise_realised)
+                    .collect::<Vec<_>>(),
+            );
+            let test = Stat::of(&pretrain.iter().map(|r| r.test_acc).collect::<Vec<_>>());
+            let mut row = format!(
+                "| {name} | {:.1}% | {} | {} | {} |",
+                100.0 * realised.mean,
+                test.pct(),
+                stats::spectral(results, ratio, "ID", stats::sve).fixed(3),
+                stats::spectral(results, ratio, "OOD", stats::lsvr).fixed(3)
+            );
+            for split in ["ID", "OOD"] {
+                for (m, _) in METHODS {
+                    let _ = write!(
+                        row,
+                        " {} |",
+                        stats::accuracy(results, ratio, m, split).pct()
+                    );
+                }
+            }
+            rows.push((realised.mean, row));
+        }
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, row) in rows {
+        s.push_str(&row);
+        s.push('\n');
+    }
+    s
+}
+
 fn provenance(s: &mut String, run: &RunInfo) {
     s.push_str("\n## Provenance\n\n");
     let _ = writeln!(
@@ -411,4 +495,68 @@ fn provenance(s: &mut String, run: &RunInfo) {
         "\nEnvironment (`nml-doctor`):\n\n```text\n{}\n```",
         run.environment.trim_end()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::PretrainRecord;
+
+    fn pretrain(noise: &str, ratio: u32, realised: f64) -> PretrainRecord {
+        PretrainRecord {
+            noise: noise.to_owned(),
+            ratio,
+            seed: 0,
+            noise_realised: realised,
+            test_acc: 0.5,
+            train_acc_noisy: 0.5,
+            train_acc_clean: 0.5,
+            images_per_sec: 1.0,
+        }
+    }
+
+    #[test]
+    fn real_noise_rows_sit_between_the_ratios_of_similar_rate() {
+        let run = stats::tests::run(&[0]);
+        let mut all = stats::tests::results(&run, 1.0);
+        for &ratio in &run.ratios {
+            all.pretrain
+                .push(pretrain("symmetric", ratio, f64::from(ratio) / 100.0));
+        }
+        all.pretrain.push(pretrain("cifar10n-aggre", 9, 0.0901));
+        all.pretrain.push(pretrain("cifar10n-worse", 40, 0.4021));
+        let mut tune = all.tune[0].clone();
+        (tune.noise, tune.ratio, tune.accuracy) = ("cifar10n-aggre".to_owned(), 9, 0.123);
+        all.tune.push(tune);
+
+        let (synthetic, real) = all.split_real_noise();
+        assert_eq!(synthetic.pretrain.len(), 5);
+        assert_eq!(real.pretrain.len(), 2);
+        assert_eq!(real.tune.len(), 1);
+        assert!(synthetic.tune.iter().all(|r| r.noise == "symmetric"));
+
+        let text = real_noise_section(&run, &synthetic, &real);
+        let order: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("| symmetric") || l.starts_with("| `"))
+            .map(|l| l.split('|').nth(1).unwrap().trim())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "symmetric 0%",
+                "symmetric 5%",
+                "`cifar10n-aggre`",
+                "symmetric 10%",
+                "symmetric 20%",
+                "symmetric 30%",
+                "`cifar10n-worse`"
+            ]
+        );
+        let aggre = text.lines().find(|l| l.contains("cifar10n-aggre")).unwrap();
+        assert!(
+            aggre.contains("| 9.0% |") && aggre.contains("12.3"),
+            "{aggre}"
+        );
+    }
 }

@@ -38,6 +38,10 @@ pub struct RunInfo {
 pub struct TableEntry {
     /// `noise`, `pretrain`, `spectral` or `tune`.
     pub kind: String,
+    /// `symmetric` (or empty) for the study's ratios; otherwise a real noise
+    /// condition (e.g. `cifar10n-worse`) whose `ratio` is its nominal rate.
+    #[serde(default)]
+    pub noise: String,
     pub ratio: u32,
     pub seed: u64,
     pub task: String,
@@ -53,6 +57,18 @@ pub struct StepEntry {
     pub stage: String,
     pub key: String,
     pub seconds: Option<f64>,
+}
+
+impl TableEntry {
+    /// Whether this entry belongs to a real noise condition rather than the ratios.
+    pub fn is_real_noise(&self) -> bool {
+        is_real_noise(&self.noise)
+    }
+}
+
+/// Whether `noise` names a real noise condition (not empty, not `symmetric`).
+pub fn is_real_noise(noise: &str) -> bool {
+    !noise.is_empty() && noise != "symmetric"
 }
 
 impl RunInfo {

@@ -531,7 +531,7 @@ pub fn claims(run: &RunInfo, results: &Results) -> Vec<Claim> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -566,7 +566,7 @@ mod tests {
 
     use crate::collect::{SpectralRecord, TuneRecord};
 
-    fn run(seeds: &[u64]) -> RunInfo {
+    pub(crate) fn run(seeds: &[u64]) -> RunInfo {
         RunInfo {
             format: "nml-run/1".to_owned(),
             benchmark: "synth".to_owned(),
@@ -591,7 +591,7 @@ mod tests {
     }
 
     /// Results shaped like the paper's (sign +1) or the opposite (sign −1).
-    fn results(run: &RunInfo, sign: f64) -> Results {
+    pub(crate) fn results(run: &RunInfo, sign: f64) -> Results {
         let id = [0.80, 0.82, 0.81, 0.76, 0.70];
         let ood = [0.60, 0.57, 0.55, 0.52, 0.48];
         let mut r = Results::default();
@@ -612,6 +612,7 @@ mod tests {
                         ("sketch", "OOD", a_ood, gain_ood),
                     ] {
                         r.tune.push(TuneRecord {
+                            noise: "symmetric".to_owned(),
                             ratio,
                             seed,
                             task: "task-0".to_owned(),
@@ -627,6 +628,7 @@ mod tests {
                 // SVE rises with noise, LSVR falls (paper-shaped), or the opposite.
                 for (domain, split) in [("photo", "ID"), ("sketch", "OOD")] {
                     r.spectral.push(SpectralRecord {
+                        noise: "symmetric".to_owned(),
                         ratio,
                         seed,
                         task: "task-0".to_owned(),

@@ -17,7 +17,7 @@ use xshell::{cmd, Shell};
 
 use crate::{cargo, flags, project_root, setup, Result};
 use exec::{Exec, Status};
-use plan::{Benchmark, Plan, Profile, Task, RATIOS, STAGES};
+use plan::{Benchmark, Plan, Profile, RealNoise, Task, RATIOS, STAGES};
 
 /// What makes an output folder's results comparable: another value is another study.
 struct Identity {
@@ -78,7 +78,12 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
                 tasks: benchmark.tasks.iter().map(|t| t.name.clone()).collect(),
                 id_domain: benchmark.id_domain.clone(),
                 ood_domains: benchmark.ood_domains.clone(),
-                id_evals: Vec::new(),
+                id_evals: benchmark
+                    .tasks
+                    .iter()
+                    .filter(|t| !t.domains)
+                    .map(|t| t.name.clone())
+                    .collect(),
                 arch: profile.arch.to_owned(),
                 epochs: profile.epochs,
                 ratios: RATIOS.to_vec(),
@@ -261,6 +266,7 @@ fn benchmark(
                 .map(|k| Task {
                     name: format!("task-{k}"),
                     manifest: format!("data/task-{k}.parquet"),
+                    domains: true,
                 })
                 .collect();
             let mut outputs = vec![
@@ -282,18 +288,22 @@ fn benchmark(
             ];
             Ok((
                 Study::Noisy(Benchmark {
-                    data: (
+                    data: vec![(
+                        "data".to_owned(),
                         "nml-data".to_owned(),
                         args.iter().map(|s| (*s).to_owned()).collect(),
                         outputs,
-                    ),
+                    )],
                     pretrain_manifest: "data/pretrain.parquet".to_owned(),
+                    pretrain_args: Vec::new(),
+                    extract_args: Vec::new(),
                     tasks,
                     id_domain: "photo".to_owned(),
                     ood_domains: ["sketch", "cartoon", "painting"]
                         .iter()
                         .map(|s| (*s).to_owned())
                         .collect(),
+                    real_noise: Vec::new(),
                 }),
                 None,
             ))
@@ -303,15 +313,73 @@ fn benchmark(
             Ok((Study::RealModels(dir.clone()), Some(dir)))
         }
         "cifar10-pacs" => {
-            check_data_dir(name, data_dir, &["cifar10.parquet", "pacs.parquet"])?;
-            Err("--benchmark cifar10-pacs: pre-training on CIFAR-10(N) is not wired into reproduce yet; \
-                 `--benchmark real-models` runs the published noisy models on PACS and SST-2"
-                .into())
+            let dir = check_data_dir(name, data_dir, &["cifar10.parquet", "pacs.parquet"])?;
+            Ok((Study::Noisy(cifar10_pacs(&dir, profile)), Some(dir)))
         }
         other => Err(format!(
             "unknown benchmark `{other}`: expected synth, real-models or cifar10-pacs"
         )
         .into()),
+    }
+}
+
+/// The `cifar10-pacs` benchmark: pre-training on CIFAR-10 train with
+/// symmetric noise and CIFAR-10N's human labels; downstream CIFAR-10 with
+/// clean labels (ID) and PACS, heads on photo, tested on every domain (art
+/// painting, cartoon and sketch are OOD). PACS images are resized to the
+/// backbone's 32-pixel input.
+fn cifar10_pacs(dir: &Path, profile: &Profile) -> Benchmark {
+    let import = |name: &str, input: &str, per_class: Option<usize>| {
+        let out = format!("data/{name}.parquet");
+        let mut args: Vec<String> = ["import", "parquet", "--input"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        args.push(dir.join(input).display().to_string());
+        args.extend(["--out".to_owned(), out.clone(), "-q".to_owned()]);
+        if let Some(n) = per_class {
+            args.extend(["--max-per-class".to_owned(), n.to_string()]);
+        }
+        (name.to_owned(), "nml-data".to_owned(), args, vec![out])
+    };
+    let (cifar_per_class, pacs_per_class) = profile.real_per_class;
+    let cifar = import("cifar10", "cifar10.parquet", cifar_per_class);
+    let pacs = import("pacs", "pacs.parquet", pacs_per_class);
+    let real = |name: &str, column: &str, nominal: u32| RealNoise {
+        name: name.to_owned(),
+        column: column.to_owned(),
+        nominal,
+    };
+    Benchmark {
+        data: vec![
+            ("data".to_owned(), cifar.1, cifar.2, cifar.3),
+            ("data-pacs".to_owned(), pacs.1, pacs.2, pacs.3),
+        ],
+        pretrain_manifest: "data/cifar10.parquet".to_owned(),
+        pretrain_args: vec!["--input-size".to_owned(), "32".to_owned()],
+        extract_args: vec!["--resize".to_owned()],
+        tasks: vec![
+            Task {
+                name: "cifar10".to_owned(),
+                manifest: "data/cifar10.parquet".to_owned(),
+                domains: false,
+            },
+            Task {
+                name: "pacs".to_owned(),
+                manifest: "data/pacs.parquet".to_owned(),
+                domains: true,
+            },
+        ],
+        id_domain: "photo".to_owned(),
+        ood_domains: ["art_painting", "cartoon", "sketch"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        real_noise: vec![
+            real("cifar10n-aggre", "aggre_label", 9),
+            real("cifar10n-random1", "random_label1", 17),
+            real("cifar10n-worse", "worse_label", 40),
+        ],
     }
 }
 
@@ -454,8 +522,9 @@ fn run_json(c: &RunContext, plan: &Plan, seconds: &[Option<f64>]) -> String {
         .iter()
         .map(|t| {
             format!(
-                "    {{\"kind\": {}, \"ratio\": {}, \"seed\": {}, \"task\": {}, \"variant\": {}, \"domain\": {}, \"path\": {}}}",
+                "    {{\"kind\": {}, \"noise\": {}, \"ratio\": {}, \"seed\": {}, \"task\": {}, \"variant\": {}, \"domain\": {}, \"path\": {}}}",
                 json_str(t.kind),
+                json_str(&t.noise),
                 t.ratio,
                 t.seed,
                 json_str(&t.task),
@@ -568,6 +637,67 @@ mod tests {
         for (i, step) in plan.steps.iter().enumerate() {
             assert!(step.deps.iter().all(|&d| d < i), "{}", step.name);
         }
+    }
+
+    #[test]
+    fn cifar10_pacs_plan_adds_real_noise_and_a_task_without_domains() {
+        let tmp = std::env::temp_dir().join(format!("nml-xtask-c10-{}", std::process::id()));
+        fs::create_dir_all(&tmp).unwrap();
+        for f in ["cifar10.parquet", "pacs.parquet"] {
+            fs::write(tmp.join(f), b"").unwrap();
+        }
+        let profile = Profile::named("smoke").unwrap();
+        let (Study::Noisy(bench), Some(dir)) =
+            benchmark("cifar10-pacs", Some(&tmp), &profile, 0).unwrap()
+        else {
+            unreachable!("cifar10-pacs is a noisy study on a data folder")
+        };
+        assert_eq!(dir, std::path::absolute(&tmp).unwrap());
+        let plan = plan::build(&bench, &profile, 0, "cpu");
+        let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(&names[..2], &["data", "data-pacs"]);
+        // 2 seeds × (5 ratios + 3 CIFAR-10N label sets).
+        assert_eq!(
+            names.iter().filter(|n| n.starts_with("pretrain-")).count(),
+            16
+        );
+        let worse = plan
+            .steps
+            .iter()
+            .find(|s| s.name == "corrupt-s1-cifar10n-worse")
+            .unwrap();
+        assert!(worse
+            .args
+            .windows(2)
+            .any(|w| w == ["--column", "worse_label"]));
+        // No ablation on real noise; CIFAR-10 heads use the test split, PACS heads photo.
+        assert!(!names.contains(&"tune-s0-cifar10n-aggre-pacs-no-covariance"));
+        assert!(names.contains(&"tune-s0-n10-pacs-no-covariance"));
+        let c10 = plan
+            .steps
+            .iter()
+            .find(|s| s.name == "tune-s0-cifar10n-aggre-cifar10-nmtune")
+            .unwrap();
+        assert!(!c10.args.contains(&"--train-domain".to_owned()));
+        assert!(c10
+            .args
+            .contains(&"cifar10=features/s0/cifar10n-aggre/cifar10.parquet:test".to_owned()));
+        assert!(names.contains(&"spectral-s0-n20-cifar10"));
+        assert!(names.contains(&"spectral-s0-n20-sketch"));
+        let real: Vec<&str> = plan
+            .tables
+            .iter()
+            .filter(|t| t.kind == "pretrain" && t.noise != "symmetric")
+            .map(|t| t.noise.as_str())
+            .collect();
+        assert_eq!(
+            real,
+            ["cifar10n-aggre", "cifar10n-random1", "cifar10n-worse"].repeat(2)
+        );
+        for step in plan.steps.iter().filter(|s| s.stage == "pretrain") {
+            assert!(step.args.windows(2).any(|w| w == ["--input-size", "32"]));
+        }
+        fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]

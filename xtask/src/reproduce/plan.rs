@@ -34,6 +34,8 @@ pub(crate) struct Profile {
     pub ablation_ratio: u32,
     /// Downstream tasks of the synthetic benchmark.
     pub tasks: usize,
+    /// Rows kept per (split, domain, class) of CIFAR-10 and PACS (none: all).
+    pub real_per_class: (Option<usize>, Option<usize>),
 }
 
 impl Profile {
@@ -46,6 +48,7 @@ impl Profile {
                 epochs: 4,
                 seeds: 2,
                 ablation_ratio: 10,
+                real_per_class: (Some(200), Some(30)),
             },
             "quick" => Profile {
                 name: "quick",
@@ -54,6 +57,7 @@ impl Profile {
                 epochs: 8,
                 seeds: 2,
                 ablation_ratio: 10,
+                real_per_class: (Some(1000), None),
             },
             "full" => Profile {
                 name: "full",
@@ -62,28 +66,52 @@ impl Profile {
                 epochs: 60,
                 seeds: 3,
                 ablation_ratio: 10,
+                real_per_class: (None, None),
             },
             _ => return None,
         })
     }
 }
 
-/// A downstream task: a manifest whose rows carry a domain; heads train on the ID domain.
+/// A downstream task: a manifest whose rows carry a domain (heads train on
+/// the ID domain, every domain is evaluated) or none (heads train on `train`,
+/// test on `test`, which counts as in-domain under the task's name).
 #[derive(Debug, Clone)]
 pub(crate) struct Task {
     pub name: String,
     pub manifest: String,
+    pub domains: bool,
+}
+
+/// A command that writes benchmark data: (name, program, args, outputs).
+pub(crate) type DataStep = (String, String, Vec<String>, Vec<String>);
+
+/// Real label noise of the pre-training set: a label column used as noisy labels.
+#[derive(Debug, Clone)]
+pub(crate) struct RealNoise {
+    /// Name in step names and the report (e.g. `cifar10n-aggre`).
+    pub name: String,
+    /// The manifest column holding the noisy labels.
+    pub column: String,
+    /// Its published noise rate in percent, rounded: where it sits among the ratios.
+    pub nominal: u32,
 }
 
 /// What the study runs on.
 #[derive(Debug, Clone)]
 pub(crate) struct Benchmark {
-    /// The command that writes the data (program, args), and the files it writes.
-    pub data: (String, Vec<String>, Vec<String>),
+    /// The commands that write the data; the first one's step is `data`.
+    pub data: Vec<DataStep>,
     pub pretrain_manifest: String,
+    /// Extra `nml-pretrain` arguments (e.g. `--input-size 32`).
+    pub pretrain_args: Vec<String>,
+    /// Extra `nml-features extract` arguments (e.g. `--resize`).
+    pub extract_args: Vec<String>,
     pub tasks: Vec<Task>,
     pub id_domain: String,
     pub ood_domains: Vec<String>,
+    /// Real noise conditions pre-trained beside the synthetic ratios.
+    pub real_noise: Vec<RealNoise>,
 }
 
 /// A head to tune: (name, method, regulariser weights when not the method's defaults).
@@ -109,6 +137,8 @@ pub(crate) struct Step {
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
     pub kind: &'static str,
+    /// `symmetric` (the ratios), or a real noise condition's name.
+    pub noise: String,
     pub ratio: u32,
     pub seed: u64,
     pub task: String,
@@ -189,6 +219,14 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// One pre-training condition: tag, noise name, ratio, and `nml-noise` arguments.
+struct Condition {
+    tag: String,
+    noise: String,
+    ratio: u32,
+    args: Vec<String>,
+}
+
 /// Builds every step of the study for `benchmark` under `profile`.
 pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device: &str) -> Plan {
     let seeds: Vec<u64> = (0..u64::from(profile.seeds)).map(|i| seed + i).collect();
@@ -197,58 +235,85 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
         tables: Vec::new(),
         seeds: seeds.clone(),
     };
-    let (program, args, outputs) = benchmark.data.clone();
-    let data = plan.add("data".to_owned(), "data", &program, args, outputs, vec![]);
+    let data: Vec<usize> = benchmark
+        .data
+        .iter()
+        .map(|(name, program, args, outputs)| {
+            plan.add(
+                name.clone(),
+                "data",
+                program,
+                args.clone(),
+                outputs.clone(),
+                vec![],
+            )
+        })
+        .collect();
     let domains: Vec<&String> = std::iter::once(&benchmark.id_domain)
         .chain(&benchmark.ood_domains)
         .collect();
+    let mut conditions: Vec<Condition> = RATIOS
+        .iter()
+        .map(|&ratio| Condition {
+            tag: format!("n{ratio:02}"),
+            noise: "symmetric".to_owned(),
+            ratio,
+            args: strings(&[
+                "--kind",
+                "symmetric",
+                "--ratio",
+                &format!("{:.2}", f64::from(ratio) / 100.0),
+            ]),
+        })
+        .collect();
+    conditions.extend(benchmark.real_noise.iter().map(|r| Condition {
+        tag: r.name.clone(),
+        noise: r.name.clone(),
+        ratio: r.nominal,
+        args: strings(&["--kind", "column", "--column", &r.column]),
+    }));
     for &s in &seeds {
-        for ratio in RATIOS {
-            let tag = format!("s{s}-n{ratio:02}");
-            let dir = format!("s{s}/n{ratio:02}");
-            let noisy = format!("noisy/s{s}/pretrain-n{ratio:02}.parquet");
-            let summary = format!("noisy/s{s}/pretrain-n{ratio:02}.noise.json");
+        for c in &conditions {
+            let (ratio, noise) = (c.ratio, c.noise.as_str());
+            let tag = format!("s{s}-{}", c.tag);
+            let dir = format!("s{s}/{}", c.tag);
+            let noisy = format!("noisy/s{s}/pretrain-{}.parquet", c.tag);
+            let summary = format!("noisy/s{s}/pretrain-{}.noise.json", c.tag);
+            let mut args = strings(&["--input", &benchmark.pretrain_manifest, "--output", &noisy]);
+            args.extend(c.args.iter().cloned());
+            args.extend(strings(&["--seed", &s.to_string()]));
             let corrupt = plan.add(
                 format!("corrupt-{tag}"),
                 "corrupt",
                 "nml-noise",
-                strings(&[
-                    "--input",
-                    &benchmark.pretrain_manifest,
-                    "--output",
-                    &noisy,
-                    "--kind",
-                    "symmetric",
-                    "--ratio",
-                    &format!("{:.2}", f64::from(ratio) / 100.0),
-                    "--seed",
-                    &s.to_string(),
-                ]),
+                args,
                 vec![noisy.clone(), summary.clone()],
-                vec![data],
+                vec![data[0]],
             );
             plan.tables
-                .push(table("noise", ratio, s, "", "", "", &summary));
+                .push(table("noise", noise, ratio, s, "", "", "", &summary));
             let model = format!("pretrain/{dir}");
+            let mut args = strings(&[
+                "--train",
+                &noisy,
+                "--arch",
+                profile.arch,
+                "--epochs",
+                &profile.epochs.to_string(),
+                "--seed",
+                &s.to_string(),
+                "--device",
+                device,
+                "--out",
+                &model,
+                "--resume",
+            ]);
+            args.extend(benchmark.pretrain_args.iter().cloned());
             let pretrain = plan.add(
                 format!("pretrain-{tag}"),
                 "pretrain",
                 "nml-pretrain",
-                strings(&[
-                    "--train",
-                    &noisy,
-                    "--arch",
-                    profile.arch,
-                    "--epochs",
-                    &profile.epochs.to_string(),
-                    "--seed",
-                    &s.to_string(),
-                    "--device",
-                    device,
-                    "--out",
-                    &model,
-                    "--resume",
-                ]),
+                args,
                 vec![
                     format!("{model}/model.safetensors"),
                     format!("{model}/model.json"),
@@ -258,6 +323,7 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
             plan.steps[pretrain].scratch = vec![format!("{model}/resume.safetensors")];
             plan.tables.push(table(
                 "pretrain",
+                noise,
                 ratio,
                 s,
                 "",
@@ -265,50 +331,60 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                 "",
                 &format!("{model}/model.json"),
             ));
+            let mut feature_steps = Vec::new();
             for task in &benchmark.tasks {
                 let features = format!("features/{dir}/{}.parquet", task.name);
+                let mut args = strings(&[
+                    "extract",
+                    "--checkpoint",
+                    &model,
+                    "--manifest",
+                    &task.manifest,
+                    "--cache",
+                    "cache/features",
+                    "--device",
+                    device,
+                    "--out",
+                    &features,
+                ]);
+                args.extend(benchmark.extract_args.iter().cloned());
+                let mut deps = vec![pretrain];
+                deps.extend(&data);
                 let extract = plan.add(
                     format!("features-{tag}-{}", task.name),
                     "features",
                     "nml-features",
-                    strings(&[
-                        "extract",
-                        "--checkpoint",
-                        &model,
-                        "--manifest",
-                        &task.manifest,
-                        "--cache",
-                        "cache/features",
-                        "--device",
-                        device,
-                        "--out",
-                        &features,
-                    ]),
+                    args,
                     vec![features.clone()],
-                    vec![pretrain, data],
+                    deps,
                 );
+                feature_steps.push(extract);
                 let mut variants: Vec<Variant> = vec![
                     ("lp", "lp", None),
                     ("mlp", "mlp", None),
                     ("nmtune", "nmtune", None),
                 ];
-                if ratio == profile.ablation_ratio {
+                if noise == "symmetric" && ratio == profile.ablation_ratio {
                     for (name, method, c, v, d) in &ABLATION[1..4] {
                         variants.push((name, method, Some((*c, *v, *d))));
                     }
                 }
                 for (variant, method, weights) in variants {
                     let run = format!("tune/{dir}/{}/{variant}", task.name);
-                    let mut args = strings(&[
-                        "--train",
-                        &features,
-                        "--train-domain",
-                        &benchmark.id_domain,
-                        "--method",
-                        method,
-                    ]);
-                    for d in &domains {
-                        args.extend(["--eval".to_owned(), format!("{d}={features}:test:{d}")]);
+                    let mut args = strings(&["--train", &features]);
+                    if task.domains {
+                        args.extend(strings(&["--train-domain", &benchmark.id_domain]));
+                    }
+                    args.extend(strings(&["--method", method]));
+                    if task.domains {
+                        for d in &domains {
+                            args.extend(["--eval".to_owned(), format!("{d}={features}:test:{d}")]);
+                        }
+                    } else {
+                        args.extend([
+                            "--eval".to_owned(),
+                            format!("{}={features}:test", task.name),
+                        ]);
                     }
                     if let Some((c, v, d)) = weights {
                         args.extend([
@@ -327,37 +403,41 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                         device,
                         &run,
                         extract,
-                        table("tune", ratio, s, &task.name, variant, "", ""),
+                        table("tune", noise, ratio, s, &task.name, variant, "", ""),
                     );
                 }
             }
-            // Spectrum of every task's test features, one analysis per domain.
-            let feature_steps: Vec<usize> = plan
-                .steps
-                .iter()
-                .enumerate()
-                .filter(|(_, st)| {
-                    st.stage == "features" && st.name.starts_with(&format!("features-{tag}-"))
-                })
-                .map(|(i, _)| i)
-                .collect();
-            for d in &domains {
-                let out = format!("spectral/{dir}/{d}");
+            // Spectrum of the tasks' test features: one analysis per domain for
+            // tasks with domains, one per task for the others.
+            let with_domains: Vec<&Task> = benchmark.tasks.iter().filter(|t| t.domains).collect();
+            let mut analyses: Vec<(String, Vec<&Task>, Option<&str>)> = Vec::new();
+            if !with_domains.is_empty() {
+                for d in &domains {
+                    analyses.push(((*d).clone(), with_domains.clone(), Some(d.as_str())));
+                }
+            }
+            for task in benchmark.tasks.iter().filter(|t| !t.domains) {
+                analyses.push((task.name.clone(), vec![task], None));
+            }
+            for (name, tasks, domain) in analyses {
+                let out = format!("spectral/{dir}/{name}");
                 let mut args = Vec::new();
-                for task in &benchmark.tasks {
+                for task in tasks {
                     args.extend([
                         "--features".to_owned(),
                         format!("features/{dir}/{}.parquet", task.name),
                         "--name".to_owned(),
-                        format!("n{ratio:02}/{}", task.name),
+                        format!("{}/{}", c.tag, task.name),
                     ]);
                 }
-                args.extend(strings(&[
-                    "--split", "test", "--domain", d, "--out", &out, "-q",
-                ]));
+                args.extend(strings(&["--split", "test"]));
+                if let Some(d) = domain {
+                    args.extend(strings(&["--domain", d]));
+                }
+                args.extend(strings(&["--out", &out, "-q"]));
                 let metrics = format!("{out}/metrics.parquet");
                 plan.add(
-                    format!("spectral-{tag}-{d}"),
+                    format!("spectral-{tag}-{name}"),
                     "spectral",
                     "nml-spectral",
                     args,
@@ -365,16 +445,22 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                     feature_steps.clone(),
                 );
                 plan.tables
-                    .push(table("spectral", ratio, s, "", "", d, &metrics));
+                    .push(table("spectral", noise, ratio, s, "", "", &name, &metrics));
             }
         }
     }
-    // The spectrum figure: every ratio of the first seed, ID test features.
+    // The spectrum figure: every ratio of the first seed, ID test features of
+    // the tasks shaped like the first one.
     let first = seeds[0];
+    let figure_tasks: Vec<&Task> = benchmark
+        .tasks
+        .iter()
+        .filter(|t| t.domains == benchmark.tasks[0].domains)
+        .collect();
     let mut args = Vec::new();
     let mut deps = Vec::new();
     for ratio in RATIOS {
-        for task in &benchmark.tasks {
+        for task in &figure_tasks {
             let features = format!("features/s{first}/n{ratio:02}/{}.parquet", task.name);
             deps.extend(
                 plan.steps
@@ -389,15 +475,11 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
             ]);
         }
     }
-    args.extend(strings(&[
-        "--split",
-        "test",
-        "--domain",
-        &benchmark.id_domain,
-        "--out",
-        "spectral/figure",
-        "-q",
-    ]));
+    args.extend(strings(&["--split", "test"]));
+    if benchmark.tasks[0].domains {
+        args.extend(strings(&["--domain", &benchmark.id_domain]));
+    }
+    args.extend(strings(&["--out", "spectral/figure", "-q"]));
     plan.add(
         "spectral-figure".to_owned(),
         "spectral",
@@ -422,8 +504,10 @@ pub(crate) fn add_report(plan: &mut Plan) {
     );
 }
 
+#[allow(clippy::too_many_arguments)] // a record literal with its fields named at every call would be longer
 fn table(
     kind: &'static str,
+    noise: &str,
     ratio: u32,
     seed: u64,
     task: &str,
@@ -433,6 +517,7 @@ fn table(
 ) -> Table {
     Table {
         kind,
+        noise: noise.to_owned(),
         ratio,
         seed,
         task: task.to_owned(),
@@ -569,7 +654,7 @@ pub(crate) fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
                 device,
                 &run,
                 dep,
-                table("tune", 0, seeds[0], task, method, "", ""),
+                table("tune", "", 0, seeds[0], task, method, "", ""),
             );
         }
     }

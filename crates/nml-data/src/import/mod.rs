@@ -27,3 +27,26 @@ pub fn parquet(input: &Path) -> Result<Manifest> {
     );
     Ok(manifest)
 }
+
+/// Keeps at most `n` rows of every (split, domain, class) group, the first
+/// ones in table order, so a subset is stratified and the same on every run;
+/// records `nml.max_per_class` in the metadata.
+pub fn max_per_class(manifest: &Manifest, n: usize) -> Manifest {
+    let mut seen: std::collections::HashMap<(&str, &str, i64), usize> =
+        std::collections::HashMap::new();
+    let rows: Vec<usize> = (0..manifest.len())
+        .filter(|&r| {
+            let domain = manifest.domain.as_ref().map_or("", |d| d[r].as_str());
+            let count = seen
+                .entry((manifest.split[r].as_str(), domain, manifest.label[r]))
+                .or_default();
+            *count += 1;
+            *count <= n
+        })
+        .collect();
+    let mut subset = manifest.select(&rows);
+    subset
+        .metadata
+        .insert("nml.max_per_class".to_owned(), n.to_string());
+    subset
+}

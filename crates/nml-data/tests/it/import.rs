@@ -171,6 +171,42 @@ fn image_folders_with_domains_import_with_stratified_splits() {
 }
 
 #[test]
+fn max_per_class_keeps_the_first_rows_of_each_split_and_class() {
+    let dir = tempfile::tempdir().unwrap();
+    // Train labels 1,2,3, 2,3,4, 3,4,5, ...: classes repeat across batches.
+    for b in 1..=5u8 {
+        let bytes: Vec<u8> = (0..3u8)
+            .flat_map(|i| record(&[(b + i) % 10], b * 10 + i))
+            .collect();
+        std::fs::write(dir.path().join(format!("data_batch_{b}.bin")), bytes).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("test_batch.bin"),
+        [record(&[9], 1), record(&[9], 2), record(&[0], 3)].concat(),
+    )
+    .unwrap();
+    let m = import::cifar::import(dir.path()).unwrap();
+    let one = import::max_per_class(&m, 1);
+    let mut groups = std::collections::BTreeSet::new();
+    for r in 0..one.len() {
+        assert!(
+            groups.insert((one.split[r].clone(), one.label[r])),
+            "group kept twice"
+        );
+    }
+    // Train classes 1..=7 once each, test classes 9 and 0.
+    assert_eq!(one.rows_in_split("train").len(), 7);
+    assert_eq!(one.rows_in_split("test").len(), 2);
+    // The first row of class 3 is train index 2 (batch 1, third record).
+    let r3 = (0..one.len())
+        .find(|&r| one.split[r] == "train" && one.label[r] == 3)
+        .unwrap();
+    assert_eq!(one.index[r3], 2);
+    assert_eq!(one.metadata["nml.max_per_class"], "1");
+    assert_eq!(import::max_per_class(&m, 100).len(), m.len());
+}
+
+#[test]
 fn shared_cifar10_and_pacs_import_from_the_command_line() {
     let Some(data) = nml_core::shared_data() else {
         eprintln!("skipped: ../shared/data is absent (set NML_SHARED_DATA to run this test)");
@@ -207,4 +243,18 @@ fn shared_cifar10_and_pacs_import_from_the_command_line() {
     .unwrap();
     let domains: std::collections::BTreeSet<_> = pacs.domain.unwrap().into_iter().collect();
     assert_eq!(domains.len(), 4);
+
+    // A stratified subset keeps the CIFAR-10N columns.
+    let out = dir.path().join("cifar10-small.parquet");
+    let status = Command::new(env!("CARGO_BIN_EXE_nml-data"))
+        .args(["import", "parquet", "--max-per-class", "3", "--input"])
+        .arg(data.join("cifar10.parquet"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let m = nml_core::Manifest::read(&out).unwrap();
+    assert_eq!(m.len(), 60, "3 per class and split");
+    assert!(m.extra.iter().any(|(f, _)| f.name() == "worse_label"));
 }
