@@ -101,6 +101,10 @@ enum ImportCommand {
         /// Keep at most N rows of each (split, domain, class), the first in table order
         #[arg(long, value_name = "N")]
         max_per_class: Option<usize>,
+        /// Write a `text` caption per row from its class name, e.g. "a photo of a {}"
+        /// (for contrastive pre-training; an existing `text` column is an error)
+        #[arg(long, value_name = "TEMPLATE")]
+        caption_template: Option<String>,
     },
 }
 
@@ -174,6 +178,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             input,
             out,
             max_per_class,
+            caption_template,
         }) => {
             if input.canonicalize().ok() == out.canonicalize().ok() && out.exists() {
                 anyhow::bail!(
@@ -181,7 +186,11 @@ fn run(command: Command) -> anyhow::Result<()> {
                     out.display()
                 );
             }
-            let manifest = import::parquet(&input)?;
+            let mut manifest = import::parquet(&input)?;
+            if let Some(template) = &caption_template {
+                import::caption_from_classes(&mut manifest, template)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+            }
             match max_per_class {
                 Some(0) => anyhow::bail!("--max-per-class must be at least 1"),
                 Some(n) => finish(import::max_per_class(&manifest, n), &out)?,

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use nml_core::{FeatureBatch, FeatureSchema, FeatureWriter, KeyBuilder, Manifest};
-use nml_pretrain::{checkpoint, data, Arch, ModelInfo, Net};
+use nml_pretrain::{checkpoint, data, Arch, BackboneInfo, Net};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -85,7 +85,7 @@ fn describe(request: &ExtractRequest) -> Result<Described> {
         });
     }
     let (weights, info_path) = locate(&request.checkpoint)?;
-    let info: ModelInfo =
+    let info: BackboneInfo =
         serde_json::from_str(&std::fs::read_to_string(&info_path).map_err(|e| {
             FeatureError::Invalid(format!("{}: cannot read: {e}", info_path.display()))
         })?)
@@ -310,10 +310,14 @@ pub fn copy_out(from: &Path, out: &Path) -> Result<()> {
 ///
 /// # Shapes
 /// `images`: `[B, 3, S, S]` u8 → `[B, D]`.
-pub fn features_of(net: &Net, info: &ModelInfo, images: &Tensor, device: Device) -> Tensor {
+pub fn features_of(
+    net: &Net,
+    normalize: data::Normalize,
+    images: &Tensor,
+    device: Device,
+) -> Tensor {
     let _guard = tch::no_grad_guard();
-    let x = info
-        .normalize
+    let x = normalize
         .apply(&(images.to_kind(Kind::Float) / 255.0))
         .to_device(device);
     net.features(&x, false).to_device(Device::Cpu)

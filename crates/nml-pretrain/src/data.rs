@@ -174,6 +174,8 @@ pub struct Batch {
     pub x: Tensor,
     pub labels: Tensor,
     pub clean: Tensor,
+    /// Positions of the batch's samples in the [`ImageSet`] (CPU, int64).
+    pub rows: Tensor,
 }
 
 /// The batches of one epoch: made on a producer thread that stays up to three
@@ -271,6 +273,7 @@ impl BatchMaker {
             x,
             labels,
             clean,
+            rows: index,
         }
     }
 }

@@ -4,19 +4,23 @@
 //! - [`data`]: decode once, then augmented batches from a prefetching producer thread;
 //! - [`optim`]: SGD with momentum/Nesterov/weight decay and the warm-up + cosine schedule;
 //! - [`checkpoint`]: safetensors read/write with strict name and shape checks;
-//! - [`train`]: the loop, metrics and resumable checkpoints.
+//! - [`train`]: the supervised loop, metrics and resumable checkpoints;
+//! - [`contrastive`]: CLIP-style image–text pre-training on the `text`
+//!   captions (symmetric InfoNCE, learnable temperature, zero-shot eval).
 //!
-//! Training uses `noisy_label` when the manifest has it, else `label`, and
-//! always measures accuracy against the clean labels too.
+//! Supervised training uses `noisy_label` when the manifest has it, else
+//! `label`, and always measures accuracy against the clean labels too.
 
 pub mod checkpoint;
+pub mod contrastive;
 pub mod data;
 pub mod models;
 pub mod optim;
 pub mod train;
 
+pub use contrastive::{train_contrastive, ContrastiveConfig, ContrastiveInfo};
 pub use models::{Arch, Net};
-pub use train::{train, EpochMetrics, ModelInfo, RunPaths, TrainConfig};
+pub use train::{train, BackboneInfo, EpochMetrics, ModelInfo, RunPaths, TrainConfig};
 
 /// Why pre-training cannot proceed.
 #[derive(Debug, thiserror::Error)]

@@ -8,12 +8,16 @@ use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
 use nml_pretrain::data::Augment;
 use nml_pretrain::optim::SgdConfig;
-use nml_pretrain::{Arch, RunPaths, TrainConfig};
+use nml_pretrain::{Arch, ContrastiveConfig, RunPaths, TrainConfig};
 
 /// Train an image backbone on a (noisy) manifest.
 ///
-/// Trains on `noisy_label` when the manifest has it, else on `label`, and
-/// reports accuracy against the clean labels too. Writes into OUT:
+/// Supervised (default): trains on `noisy_label` when the manifest has it,
+/// else on `label`, and reports accuracy against the clean labels too.
+/// Contrastive (--objective contrastive): CLIP-style image–text training on
+/// the manifest's `text` captions (noisy when caption-swapped), reporting
+/// zero-shot accuracy from --prompt templates; text.safetensors holds the
+/// text tower beside the image tower's model.safetensors. Writes into OUT:
 /// config.json, metrics.csv (one row per epoch), resume.safetensors
 /// (weights, momentum and loop position), and at the end model.safetensors
 /// with model.json. A run killed at any moment continues from its last
@@ -27,6 +31,9 @@ struct Args {
     /// Test manifest (rows of --test-split); default: the training manifest
     #[arg(long)]
     test: Option<PathBuf>,
+    /// Objective: supervised (class labels) or contrastive (image–text pairs)
+    #[arg(long, value_enum, default_value = "supervised")]
+    objective: Objective,
     /// Architecture: small, resnet20, resnet32, resnet56, preact-resnet18, resnet18, resnet50
     #[arg(long, default_value = "resnet20")]
     arch: Arch,
@@ -48,18 +55,18 @@ struct Args {
     /// Batch size
     #[arg(long, default_value_t = 128)]
     batch_size: usize,
-    /// Peak learning rate (after warm-up)
-    #[arg(long, default_value_t = 0.1)]
-    lr: f64,
+    /// Peak learning rate (after warm-up); default 0.1 (SGD), 1e-3 (contrastive, AdamW)
+    #[arg(long)]
+    lr: Option<f64>,
     /// SGD momentum
     #[arg(long, default_value_t = 0.9)]
     momentum: f64,
     /// Use plain momentum instead of Nesterov's
     #[arg(long)]
     no_nesterov: bool,
-    /// Weight decay (on every parameter, as PyTorch's SGD)
-    #[arg(long, default_value_t = 5e-4)]
-    weight_decay: f64,
+    /// Weight decay; default 5e-4 on every parameter (SGD), 0.1 on matrices (contrastive, AdamW)
+    #[arg(long)]
+    weight_decay: Option<f64>,
     /// Linear warm-up length in epochs, then cosine decay to 0
     #[arg(long, default_value_t = 1.0)]
     warmup_epochs: f64,
@@ -93,11 +100,33 @@ struct Args {
     /// Also checkpoint every N steps inside an epoch (0: at epoch ends only)
     #[arg(long, default_value_t = 0)]
     checkpoint_every_steps: usize,
+    /// Contrastive: dimension of the joint image–text space
+    #[arg(long, default_value_t = 128)]
+    embed_dim: i64,
+    /// Contrastive: width of the text tower
+    #[arg(long, default_value_t = 256)]
+    text_width: i64,
+    /// Contrastive: tokens per caption (longer captions are truncated with a warning)
+    #[arg(long, default_value_t = 32)]
+    context: usize,
+    /// Contrastive: initial temperature (learned)
+    #[arg(long, default_value_t = 0.07)]
+    temperature: f64,
+    /// Contrastive: zero-shot prompt template with {} for the class name (repeatable)
+    #[arg(long = "prompt")]
+    prompts: Vec<String>,
     /// libtorch CPU threads (default: libtorch's choice)
     #[arg(long)]
     threads: Option<i32>,
     #[command(flatten)]
     verbosity: Verbosity,
+}
+
+/// What the backbone learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Objective {
+    Supervised,
+    Contrastive,
 }
 
 fn main() -> ExitCode {
@@ -109,15 +138,18 @@ fn main() -> ExitCode {
 fn run(a: Args) -> anyhow::Result<()> {
     nml_torch::configure_threads(a.threads);
     let device = nml_torch::resolve_device(a.device)?;
+    if a.objective == Objective::Contrastive {
+        return run_contrastive(a, device);
+    }
     let config = TrainConfig {
         arch: a.arch,
         epochs: a.epochs,
         batch_size: a.batch_size,
         sgd: SgdConfig {
-            lr: a.lr,
+            lr: a.lr.unwrap_or(0.1),
             momentum: a.momentum,
             nesterov: !a.no_nesterov,
-            weight_decay: a.weight_decay,
+            weight_decay: a.weight_decay.unwrap_or(5e-4),
             warmup_epochs: a.warmup_epochs,
         },
         label_smoothing: a.label_smoothing,
@@ -146,6 +178,49 @@ fn run(a: Args) -> anyhow::Result<()> {
             out = %paths.out.display(),
             test_acc = last.test_acc.map(|t| format!("{t:.4}")),
             train_acc_clean = format!("{:.4}", last.train_acc_clean),
+            "model written"
+        );
+    }
+    Ok(())
+}
+
+fn run_contrastive(a: Args, device: tch::Device) -> anyhow::Result<()> {
+    let mut config = ContrastiveConfig::new(a.arch, a.epochs);
+    config.batch_size = a.batch_size;
+    config.lr = a.lr.unwrap_or(config.lr);
+    config.weight_decay = a.weight_decay.unwrap_or(config.weight_decay);
+    config.warmup_epochs = a.warmup_epochs;
+    config.embed_dim = a.embed_dim;
+    config.text_width = a.text_width;
+    config.context = a.context;
+    config.init_temperature = a.temperature;
+    config.augment = Augment {
+        crop_padding: a.crop_padding,
+        flip: !a.no_flip,
+        color_jitter: a.color_jitter,
+    };
+    config.input_size = a.input_size.unwrap_or(a.arch.native_input());
+    config.resize = a.resize;
+    config.train_split = a.train_split;
+    config.test_split = a.test_split;
+    config.seed = a.seed;
+    config.amp = a.amp;
+    config.checkpoint_every_steps = a.checkpoint_every_steps;
+    if !a.prompts.is_empty() {
+        config.prompts = a.prompts;
+    }
+    tracing::info!(arch = %config.arch, device = ?device, epochs = config.epochs, "contrastive pre-training");
+    let paths = RunPaths {
+        train: a.train,
+        test: a.test,
+        out: a.out,
+    };
+    let info = nml_pretrain::train_contrastive(&config, &paths, device, a.resume)?;
+    if let Some(last) = info.metrics.last() {
+        tracing::info!(
+            out = %paths.out.display(),
+            zero_shot_acc = last.test_acc.map(|t| format!("{t:.4}")),
+            retrieval_acc = format!("{:.4}", last.train_retrieval_acc),
             "model written"
         );
     }

@@ -1,8 +1,8 @@
-//! SGD with momentum, Nesterov and weight decay (PyTorch's semantics), and
-//! the cosine schedule with linear warm-up.
+//! SGD with momentum, Nesterov and weight decay, AdamW (both with PyTorch's
+//! semantics), and the cosine schedule with linear warm-up.
 //!
 //! Written here rather than taken from `tch::nn::Optimizer` because a
-//! resumable run must save and restore the momentum buffers, which tch's
+//! resumable run must save and restore the optimiser's buffers, which tch's
 //! optimizer does not expose.
 
 use std::collections::BTreeMap;
@@ -105,6 +105,119 @@ impl Sgd {
     }
 }
 
+/// AdamW hyper-parameters (the learning rate comes with each step).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AdamWConfig {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+}
+
+/// AdamW over named parameters: `p -= lr·wd·p; m = β₁m + (1−β₁)g;
+/// v = β₂v + (1−β₂)g²; p -= lr·m̂/(√v̂ + ε)` with bias-corrected m̂, v̂, as
+/// `torch.optim.AdamW`. Parameters whose name is in `no_decay` skip weight decay.
+#[derive(Debug)]
+pub struct AdamW {
+    config: AdamWConfig,
+    params: Vec<(String, Tensor, bool)>,
+    m: BTreeMap<String, Tensor>,
+    v: BTreeMap<String, Tensor>,
+    /// Updates applied so far (the bias correction's t).
+    pub steps: u64,
+}
+
+impl AdamW {
+    /// `params` by name; `decay(name)` says whether weight decay applies.
+    pub fn new(
+        config: AdamWConfig,
+        mut params: Vec<(String, Tensor)>,
+        decay: impl Fn(&str, &Tensor) -> bool,
+    ) -> AdamW {
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        let params = params
+            .into_iter()
+            .map(|(n, t)| {
+                let d = decay(&n, &t);
+                (n, t, d)
+            })
+            .collect();
+        AdamW {
+            config,
+            params,
+            m: BTreeMap::new(),
+            v: BTreeMap::new(),
+            steps: 0,
+        }
+    }
+
+    /// Back-propagates `loss` and applies one update with learning rate `lr`.
+    pub fn backward_step(&mut self, loss: &Tensor, lr: f64) {
+        let inputs: Vec<&Tensor> = self.params.iter().map(|(_, p, _)| p).collect();
+        let grads = Tensor::run_backward(&[loss], &inputs, false, false);
+        let c = self.config;
+        self.steps += 1;
+        let t = self.steps as i32;
+        let correct1 = 1.0 - c.beta1.powi(t);
+        let correct2 = 1.0 - c.beta2.powi(t);
+        tch::no_grad(|| {
+            for ((name, p, decay), g) in self.params.iter_mut().zip(grads) {
+                if *decay && c.weight_decay != 0.0 {
+                    let _ = p.g_mul_scalar_(1.0 - lr * c.weight_decay);
+                }
+                let m = self.m.entry(name.clone()).or_insert_with(|| g.zeros_like());
+                let _ = m.g_mul_scalar_(c.beta1).g_add_(&(&g * (1.0 - c.beta1)));
+                let v = self.v.entry(name.clone()).or_insert_with(|| g.zeros_like());
+                let _ = v
+                    .g_mul_scalar_(c.beta2)
+                    .g_add_(&(&g * &g * (1.0 - c.beta2)));
+                let denom = (&*v / correct2).sqrt() + c.eps;
+                let _ = p.g_sub_(&(&*m / &denom * (lr / correct1)));
+            }
+        });
+    }
+
+    /// The moment buffers, for a checkpoint: `m.NAME` and `v.NAME`.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let m = self
+            .m
+            .iter()
+            .map(|(k, t)| (format!("m.{k}"), t.shallow_clone()));
+        let v = self
+            .v
+            .iter()
+            .map(|(k, t)| (format!("v.{k}"), t.shallow_clone()));
+        m.chain(v).collect()
+    }
+
+    /// Restores buffers saved by [`state`](Self::state) and the step count.
+    pub fn load_state(&mut self, state: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
+        for (key, tensor) in state {
+            let (which, name) = key
+                .split_once('.')
+                .ok_or_else(|| format!("optimiser buffer `{key}` is neither m.* nor v.*"))?;
+            let Some((_, p, _)) = self.params.iter().find(|(n, _, _)| n == name) else {
+                return Err(format!("optimiser buffer `{key}` has no parameter"));
+            };
+            if p.size() != tensor.size() {
+                return Err(format!(
+                    "optimiser buffer `{key}` has shape {:?}, parameter {:?}",
+                    tensor.size(),
+                    p.size()
+                ));
+            }
+            let tensor = tensor.to_device(p.device());
+            match which {
+                "m" => self.m.insert(name.to_owned(), tensor),
+                "v" => self.v.insert(name.to_owned(), tensor),
+                _ => return Err(format!("optimiser buffer `{key}` is neither m.* nor v.*")),
+            };
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}
+
 /// Learning rate at global step `step` of `total`, with `warmup` warm-up steps.
 pub fn lr_at(base: f64, step: usize, warmup: usize, total: usize) -> f64 {
     if step < warmup {
@@ -137,6 +250,35 @@ mod tests {
     /// for _ in range(3): opt.zero_grad(); (p ** 2).sum().backward(); opt.step()
     /// print(p.tolist())  # [-0.11165107786655426, 0.22330215573310852] (torch 2.11.0)
     /// ```
+    /// Reference values from PyTorch:
+    /// ```text
+    /// p = torch.tensor([1.0, -2.0], requires_grad=True)
+    /// opt = torch.optim.AdamW([p], lr=0.1, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.2)
+    /// for _ in range(3): opt.zero_grad(); (p ** 3).sum().backward(); opt.step()
+    /// print(p.tolist())  # [0.652214527130127, -2.176719903945923] (torch 2.11.0)
+    /// ```
+    #[test]
+    fn matches_pytorch_adamw() {
+        let p = Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true);
+        let config = AdamWConfig {
+            beta1: 0.9,
+            beta2: 0.98,
+            eps: 1e-6,
+            weight_decay: 0.2,
+        };
+        let mut opt = AdamW::new(config, vec![("p".to_owned(), p.shallow_clone())], |_, _| {
+            true
+        });
+        for _ in 0..3 {
+            opt.backward_step(&(&p * &p * &p).sum(Kind::Float), 0.1);
+        }
+        let got: Vec<f32> = Vec::try_from(&p.to_device(Device::Cpu).detach()).unwrap();
+        let expected = [0.652214527130127f64, -2.176719903945923];
+        for (g, e) in got.iter().zip(expected) {
+            assert!((f64::from(*g) - e).abs() < 1e-6, "{got:?} vs {expected:?}");
+        }
+    }
+
     #[test]
     fn matches_pytorch_sgd_with_nesterov_and_weight_decay() {
         let p = Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true);

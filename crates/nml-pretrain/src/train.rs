@@ -202,6 +202,25 @@ pub struct ModelInfo {
     pub metrics: Vec<EpochMetrics>,
 }
 
+/// What every `model.json` (supervised or contrastive) says about the image
+/// backbone: enough to rebuild the network and feed it. Extra fields are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackboneInfo {
+    pub format: String,
+    pub arch: Arch,
+    /// Rows of the head: classes (supervised) or the joint-space dimension (contrastive).
+    pub classes: usize,
+    pub input_size: u32,
+    pub normalize: Normalize,
+    /// `supervised` (absent in older files) or `contrastive`.
+    #[serde(default = "supervised")]
+    pub objective: String,
+}
+
+fn supervised() -> String {
+    "supervised".to_owned()
+}
+
 /// Format tag of `model.json`.
 pub const MODEL_FORMAT: &str = "nml-pretrain/1";
 

@@ -50,3 +50,30 @@ pub fn max_per_class(manifest: &Manifest, n: usize) -> Manifest {
         .insert("nml.max_per_class".to_owned(), n.to_string());
     subset
 }
+
+/// Adds a `text` caption to every row: `template` with `{}` replaced by the
+/// row's class name (as CLIP's class-name prompts). Refuses a template
+/// without `{}` and a manifest that already has captions.
+pub fn caption_from_classes(manifest: &mut Manifest, template: &str) -> Result<(), String> {
+    if !template.contains("{}") {
+        return Err(format!(
+            "--caption-template `{template}` has no `{{}}` for the class name"
+        ));
+    }
+    if manifest.text.is_some() {
+        return Err(
+            "already has a `text` column; it is kept as is, drop --caption-template".to_owned(),
+        );
+    }
+    manifest.text = Some(
+        manifest
+            .label_name
+            .iter()
+            .map(|name| template.replace("{}", name))
+            .collect(),
+    );
+    manifest
+        .metadata
+        .insert("nml.caption_template".to_owned(), template.to_owned());
+    Ok(())
+}

@@ -16,10 +16,12 @@
 //! - `task-K.parquet`: splits `train`/`test`, domains photo, sketch, cartoon, painting;
 //! - `contact/*.png`: a contact sheet per manifest and split.
 //!
-//! Images are PNG bytes (`image_format = png`), RGB, `image_size`² pixels.
+//! Images are PNG bytes (`image_format = png`), RGB, `image_size`² pixels;
+//! every row also has a `text` caption ([`caption`]) for image–text pre-training.
 //! Every image has its own RNG seeded from (seed, manifest, domain, split,
 //! index), so generation is parallel and yet identical for a seed.
 
+pub mod caption;
 pub mod render;
 
 use std::collections::HashSet;
@@ -300,7 +302,8 @@ fn build(
                 .bytes("seed", &config.seed.to_le_bytes())
                 .finish();
             let mut rng = ChaCha8Rng::from_seed(*key.as_bytes());
-            let pixels = render::render(factors, style, config.image_size, &mut rng);
+            let (pixels, scene) = render::render_scene(factors, style, config.image_size, &mut rng);
+            let text = caption::caption(factors, style, &scene, &mut rng);
             let png = encode_png(&pixels, config.image_size, config.image_size)?;
             Ok(Sample {
                 index: index as i64,
@@ -308,6 +311,7 @@ fn build(
                 label: label as i64,
                 image: Some((png, "png".to_owned())),
                 domain: Some(style.name().to_owned()),
+                text: Some(text),
                 ..Sample::default()
             })
         })

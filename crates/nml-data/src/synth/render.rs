@@ -116,8 +116,29 @@ impl Pose {
     }
 }
 
+/// What a caption can say about one rendered image beyond its class.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scene {
+    /// Object scale, 0.50..0.78 of the half-width.
+    pub scale: f32,
+    /// Object centre in [-1, 1]² image coordinates (x right, y down).
+    pub center: [f32; 2],
+    /// Clutter strokes behind the object (photo style only).
+    pub clutter: usize,
+}
+
 /// Renders one `size`×`size` RGB image (row-major, 3 bytes per pixel).
 pub fn render(factors: Factors, style: Style, size: u32, rng: &mut impl Rng) -> Vec<u8> {
+    render_scene(factors, style, size, rng).0
+}
+
+/// [`render`], also returning the image's [`Scene`] (the same pixels for the same RNG).
+pub fn render_scene(
+    factors: Factors,
+    style: Style,
+    size: u32,
+    rng: &mut impl Rng,
+) -> (Vec<u8>, Scene) {
     let pose = Pose::draw(rng);
     let (mut a, mut b) = (PALETTES[factors.palette].1, PALETTES[factors.palette].2);
     let jitter = |c: [f32; 3], rng: &mut dyn rand::RngCore| {
@@ -132,6 +153,11 @@ pub fn render(factors: Factors, style: Style, size: u32, rng: &mut impl Rng) -> 
         Clutter::draw(rng, n)
     } else {
         Clutter::default()
+    };
+    let scene = Scene {
+        scale: pose.scale,
+        center: pose.center,
+        clutter: clutter.strokes.len(),
     };
     let mut out = Vec::with_capacity((size * size * 3) as usize);
     let pixel = 2.0 / size as f32;
@@ -164,7 +190,7 @@ pub fn render(factors: Factors, style: Style, size: u32, rng: &mut impl Rng) -> 
             }
         }
     }
-    out
+    (out, scene)
 }
 
 /// A style's per-image choices: background, noise level, hue shift…

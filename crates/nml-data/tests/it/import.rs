@@ -203,6 +203,17 @@ fn max_per_class_keeps_the_first_rows_of_each_split_and_class() {
         .unwrap();
     assert_eq!(one.index[r3], 2);
     assert_eq!(one.metadata["nml.max_per_class"], "1");
+
+    let mut captioned = one.clone();
+    import::caption_from_classes(&mut captioned, "a photo of a {}").unwrap();
+    let text = captioned.text.as_ref().unwrap();
+    assert_eq!(text[r3], format!("a photo of a {}", one.label_name[r3]));
+    assert!(import::caption_from_classes(&mut captioned, "a {}")
+        .unwrap_err()
+        .contains("already has a `text` column"));
+    assert!(import::caption_from_classes(&mut one.clone(), "a photo")
+        .unwrap_err()
+        .contains("no `{}`"));
     assert_eq!(import::max_per_class(&m, 100).len(), m.len());
 }
 

@@ -57,7 +57,7 @@ fn extraction_is_exact_cached_and_invalidated_by_one_byte() {
     checkpoint::load_model(&vs, &model.join("model.safetensors"), info.arch).unwrap();
     let manifest = Manifest::read(&manifest_path).unwrap();
     let set = data::load(&manifest, &[0, 1, 599], 32, false, &manifest_path).unwrap();
-    let direct = extract::features_of(&net, &info, &set.images, Device::Cpu);
+    let direct = extract::features_of(&net, info.normalize, &set.images, Device::Cpu);
     for (k, row) in [0usize, 1, 599].iter().enumerate() {
         let ours: Vec<f32> = Vec::try_from(direct.get(k as i64)).unwrap();
         let max = ours

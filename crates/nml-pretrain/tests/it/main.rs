@@ -1,5 +1,6 @@
 //! Integration tests of nml-pretrain.
 
+mod contrastive; // image–text pre-training: zero-shot, caption swaps, resume, bad captions
 mod errors; // wrong architecture, damaged checkpoints, image sizes, config changes
 mod pytorch; // the checkpoint loads into the PyTorch reference module with equal outputs
 mod resume; // a killed run resumes to the same weights as an uninterrupted one
