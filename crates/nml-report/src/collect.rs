@@ -12,6 +12,8 @@ use crate::{ReportError, Result};
 /// One pre-trained backbone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PretrainRecord {
+    /// `supervised` or `contrastive`.
+    pub setting: String,
     /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
     pub noise: String,
     pub ratio: u32,
@@ -26,6 +28,8 @@ pub struct PretrainRecord {
 /// The spectrum of one backbone's features of one task's test rows in one domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpectralRecord {
+    /// `supervised` or `contrastive`.
+    pub setting: String,
     /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
     pub noise: String,
     pub ratio: u32,
@@ -41,6 +45,8 @@ pub struct SpectralRecord {
 /// One head's accuracy on one task's test rows of one domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TuneRecord {
+    /// `supervised` or `contrastive`.
+    pub setting: String,
     /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
     pub noise: String,
     pub ratio: u32,
@@ -142,6 +148,30 @@ fn noise_name(t: &TableEntry) -> String {
 }
 
 impl Results {
+    /// The records of one setting (`supervised` or `contrastive`).
+    pub fn setting(&self, setting: &str) -> Results {
+        Results {
+            pretrain: self
+                .pretrain
+                .iter()
+                .filter(|r| r.setting == setting)
+                .cloned()
+                .collect(),
+            spectral: self
+                .spectral
+                .iter()
+                .filter(|r| r.setting == setting)
+                .cloned()
+                .collect(),
+            tune: self
+                .tune
+                .iter()
+                .filter(|r| r.setting == setting)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Splits the records into the study's ratios (symmetric noise) and the
     /// real noise conditions, each its own set of results.
     pub fn split_real_noise(&self) -> (Results, Results) {
@@ -193,13 +223,21 @@ impl Results {
                 .transpose()?
                 .unwrap_or(f64::NAN);
             results.pretrain.push(PretrainRecord {
+                setting: t.setting.clone(),
                 noise: noise_name(t),
                 ratio: t.ratio,
                 seed: t.seed,
                 noise_realised: noise,
                 test_acc: number(last, "test_acc", &path)?,
-                train_acc_noisy: number(last, "train_acc_noisy", &path)?,
-                train_acc_clean: number(last, "train_acc_clean", &path)?,
+                // Contrastive runs report in-batch retrieval against the
+                // captions they saw, and no clean-label training accuracy.
+                train_acc_noisy: number(last, "train_acc_noisy", &path)
+                    .or_else(|_| number(last, "train_retrieval_acc", &path))?,
+                train_acc_clean: if t.setting == "contrastive" {
+                    f64::NAN
+                } else {
+                    number(last, "train_acc_clean", &path)?
+                },
                 images_per_sec: number(last, "images_per_sec", &path)?,
             });
         }
@@ -228,6 +266,7 @@ impl Results {
                 };
                 let task = name.split_once('/').map_or(name.as_str(), |(_, t)| t);
                 results.spectral.push(SpectralRecord {
+                    setting: t.setting.clone(),
                     noise: noise_name(t),
                     ratio: t.ratio,
                     seed: t.seed,
@@ -257,6 +296,7 @@ impl Results {
                     )));
                 }
                 results.tune.push(TuneRecord {
+                    setting: t.setting.clone(),
                     noise: noise_name(t),
                     ratio: t.ratio,
                     seed: u64::try_from(seeds[i]).unwrap_or(t.seed),
@@ -281,6 +321,7 @@ impl Results {
         };
         let p = &self.pretrain;
         let pretrain = df!(
+            "setting" => p.iter().map(|r| r.setting.clone()).collect::<Vec<_>>(),
             "noise" => p.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
             "ratio" => p.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => p.iter().map(|r| r.seed).collect::<Vec<_>>(),
@@ -293,6 +334,7 @@ impl Results {
         .map_err(fail)?;
         let s = &self.spectral;
         let spectral = df!(
+            "setting" => s.iter().map(|r| r.setting.clone()).collect::<Vec<_>>(),
             "noise" => s.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
             "ratio" => s.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => s.iter().map(|r| r.seed).collect::<Vec<_>>(),
@@ -306,6 +348,7 @@ impl Results {
         .map_err(fail)?;
         let t = &self.tune;
         let tuning = df!(
+            "setting" => t.iter().map(|r| r.setting.clone()).collect::<Vec<_>>(),
             "noise" => t.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
             "ratio" => t.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => t.iter().map(|r| r.seed).collect::<Vec<_>>(),

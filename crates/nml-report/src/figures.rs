@@ -262,6 +262,35 @@ pub fn figures(run: &RunInfo, results: &Results) -> Vec<(&'static str, Panels)> 
     ]
 }
 
+/// Linear probing against noise in both pre-training settings, ID and OOD
+/// panels: the analogue of the paper's ImageNet-1K vs YFCC15M panels.
+pub fn settings(run: &RunInfo, supervised: &Results, contrastive: &Results) -> Panels {
+    Panels(
+        ["ID", "OOD"]
+            .iter()
+            .map(|&split| Panel {
+                title: format!("{split} linear probing, both settings"),
+                x: "pre-training noise ratio (%)".to_owned(),
+                y: "accuracy (%)".to_owned(),
+                series: vec![
+                    line(
+                        "supervised (label noise)",
+                        run,
+                        |r| stats::accuracy(supervised, r, "lp", split),
+                        100.0,
+                    ),
+                    line(
+                        "contrastive (caption swaps)",
+                        run,
+                        |r| stats::accuracy(contrastive, r, "lp", split),
+                        100.0,
+                    ),
+                ],
+            })
+            .collect(),
+    )
+}
+
 /// Writes every figure as `dir/<stem>.svg` and `.png`; returns the stems.
 pub fn write_all(run: &RunInfo, results: &Results, dir: &Path) -> Result<Vec<&'static str>> {
     let mut stems = Vec::new();

@@ -28,18 +28,31 @@ const METHODS: [(&str, &str); 3] = [("lp", "LP"), ("mlp", "MLP"), ("nmtune", "NM
 pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
     let run = RunInfo::read(run_path)?;
     let all = Results::collect(&run, dir)?;
-    // The claims, figures and summaries are the study's ratios; real noise
-    // conditions get their own section beside them.
-    let (results, real_noise) = all.split_real_noise();
+    // The claims, figures and summaries are the supervised study's ratios;
+    // real noise conditions and the contrastive setting get their own sections.
+    let (results, real_noise) = all.setting("supervised").split_real_noise();
+    let contrastive = all.setting("contrastive");
     let claims = stats::claims(&run, &results);
+    let contrastive_claims =
+        (!contrastive.tune.is_empty()).then(|| stats::claims(&run, &contrastive));
     let results_dir = dir.join("results");
     let mut frames = all.frames()?;
-    frames.push(("summary", summary_frame(&run, &results)?));
+    let mut summary = summary_frame(&run, &results, "supervised")?;
+    if !contrastive.tune.is_empty() {
+        summary
+            .vstack_mut(&summary_frame(&run, &contrastive, "contrastive")?)
+            .map_err(polars_error("results/summary.parquet"))?;
+    }
+    frames.push(("summary", summary));
     let real = run.benchmark == "real-models";
     if !real {
         frames.push(("ablation", ablation_frame(&run, &results)?));
     }
-    frames.push(("claims", claims_frame(&claims)?));
+    let mut all_claims: Vec<(&str, &Claim)> = claims.iter().map(|c| ("supervised", c)).collect();
+    if let Some(cc) = &contrastive_claims {
+        all_claims.extend(cc.iter().map(|c| ("contrastive", c)));
+    }
+    frames.push(("claims", claims_frame(&all_claims)?));
     frames.push(("timings", timings_frame(&run)?));
     for (stem, frame) in &mut frames {
         let path = results_dir.join(format!("{stem}.parquet"));
@@ -54,11 +67,19 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
     }
     let figures_dir = dir.join("figures");
     // The figures plot against the noise ratio: the noisy-pre-training study only.
-    let stems = if real {
+    let mut stems = if real {
         Vec::new()
     } else {
         figures::write_all(&run, &results, &figures_dir)?
     };
+    if !contrastive.tune.is_empty() {
+        let stem = "settings-lp-vs-noise";
+        nml_spectral::plot::write_figure(
+            &figures::settings(&run, &results, &contrastive),
+            &figures_dir.join(stem),
+        )?;
+        stems.push(stem);
+    }
     // The spectrum figure is nml-spectral's; copy it beside the others.
     for ext in ["png", "svg"] {
         let from = dir.join("spectral/figure/spectrum").with_extension(ext);
@@ -67,11 +88,16 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
         }
     }
     let mut text = render(&run, &results, &claims, &stems);
+    // Extra sections go before the provenance section, which closes the report.
+    let mut extra = String::new();
     if !real_noise.pretrain.is_empty() {
-        // Before the provenance section, which closes the report.
-        let at = text.find("\n## Provenance").unwrap_or(text.len());
-        text.insert_str(at, &real_noise_section(&run, &results, &real_noise));
+        extra.push_str(&real_noise_section(&run, &results, &real_noise));
     }
+    if let Some(cc) = &contrastive_claims {
+        extra.push_str(&contrastive_section(&run, &results, &contrastive, cc, &stems));
+    }
+    let at = text.find("\n## Provenance").unwrap_or(text.len());
+    text.insert_str(at, &extra);
     nml_core::write_atomic(dir.join("REPORT.md"), text.as_bytes())?;
     Ok(claims)
 }
@@ -83,8 +109,8 @@ fn polars_error(path: &str) -> impl Fn(PolarsError) -> ReportError + '_ {
     }
 }
 
-/// `ratio, variant, split, mean, std, seeds`: accuracy over seeds.
-pub fn summary_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
+/// `setting, ratio, variant, split, mean, std, seeds`: accuracy over seeds.
+pub fn summary_frame(run: &RunInfo, results: &Results, setting: &str) -> Result<DataFrame> {
     let mut rows: Vec<(u32, String, &str, Stat)> = Vec::new();
     let variants: Vec<String> = {
         let mut v: Vec<String> = results.tune.iter().map(|r| r.variant.clone()).collect();
@@ -103,6 +129,7 @@ pub fn summary_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
         }
     }
     df!(
+        "setting" => vec![setting; rows.len()],
         "ratio" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
         "variant" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
         "split" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
@@ -132,13 +159,14 @@ fn ablation_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
     .map_err(polars_error("results/ablation.parquet"))
 }
 
-fn claims_frame(claims: &[Claim]) -> Result<DataFrame> {
+fn claims_frame(claims: &[(&str, &Claim)]) -> Result<DataFrame> {
     df!(
-        "claim_id" => claims.iter().map(|c| c.id).collect::<Vec<_>>(),
-        "claim" => claims.iter().map(|c| c.claim).collect::<Vec<_>>(),
-        "verdict" => claims.iter().map(|c| c.verdict.to_string()).collect::<Vec<_>>(),
-        "rule" => claims.iter().map(|c| c.rule).collect::<Vec<_>>(),
-        "evidence" => claims.iter().map(|c| c.evidence.clone()).collect::<Vec<_>>()
+        "setting" => claims.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "claim_id" => claims.iter().map(|c| c.1.id).collect::<Vec<_>>(),
+        "claim" => claims.iter().map(|c| c.1.claim).collect::<Vec<_>>(),
+        "verdict" => claims.iter().map(|c| c.1.verdict.to_string()).collect::<Vec<_>>(),
+        "rule" => claims.iter().map(|c| c.1.rule).collect::<Vec<_>>(),
+        "evidence" => claims.iter().map(|c| c.1.evidence.clone()).collect::<Vec<_>>()
     )
     .map_err(polars_error("results/claims.parquet"))
 }
@@ -469,6 +497,57 @@ pub fn real_noise_section(run: &RunInfo, synthetic: &Results, real: &Results) ->
     s
 }
 
+/// The paper's second setting beside the first: CLIP-style pre-training with
+/// swapped captions, its zero-shot accuracy, spectrum and heads, and the
+/// claims decided again on its numbers.
+pub fn contrastive_section(
+    run: &RunInfo,
+    supervised: &Results,
+    contrastive: &Results,
+    claims: &[Claim],
+    figures: &[&str],
+) -> String {
+    let mut s = String::from(
+        "\n## Contrastive pre-training (the paper's image–text setting)\n\n\
+         The same backbone trained CLIP-style on the images' captions (bag-of-tokens text tower, symmetric InfoNCE, learnable temperature), \
+         with noise injected by swapping captions between pairs: a ratio is the fraction of training image–text pairs whose caption belongs to another pair. \
+         The frozen image tower then goes through the same feature cache, spectrum and LP / MLP / NMTune heads. \
+         Supervised and contrastive columns sit side by side, as the paper's ImageNet-1K and YFCC15M panels.\n",
+    );
+    if figures.contains(&"settings-lp-vs-noise") {
+        s.push_str("\n![linear probing against pre-training noise, supervised and contrastive](figures/settings-lp-vs-noise.png)\n\n\
+                    *ID and OOD linear-probing accuracy against the noise ratio, both settings* (also `figures/settings-lp-vs-noise.svg`)\n");
+    }
+    s.push_str("\n| noise | zero-shot | SVE (ID) | LSVR (OOD) | LP ID sup. | LP ID con. | LP OOD sup. | LP OOD con. | NMTune ID con. | NMTune OOD con. |\n\
+                |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for &ratio in &run.ratios {
+        let zero_shot: Vec<f64> = contrastive
+            .pretrain
+            .iter()
+            .filter(|r| r.ratio == ratio)
+            .map(|r| r.test_acc)
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            Stat::of(&zero_shot).pct(),
+            stats::spectral(contrastive, ratio, "ID", stats::sve).fixed(3),
+            stats::spectral(contrastive, ratio, "OOD", stats::lsvr).fixed(3),
+            stats::accuracy(supervised, ratio, "lp", "ID").pct(),
+            stats::accuracy(contrastive, ratio, "lp", "ID").pct(),
+            stats::accuracy(supervised, ratio, "lp", "OOD").pct(),
+            stats::accuracy(contrastive, ratio, "lp", "OOD").pct(),
+            stats::accuracy(contrastive, ratio, "nmtune", "ID").pct(),
+            stats::accuracy(contrastive, ratio, "nmtune", "OOD").pct()
+        );
+    }
+    s.push_str("\nThe claims, decided by the same rules on the contrastive numbers:\n\n| # | verdict | evidence |\n|---|---|---|\n");
+    for c in claims {
+        let _ = writeln!(s, "| {} | **{}** | {} |", c.id, c.verdict, c.evidence);
+    }
+    s
+}
+
 fn provenance(s: &mut String, run: &RunInfo) {
     s.push_str("\n## Provenance\n\n");
     let _ = writeln!(
@@ -504,6 +583,7 @@ mod tests {
 
     fn pretrain(noise: &str, ratio: u32, realised: f64) -> PretrainRecord {
         PretrainRecord {
+            setting: "supervised".to_owned(),
             noise: noise.to_owned(),
             ratio,
             seed: 0,

@@ -38,6 +38,9 @@ pub struct RunInfo {
 pub struct TableEntry {
     /// `noise`, `pretrain`, `spectral` or `tune`.
     pub kind: String,
+    /// `supervised` (class labels; absent in older indexes) or `contrastive` (image–text pairs).
+    #[serde(default = "supervised")]
+    pub setting: String,
     /// `symmetric` (or empty) for the study's ratios; otherwise a real noise
     /// condition (e.g. `cifar10n-worse`) whose `ratio` is its nominal rate.
     #[serde(default)]
@@ -57,6 +60,10 @@ pub struct StepEntry {
     pub stage: String,
     pub key: String,
     pub seconds: Option<f64>,
+}
+
+fn supervised() -> String {
+    "supervised".to_owned()
 }
 
 impl TableEntry {

@@ -612,6 +612,7 @@ pub(crate) mod tests {
                         ("sketch", "OOD", a_ood, gain_ood),
                     ] {
                         r.tune.push(TuneRecord {
+                            setting: "supervised".to_owned(),
                             noise: "symmetric".to_owned(),
                             ratio,
                             seed,
@@ -628,6 +629,7 @@ pub(crate) mod tests {
                 // SVE rises with noise, LSVR falls (paper-shaped), or the opposite.
                 for (domain, split) in [("photo", "ID"), ("sketch", "OOD")] {
                     r.spectral.push(SpectralRecord {
+                        setting: "supervised".to_owned(),
                         noise: "symmetric".to_owned(),
                         ratio,
                         seed,

@@ -304,6 +304,7 @@ fn benchmark(
                         .map(|s| (*s).to_owned())
                         .collect(),
                     real_noise: Vec::new(),
+                    contrastive: true,
                 }),
                 None,
             ))
@@ -329,7 +330,7 @@ fn benchmark(
 /// painting, cartoon and sketch are OOD). PACS images are resized to the
 /// backbone's 32-pixel input.
 fn cifar10_pacs(dir: &Path, profile: &Profile) -> Benchmark {
-    let import = |name: &str, input: &str, per_class: Option<usize>| {
+    let import = |name: &str, input: &str, per_class: Option<usize>, captions: bool| {
         let out = format!("data/{name}.parquet");
         let mut args: Vec<String> = ["import", "parquet", "--input"]
             .iter()
@@ -340,11 +341,18 @@ fn cifar10_pacs(dir: &Path, profile: &Profile) -> Benchmark {
         if let Some(n) = per_class {
             args.extend(["--max-per-class".to_owned(), n.to_string()]);
         }
+        if captions {
+            // Class-name captions, as CLIP's CIFAR prompts: the contrastive setting's pairs.
+            args.extend([
+                "--caption-template".to_owned(),
+                "a photo of a {}".to_owned(),
+            ]);
+        }
         (name.to_owned(), "nml-data".to_owned(), args, vec![out])
     };
     let (cifar_per_class, pacs_per_class) = profile.real_per_class;
-    let cifar = import("cifar10", "cifar10.parquet", cifar_per_class);
-    let pacs = import("pacs", "pacs.parquet", pacs_per_class);
+    let cifar = import("cifar10", "cifar10.parquet", cifar_per_class, true);
+    let pacs = import("pacs", "pacs.parquet", pacs_per_class, false);
     let real = |name: &str, column: &str, nominal: u32| RealNoise {
         name: name.to_owned(),
         column: column.to_owned(),
@@ -380,6 +388,7 @@ fn cifar10_pacs(dir: &Path, profile: &Profile) -> Benchmark {
             real("cifar10n-random1", "random_label1", 17),
             real("cifar10n-worse", "worse_label", 40),
         ],
+        contrastive: true,
     }
 }
 
@@ -522,8 +531,9 @@ fn run_json(c: &RunContext, plan: &Plan, seconds: &[Option<f64>]) -> String {
         .iter()
         .map(|t| {
             format!(
-                "    {{\"kind\": {}, \"noise\": {}, \"ratio\": {}, \"seed\": {}, \"task\": {}, \"variant\": {}, \"domain\": {}, \"path\": {}}}",
+                "    {{\"kind\": {}, \"setting\": {}, \"noise\": {}, \"ratio\": {}, \"seed\": {}, \"task\": {}, \"variant\": {}, \"domain\": {}, \"path\": {}}}",
                 json_str(t.kind),
+                json_str(t.setting),
                 json_str(&t.noise),
                 t.ratio,
                 t.seed,
@@ -600,15 +610,40 @@ mod tests {
     fn plan_covers_the_study_and_keys_chain() {
         let plan = smoke_plan();
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
-        // 2 seeds × 5 ratios of corrupt and pretrain; 2 tasks × (3 methods + 3 ablation at 10%).
+        // 2 seeds × 5 ratios × 2 settings of corrupt and pretrain; 2 tasks ×
+        // 3 methods, and 3 ablation variants at 10% for the supervised setting.
         assert_eq!(
             names.iter().filter(|n| n.starts_with("pretrain-")).count(),
-            10
+            20
         );
         assert_eq!(
             names.iter().filter(|n| n.starts_with("tune-")).count(),
-            2 * 5 * 2 * 3 + 2 * 2 * 3
+            2 * (2 * 5 * 2 * 3) + 2 * 2 * 3
         );
+        let clip = plan
+            .steps
+            .iter()
+            .find(|s| s.name == "pretrain-s1-clip-n20")
+            .unwrap();
+        assert!(clip
+            .args
+            .windows(2)
+            .any(|w| w == ["--objective", "contrastive"]));
+        let swap = plan
+            .steps
+            .iter()
+            .find(|s| s.name == "corrupt-s1-clip-n20")
+            .unwrap();
+        assert!(swap
+            .args
+            .windows(2)
+            .any(|w| w == ["--kind", "caption-swap"]));
+        assert!(swap.args.windows(2).any(|w| w == ["--ratio", "0.20"]));
+        assert!(!names.contains(&"tune-s0-clip-n10-task-0-no-covariance"));
+        assert!(plan
+            .tables
+            .iter()
+            .any(|t| t.setting == "contrastive" && t.kind == "tune" && t.ratio == 30));
         assert!(names.contains(&"tune-s1-n10-task-1-no-covariance"));
         assert!(!names.contains(&"tune-s1-n20-task-1-no-covariance"));
         // Heads train on the source domain only, so the other domains are out of distribution.
@@ -656,11 +691,15 @@ mod tests {
         let plan = plan::build(&bench, &profile, 0, "cpu");
         let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(&names[..2], &["data", "data-pacs"]);
-        // 2 seeds × (5 ratios + 3 CIFAR-10N label sets).
+        // 2 seeds × (5 ratios + 3 CIFAR-10N label sets + 5 caption-swap ratios).
         assert_eq!(
             names.iter().filter(|n| n.starts_with("pretrain-")).count(),
-            16
+            26
         );
+        assert!(plan.steps[0]
+            .args
+            .windows(2)
+            .any(|w| w == ["--caption-template", "a photo of a {}"]));
         let worse = plan
             .steps
             .iter()
@@ -687,7 +726,7 @@ mod tests {
         let real: Vec<&str> = plan
             .tables
             .iter()
-            .filter(|t| t.kind == "pretrain" && t.noise != "symmetric")
+            .filter(|t| t.kind == "pretrain" && t.setting == "supervised" && t.noise != "symmetric")
             .map(|t| t.noise.as_str())
             .collect();
         assert_eq!(
@@ -712,7 +751,8 @@ mod tests {
             .filter(|&i| plan.steps[i].stage == "pretrain")
             .map(|i| exec::owner(&plan, i, n))
             .collect();
-        assert_eq!(pretrain, vec![0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+        let cycle: Vec<usize> = (0..20).map(|i| i % 3).collect();
+        assert_eq!(pretrain, cycle);
         // Shard 2 needs the data step (shard 0's) but runs no report.
         let need = exec::needed(&plan, (2, n));
         assert!(need[0]);

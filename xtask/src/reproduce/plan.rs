@@ -112,6 +112,8 @@ pub(crate) struct Benchmark {
     pub ood_domains: Vec<String>,
     /// Real noise conditions pre-trained beside the synthetic ratios.
     pub real_noise: Vec<RealNoise>,
+    /// Also pre-train CLIP-style on the manifest's captions, swapped at each ratio.
+    pub contrastive: bool,
 }
 
 /// A head to tune: (name, method, regulariser weights when not the method's defaults).
@@ -137,6 +139,8 @@ pub(crate) struct Step {
 #[derive(Debug, Clone)]
 pub(crate) struct Table {
     pub kind: &'static str,
+    /// `supervised` (class labels) or `contrastive` (image–text pairs).
+    pub setting: &'static str,
     /// `symmetric` (the ratios), or a real noise condition's name.
     pub noise: String,
     pub ratio: u32,
@@ -219,9 +223,10 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// One pre-training condition: tag, noise name, ratio, and `nml-noise` arguments.
+/// One pre-training condition: tag, setting, noise name, ratio, and `nml-noise` arguments.
 struct Condition {
     tag: String,
+    setting: &'static str,
     noise: String,
     ratio: u32,
     args: Vec<String>,
@@ -256,6 +261,7 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
         .iter()
         .map(|&ratio| Condition {
             tag: format!("n{ratio:02}"),
+            setting: "supervised",
             noise: "symmetric".to_owned(),
             ratio,
             args: strings(&[
@@ -268,13 +274,30 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
         .collect();
     conditions.extend(benchmark.real_noise.iter().map(|r| Condition {
         tag: r.name.clone(),
+        setting: "supervised",
         noise: r.name.clone(),
         ratio: r.nominal,
         args: strings(&["--kind", "column", "--column", &r.column]),
     }));
+    // CLIP-style pre-training: the ratio is the fraction of image–text pairs
+    // whose caption was swapped with another pair's.
+    if benchmark.contrastive {
+        conditions.extend(RATIOS.iter().map(|&ratio| Condition {
+            tag: format!("clip-n{ratio:02}"),
+            setting: "contrastive",
+            noise: "caption-swap".to_owned(),
+            ratio,
+            args: strings(&[
+                "--kind",
+                "caption-swap",
+                "--ratio",
+                &format!("{:.2}", f64::from(ratio) / 100.0),
+            ]),
+        }));
+    }
     for &s in &seeds {
         for c in &conditions {
-            let (ratio, noise) = (c.ratio, c.noise.as_str());
+            let (ratio, noise, setting) = (c.ratio, c.noise.as_str(), c.setting);
             let tag = format!("s{s}-{}", c.tag);
             let dir = format!("s{s}/{}", c.tag);
             let noisy = format!("noisy/s{s}/pretrain-{}.parquet", c.tag);
@@ -290,8 +313,9 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                 vec![noisy.clone(), summary.clone()],
                 vec![data[0]],
             );
-            plan.tables
-                .push(table("noise", noise, ratio, s, "", "", "", &summary));
+            plan.tables.push(table(
+                "noise", setting, noise, ratio, s, "", "", "", &summary,
+            ));
             let model = format!("pretrain/{dir}");
             let mut args = strings(&[
                 "--train",
@@ -309,6 +333,9 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                 "--resume",
             ]);
             args.extend(benchmark.pretrain_args.iter().cloned());
+            if setting == "contrastive" {
+                args.extend(strings(&["--objective", "contrastive"]));
+            }
             let pretrain = plan.add(
                 format!("pretrain-{tag}"),
                 "pretrain",
@@ -323,6 +350,7 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
             plan.steps[pretrain].scratch = vec![format!("{model}/resume.safetensors")];
             plan.tables.push(table(
                 "pretrain",
+                setting,
                 noise,
                 ratio,
                 s,
@@ -364,7 +392,10 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                     ("mlp", "mlp", None),
                     ("nmtune", "nmtune", None),
                 ];
-                if noise == "symmetric" && ratio == profile.ablation_ratio {
+                if setting == "supervised"
+                    && noise == "symmetric"
+                    && ratio == profile.ablation_ratio
+                {
                     for (name, method, c, v, d) in &ABLATION[1..4] {
                         variants.push((name, method, Some((*c, *v, *d))));
                     }
@@ -403,7 +434,9 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                         device,
                         &run,
                         extract,
-                        table("tune", noise, ratio, s, &task.name, variant, "", ""),
+                        table(
+                            "tune", setting, noise, ratio, s, &task.name, variant, "", "",
+                        ),
                     );
                 }
             }
@@ -444,8 +477,9 @@ pub(crate) fn build(benchmark: &Benchmark, profile: &Profile, seed: u64, device:
                     vec![metrics.clone()],
                     feature_steps.clone(),
                 );
-                plan.tables
-                    .push(table("spectral", noise, ratio, s, "", "", &name, &metrics));
+                plan.tables.push(table(
+                    "spectral", setting, noise, ratio, s, "", "", &name, &metrics,
+                ));
             }
         }
     }
@@ -507,6 +541,7 @@ pub(crate) fn add_report(plan: &mut Plan) {
 #[allow(clippy::too_many_arguments)] // a record literal with its fields named at every call would be longer
 fn table(
     kind: &'static str,
+    setting: &'static str,
     noise: &str,
     ratio: u32,
     seed: u64,
@@ -517,6 +552,7 @@ fn table(
 ) -> Table {
     Table {
         kind,
+        setting,
         noise: noise.to_owned(),
         ratio,
         seed,
@@ -654,7 +690,7 @@ pub(crate) fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
                 device,
                 &run,
                 dep,
-                table("tune", "", 0, seeds[0], task, method, "", ""),
+                table("tune", "supervised", "", 0, seeds[0], task, method, "", ""),
             );
         }
     }
