@@ -94,7 +94,13 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
         extra.push_str(&real_noise_section(&run, &results, &real_noise));
     }
     if let Some(cc) = &contrastive_claims {
-        extra.push_str(&contrastive_section(&run, &results, &contrastive, cc, &stems));
+        extra.push_str(&contrastive_section(
+            &run,
+            &results,
+            &contrastive,
+            cc,
+            &stems,
+        ));
     }
     let at = text.find("\n## Provenance").unwrap_or(text.len());
     text.insert_str(at, &extra);
