@@ -10,7 +10,8 @@
 #
 # Checks: the runtime sees and links CUDA; the torch crates' tests pass there;
 # ResNet-20 pre-training on the quick synthetic corpus on the GPU (fp32 and
-# bf16 autocast) and on the CPU; feature extraction of a downstream task on
+# bf16 autocast) and on the CPU, and contrastive (CLIP-style) pre-training on the
+# corpus's captions on the GPU; feature extraction of a downstream task on
 # the GPU and the CPU; NMTune on those features on the GPU and the CPU, whose
 # accuracies must agree within 2 points (parity). Prints tables; exits
 # non-zero when any check fails. Takes about 3 minutes on an H100.
@@ -57,6 +58,8 @@ train() { # name, out, extra args...
 train "pretrain resnet20 cuda (2 epochs, 312 steps)" "$work/cuda" --device cuda --epochs 2
 train "pretrain resnet20 cuda bf16 (2 epochs)" "$work/amp" --device cuda --epochs 2 --amp
 train "pretrain resnet20 cpu (1 epoch)" "$work/cpu" --device cpu --epochs 1
+train "pretrain resnet20 contrastive cuda (2 epochs, captions)" "$work/clip" --device cuda --epochs 2 \
+  --objective contrastive
 
 # Feature extraction of task 0 (four domains) with the CUDA-trained backbone, on each device.
 extract() { # device
@@ -103,6 +106,7 @@ echo "|---|---|"
 for run in cuda amp cpu; do
   [ -f "$work/$run/metrics.csv" ] && echo "| $run | $(last_epoch "$work/$run") |"
 done
+[ -f "$work/clip/metrics.csv" ] && echo "| contrastive cuda (batch 128) | $(tail -n 1 "$work/clip/metrics.csv" | awk -F, '{printf "%.0f img/s, zero-shot acc %.3f", $7, $5}') |"
 echo
 echo "| NMTune (3 seeds, task 0) | photo (ID) | sketch (OOD) |"
 echo "|---|---:|---:|"
