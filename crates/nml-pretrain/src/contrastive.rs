@@ -20,7 +20,6 @@
 //! the test split against the clean labels.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -33,7 +32,9 @@ use crate::checkpoint;
 use crate::data::{self, Augment, ImageSet, Normalize};
 use crate::models::{Arch, Net};
 use crate::optim::{lr_at, AdamW, AdamWConfig};
-use crate::train::RunPaths;
+use crate::train::{
+    load_run_data, progress_bar, read_resume, resume_path, strip_prefix, RunData, RunPaths,
+};
 use crate::{PretrainError, Result};
 
 /// Token id of padding.
@@ -478,24 +479,20 @@ pub fn train_contrastive(
             }
         }
     }
-    let resume_path = paths.out.join("resume.safetensors");
-    if resume_path.exists() && !resume {
-        return Err(PretrainError::Config(format!(
-            "{} holds a checkpoint: pass --resume to continue it, or delete the folder to start over",
-            paths.out.display()
-        )));
-    }
-
-    let manifest = Manifest::read(&paths.train)?;
-    let train_rows = manifest.rows_in_split(&config.train_split);
-    if train_rows.len() < 2 {
-        return Err(PretrainError::Data(format!(
-            "{}: split `{}` has {} rows; training needs at least 2",
-            paths.train.display(),
-            config.train_split,
-            train_rows.len()
-        )));
-    }
+    let resume_path = resume_path(&paths.out, resume)?;
+    let RunData {
+        manifest,
+        train_rows,
+        train_set,
+        test_set,
+        normalize,
+    } = load_run_data(
+        paths,
+        &config.train_split,
+        &config.test_split,
+        config.input_size,
+        config.resize,
+    )?;
     let captions = manifest.text.as_ref().map(|t| {
         train_rows
             .iter()
@@ -513,35 +510,6 @@ pub fn train_contrastive(
             "captions longer than the context were truncated (raise --context to keep them whole)"
         );
     }
-    let test_manifest = match &paths.test {
-        Some(p) => Manifest::read(p)?,
-        None => manifest.clone(),
-    };
-    if test_manifest.class_names != manifest.class_names {
-        return Err(PretrainError::Data(format!(
-            "{} and {} have different class lists",
-            paths.train.display(),
-            test_path.display()
-        )));
-    }
-    let test_rows = test_manifest.rows_in_split(&config.test_split);
-    let train_set = data::load(
-        &manifest,
-        &train_rows,
-        config.input_size,
-        config.resize,
-        &paths.train,
-    )?;
-    let test_set = data::load(
-        &test_manifest,
-        &test_rows,
-        config.input_size,
-        config.resize,
-        &test_path,
-    )?;
-    let (mean, std) = data::channel_stats(&train_set.images);
-    let normalize = Normalize { mean, std };
-
     std::fs::create_dir_all(&paths.out)
         .map_err(|e| PretrainError::Data(format!("{}: {e}", paths.out.display())))?;
     let run_record = serde_json::json!({
@@ -585,29 +553,10 @@ pub fn train_contrastive(
         history: Vec::new(),
     };
     if resume && resume_path.exists() {
-        let (tensors, description) = checkpoint::read(&resume_path)?;
-        let saved: ResumeState = serde_json::from_value(description).map_err(|e| {
-            PretrainError::Checkpoint(format!(
-                "{}: no readable contrastive loop state: {e}",
-                resume_path.display()
-            ))
-        })?;
-        if saved.key != key {
-            return Err(PretrainError::Checkpoint(format!(
-                "{} was made with another config or other data; delete the folder or rerun the original command",
-                resume_path.display()
-            )));
-        }
-        let (weights, moments): (Vec<_>, Vec<_>) = tensors
-            .into_iter()
-            .partition(|(n, _)| n.starts_with("model."));
-        let strip = |v: Vec<(String, Tensor)>, prefix: &str| -> Vec<(String, Tensor)> {
-            v.into_iter()
-                .filter_map(|(n, t)| Some((n.strip_prefix(prefix)?.to_owned(), t)))
-                .collect()
-        };
-        checkpoint::load_into(&vs, &strip(weights, "model."), &resume_path)?;
-        opt.load_state(strip(moments, "adamw."), saved.optimizer_steps)
+        let (saved, weights, rest) =
+            read_resume(&resume_path, &key, |s: &ResumeState| s.key.as_str())?;
+        checkpoint::load_into(&vs, &weights, &resume_path)?;
+        opt.load_state(strip_prefix(rest, "adamw."), saved.optimizer_steps)
             .map_err(|e| PretrainError::Checkpoint(format!("{}: {e}", resume_path.display())))?;
         tracing::info!(epoch = saved.epoch, step = saved.step, "resuming");
         state = saved;
@@ -800,15 +749,6 @@ fn write_metrics_csv(path: &Path, history: &[ContrastiveMetrics]) -> Result<()> 
     }
     nml_core::write_atomic(path, csv.as_bytes())?;
     Ok(())
-}
-
-fn progress_bar(total: usize, done: usize) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(total as u64);
-    bar.set_position(done as u64);
-    Some(bar)
 }
 
 /// The content hash a contrastive run is keyed by.

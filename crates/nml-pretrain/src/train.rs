@@ -255,59 +255,20 @@ pub fn train(
             }
         }
     }
-    let resume_path = paths.out.join("resume.safetensors");
-    if resume_path.exists() && !resume {
-        return Err(PretrainError::Config(format!(
-            "{} holds a checkpoint: pass --resume to continue it, or delete the folder to start over",
-            paths.out.display()
-        )));
-    }
-
-    let manifest = Manifest::read(&paths.train)?;
-    let train_rows = manifest.rows_in_split(&config.train_split);
-    if train_rows.len() < 2 {
-        return Err(PretrainError::Data(format!(
-            "{}: split `{}` has {} rows; training needs at least 2",
-            paths.train.display(),
-            config.train_split,
-            train_rows.len()
-        )));
-    }
-    let test_manifest = match &paths.test {
-        Some(p) => Manifest::read(p)?,
-        None => manifest.clone(),
-    };
-    if test_manifest.class_names != manifest.class_names {
-        return Err(PretrainError::Data(format!(
-            "{} and {} have different class lists",
-            paths.train.display(),
-            test_path.display()
-        )));
-    }
-    let test_rows = test_manifest.rows_in_split(&config.test_split);
-    let started = Instant::now();
-    let train_set = data::load(
-        &manifest,
-        &train_rows,
+    let resume_path = resume_path(&paths.out, resume)?;
+    let RunData {
+        manifest,
+        train_set,
+        test_set,
+        normalize,
+        ..
+    } = load_run_data(
+        paths,
+        &config.train_split,
+        &config.test_split,
         config.input_size,
         config.resize,
-        &paths.train,
     )?;
-    let test_set = data::load(
-        &test_manifest,
-        &test_rows,
-        config.input_size,
-        config.resize,
-        &test_path,
-    )?;
-    tracing::info!(
-        train = train_set.len(),
-        test = test_set.len(),
-        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
-        "images decoded"
-    );
-    let (mean, std) = data::channel_stats(&train_set.images);
-    let normalize = Normalize { mean, std };
     let classes = manifest.num_classes();
 
     std::fs::create_dir_all(&paths.out)
@@ -341,29 +302,10 @@ pub fn train(
         history: Vec::new(),
     };
     if resume && resume_path.exists() {
-        let (tensors, description) = checkpoint::read(&resume_path)?;
-        let saved: ResumeState = serde_json::from_value(description).map_err(|e| {
-            PretrainError::Checkpoint(format!(
-                "{}: no readable loop state: {e}",
-                resume_path.display()
-            ))
-        })?;
-        if saved.key != key {
-            return Err(PretrainError::Checkpoint(format!(
-                "{} was made with another config or other data; delete the folder or rerun the original command",
-                resume_path.display()
-            )));
-        }
-        let (weights, momentum): (Vec<_>, Vec<_>) = tensors
-            .into_iter()
-            .partition(|(n, _)| n.starts_with("model."));
-        let strip = |v: Vec<(String, Tensor)>, prefix: &str| -> Vec<(String, Tensor)> {
-            v.into_iter()
-                .map(|(n, t)| (n[prefix.len()..].to_owned(), t))
-                .collect()
-        };
-        checkpoint::load_into(&vs, &strip(weights, "model."), &resume_path)?;
-        sgd.load_state(strip(momentum, "momentum."))
+        let (saved, weights, rest) =
+            read_resume(&resume_path, &key, |s: &ResumeState| s.key.as_str())?;
+        checkpoint::load_into(&vs, &weights, &resume_path)?;
+        sgd.load_state(strip_prefix(rest, "momentum."))
             .map_err(|e| PretrainError::Checkpoint(format!("{}: {e}", resume_path.display())))?;
         tracing::info!(epoch = saved.epoch, step = saved.step, "resuming");
         state = saved;
@@ -533,7 +475,7 @@ fn write_metrics_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
     Ok(())
 }
 
-fn progress_bar(total: usize, done: usize) -> Option<indicatif::ProgressBar> {
+pub(crate) fn progress_bar(total: usize, done: usize) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
@@ -557,6 +499,112 @@ fn log_epoch(m: &EpochMetrics, epochs: usize, bar: Option<&indicatif::ProgressBa
         Some(bar) => bar.println(line),
         None => tracing::info!("{line}"),
     }
+}
+
+/// A run's images: the training manifest, its `train_split` rows and the
+/// test manifest's `test_split` rows decoded, and the normalisation measured
+/// on the training images.
+pub(crate) struct RunData {
+    pub manifest: Manifest,
+    pub train_rows: Vec<usize>,
+    pub train_set: ImageSet,
+    pub test_set: ImageSet,
+    pub normalize: Normalize,
+}
+
+/// Reads and decodes what a run trains and tests on; errors name the file.
+pub(crate) fn load_run_data(
+    paths: &RunPaths,
+    train_split: &str,
+    test_split: &str,
+    input_size: u32,
+    resize: bool,
+) -> Result<RunData> {
+    let test_path = paths.test.clone().unwrap_or_else(|| paths.train.clone());
+    let manifest = Manifest::read(&paths.train)?;
+    let train_rows = manifest.rows_in_split(train_split);
+    if train_rows.len() < 2 {
+        return Err(PretrainError::Data(format!(
+            "{}: split `{train_split}` has {} rows; training needs at least 2",
+            paths.train.display(),
+            train_rows.len()
+        )));
+    }
+    let test_manifest = match &paths.test {
+        Some(p) => Manifest::read(p)?,
+        None => manifest.clone(),
+    };
+    if test_manifest.class_names != manifest.class_names {
+        return Err(PretrainError::Data(format!(
+            "{} and {} have different class lists",
+            paths.train.display(),
+            test_path.display()
+        )));
+    }
+    let test_rows = test_manifest.rows_in_split(test_split);
+    let started = Instant::now();
+    let train_set = data::load(&manifest, &train_rows, input_size, resize, &paths.train)?;
+    let test_set = data::load(&test_manifest, &test_rows, input_size, resize, &test_path)?;
+    tracing::info!(
+        train = train_set.len(),
+        test = test_set.len(),
+        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        "images decoded"
+    );
+    let (mean, std) = data::channel_stats(&train_set.images);
+    Ok(RunData {
+        manifest,
+        train_rows,
+        train_set,
+        test_set,
+        normalize: Normalize { mean, std },
+    })
+}
+
+/// `OUT/resume.safetensors`; refused when it exists and `resume` is off.
+pub(crate) fn resume_path(out: &Path, resume: bool) -> Result<PathBuf> {
+    let path = out.join("resume.safetensors");
+    if path.exists() && !resume {
+        return Err(PretrainError::Config(format!(
+            "{} holds a checkpoint: pass --resume to continue it, or delete the folder to start over",
+            out.display()
+        )));
+    }
+    Ok(path)
+}
+
+/// Named tensors, as a checkpoint holds them.
+pub(crate) type Named = Vec<(String, Tensor)>;
+
+/// Reads a resume checkpoint made under `key`: the loop state `S` and the
+/// tensors, split into the model's (`model.` stripped) and the rest.
+pub(crate) fn read_resume<S: serde::de::DeserializeOwned>(
+    path: &Path,
+    key: &str,
+    key_of: impl Fn(&S) -> &str,
+) -> Result<(S, Named, Named)> {
+    let (tensors, description) = checkpoint::read(path)?;
+    let saved: S = serde_json::from_value(description).map_err(|e| {
+        PretrainError::Checkpoint(format!("{}: no readable loop state: {e}", path.display()))
+    })?;
+    if key_of(&saved) != key {
+        return Err(PretrainError::Checkpoint(format!(
+            "{} was made with another config or other data; delete the folder or rerun the original command",
+            path.display()
+        )));
+    }
+    let (weights, rest): (Vec<_>, Vec<_>) = tensors
+        .into_iter()
+        .partition(|(n, _)| n.starts_with("model."));
+    Ok((saved, strip_prefix(weights, "model."), rest))
+}
+
+/// The tensors whose name starts with `prefix`, with it removed.
+pub(crate) fn strip_prefix(tensors: Named, prefix: &str) -> Named {
+    tensors
+        .into_iter()
+        .filter_map(|(n, t)| Some((n.strip_prefix(prefix)?.to_owned(), t)))
+        .collect()
 }
 
 /// The content hash a run is keyed by (for callers that want to find it).
