@@ -33,7 +33,8 @@ use crate::data::{self, Augment, ImageSet, Normalize};
 use crate::models::{Arch, Net};
 use crate::optim::{lr_at, AdamW, AdamWConfig};
 use crate::train::{
-    load_run_data, progress_bar, read_resume, resume_path, strip_prefix, RunData, RunPaths,
+    finished_run, keyed, load_run_data, progress_bar, read_resume, resume_path, save_resume,
+    strip_prefix, RunData, RunPaths,
 };
 use crate::{PretrainError, Result};
 
@@ -468,16 +469,13 @@ pub fn train_contrastive(
     let test_hash = nml_core::hash_file(&test_path)?;
     let key = run_key(config, train_hash, test_hash)?;
     let model_json = paths.out.join("model.json");
-    if let Ok(text) = std::fs::read_to_string(&model_json) {
-        if let Ok(info) = serde_json::from_str::<ContrastiveInfo>(&text) {
-            if info.key == key
-                && paths.out.join("model.safetensors").exists()
-                && paths.out.join("text.safetensors").exists()
-            {
-                tracing::info!(out = %paths.out.display(), "already trained with this config and data; nothing to do");
-                return Ok(info);
-            }
-        }
+    if let Some(info) = finished_run(
+        &paths.out,
+        &key,
+        |i: &ContrastiveInfo| &i.key,
+        &["text.safetensors"],
+    ) {
+        return Ok(info);
     }
     let resume_path = resume_path(&paths.out, resume)?;
     let RunData {
@@ -610,7 +608,7 @@ pub fn train_contrastive(
                 state.running.seconds += clock.elapsed().as_secs_f64();
                 clock = Instant::now();
                 state.optimizer_steps = opt.steps;
-                save_resume(&resume_path, &vs, &opt, &state)?;
+                save_resume(&resume_path, &vs, "adamw", opt.state(), &state)?;
             }
         }
         flush(&mut state.running, &mut loss_sum, &mut correct, &mut seen);
@@ -655,7 +653,7 @@ pub fn train_contrastive(
         state.step = 0;
         state.optimizer_steps = opt.steps;
         write_metrics_csv(&paths.out.join("metrics.csv"), &state.history)?;
-        save_resume(&resume_path, &vs, &opt, &state)?;
+        save_resume(&resume_path, &vs, "adamw", opt.state(), &state)?;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -717,19 +715,6 @@ fn flush(running: &mut Running, loss: &mut Tensor, correct: &mut Tensor, seen: &
     *seen = 0;
 }
 
-fn save_resume(path: &Path, vs: &VarStore, opt: &AdamW, state: &ResumeState) -> Result<()> {
-    let mut tensors: Vec<(String, Tensor)> = checkpoint::named_variables(vs)
-        .into_iter()
-        .map(|(n, t)| (format!("model.{n}"), t))
-        .collect();
-    tensors.extend(
-        opt.state()
-            .into_iter()
-            .map(|(n, t)| (format!("adamw.{n}"), t)),
-    );
-    checkpoint::save(path, &tensors, &serde_json::to_value(state)?)
-}
-
 fn write_metrics_csv(path: &Path, history: &[ContrastiveMetrics]) -> Result<()> {
     let mut csv = String::from(
         "epoch,lr,train_loss,train_retrieval_acc,zero_shot_acc,temperature,images_per_sec,seconds\n",
@@ -757,12 +742,7 @@ pub fn run_key(
     train_hash: ContentHash,
     test_hash: ContentHash,
 ) -> Result<String> {
-    Ok(nml_core::KeyBuilder::new("nml-pretrain/contrastive")
-        .json("config", config)?
-        .hash("train", train_hash)
-        .hash("test", test_hash)
-        .finish()
-        .to_hex())
+    keyed("nml-pretrain/contrastive", config, train_hash, test_hash)
 }
 
 #[cfg(test)]

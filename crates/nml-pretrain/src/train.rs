@@ -247,13 +247,8 @@ pub fn train(
     let test_hash = nml_core::hash_file(&test_path)?;
     let key = run_key(config, train_hash, test_hash)?;
     let model_json = paths.out.join("model.json");
-    if let Ok(text) = std::fs::read_to_string(&model_json) {
-        if let Ok(info) = serde_json::from_str::<ModelInfo>(&text) {
-            if info.key == key && paths.out.join("model.safetensors").exists() {
-                tracing::info!(out = %paths.out.display(), "already trained with this config and data; nothing to do");
-                return Ok(info);
-            }
-        }
+    if let Some(info) = finished_run(&paths.out, &key, |i: &ModelInfo| &i.key, &[]) {
+        return Ok(info);
     }
     let resume_path = resume_path(&paths.out, resume)?;
     let RunData {
@@ -363,7 +358,7 @@ pub fn train(
                 sums.flush_into(&mut state.running);
                 state.running.seconds += clock.elapsed().as_secs_f64();
                 clock = Instant::now();
-                save_resume(&resume_path, &vs, &sgd, &state)?;
+                save_resume(&resume_path, &vs, "momentum", sgd.state(), &state)?;
             }
         }
         sums.flush_into(&mut state.running);
@@ -385,7 +380,7 @@ pub fn train(
         state.epoch += 1;
         state.step = 0;
         write_metrics_csv(&paths.out.join("metrics.csv"), &state.history)?;
-        save_resume(&resume_path, &vs, &sgd, &state)?;
+        save_resume(&resume_path, &vs, "momentum", sgd.state(), &state)?;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -441,17 +436,45 @@ pub fn accuracy(net: &Net, set: &ImageSet, normalize: Normalize, device: Device)
     correct as f64 / n.max(1) as f64
 }
 
-fn save_resume(path: &Path, vs: &VarStore, sgd: &Sgd, state: &ResumeState) -> Result<()> {
-    let mut tensors: Vec<(String, Tensor)> = checkpoint::named_variables(vs)
+/// Writes a resume checkpoint: the model's variables as `model.NAME`, the
+/// optimiser's buffers as `PREFIX.NAME`, and the loop state as its description
+/// (read back by [`read_resume`]).
+pub(crate) fn save_resume(
+    path: &Path,
+    vs: &VarStore,
+    prefix: &str,
+    optimizer: Named,
+    state: &impl Serialize,
+) -> Result<()> {
+    let mut tensors: Named = checkpoint::named_variables(vs)
         .into_iter()
         .map(|(n, t)| (format!("model.{n}"), t))
         .collect();
     tensors.extend(
-        sgd.state()
+        optimizer
             .into_iter()
-            .map(|(n, t)| (format!("momentum.{n}"), t)),
+            .map(|(n, t)| (format!("{prefix}.{n}"), t)),
     );
     checkpoint::save(path, &tensors, &serde_json::to_value(state)?)
+}
+
+/// The `model.json` of a run already finished under `key` in `out` (with
+/// `model.safetensors` and every file of `also`), if there is one.
+pub(crate) fn finished_run<I: serde::de::DeserializeOwned>(
+    out: &Path,
+    key: &str,
+    key_of: impl Fn(&I) -> &str,
+    also: &[&str],
+) -> Option<I> {
+    let text = std::fs::read_to_string(out.join("model.json")).ok()?;
+    let info: I = serde_json::from_str(&text).ok()?;
+    let complete = std::iter::once("model.safetensors")
+        .chain(also.iter().copied())
+        .all(|f| out.join(f).exists());
+    (key_of(&info) == key && complete).then(|| {
+        tracing::info!(out = %out.display(), "already trained with this config and data; nothing to do");
+        info
+    })
 }
 
 fn write_metrics_csv(path: &Path, history: &[EpochMetrics]) -> Result<()> {
@@ -613,7 +636,17 @@ pub fn run_key(
     train_hash: ContentHash,
     test_hash: ContentHash,
 ) -> Result<String> {
-    Ok(nml_core::KeyBuilder::new("nml-pretrain/train")
+    keyed("nml-pretrain/train", config, train_hash, test_hash)
+}
+
+/// A run's key in `namespace`: its config and the hashes of its manifests.
+pub(crate) fn keyed(
+    namespace: &str,
+    config: &impl Serialize,
+    train_hash: ContentHash,
+    test_hash: ContentHash,
+) -> Result<String> {
+    Ok(nml_core::KeyBuilder::new(namespace)
         .json("config", config)?
         .hash("train", train_hash)
         .hash("test", test_hash)

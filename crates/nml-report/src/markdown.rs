@@ -405,15 +405,7 @@ pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&st
     s.push_str("| noise | LP ID | MLP ID | NMTune ID | LP OOD | MLP OOD | NMTune OOD |\n|---:|---:|---:|---:|---:|---:|---:|\n");
     for &ratio in &run.ratios {
         let mut row = format!("| {ratio}% |");
-        for split in ["ID", "OOD"] {
-            for (m, _) in METHODS {
-                let _ = write!(
-                    row,
-                    " {} |",
-                    stats::accuracy(results, ratio, m, split).pct()
-                );
-            }
-        }
+        method_cells(&mut row, results, ratio);
         let _ = writeln!(s, "{row}");
     }
 
@@ -433,6 +425,19 @@ pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&st
 
     provenance(&mut s, run);
     s
+}
+
+/// Appends the LP, MLP and NMTune accuracy cells at `ratio`, ID then OOD.
+fn method_cells(row: &mut String, results: &Results, ratio: u32) {
+    for split in ["ID", "OOD"] {
+        for (m, _) in METHODS {
+            let _ = write!(
+                row,
+                " {} |",
+                stats::accuracy(results, ratio, m, split).pct()
+            );
+        }
+    }
 }
 
 /// Real label noise beside synthetic noise of similar rate: one row per
@@ -483,15 +488,7 @@ pub fn real_noise_section(run: &RunInfo, synthetic: &Results, real: &Results) ->
                 stats::spectral(results, ratio, "ID", stats::sve).fixed(3),
                 stats::spectral(results, ratio, "OOD", stats::lsvr).fixed(3)
             );
-            for split in ["ID", "OOD"] {
-                for (m, _) in METHODS {
-                    let _ = write!(
-                        row,
-                        " {} |",
-                        stats::accuracy(results, ratio, m, split).pct()
-                    );
-                }
-            }
+            method_cells(&mut row, results, ratio);
             rows.push((realised.mean, row));
         }
     }
