@@ -136,3 +136,166 @@ fn architecture_and_readme_name_every_crate() {
         ".ci/run must call the README's test command"
     );
 }
+
+/// Largest source file, inline tests included (files under `tests/` and `benches/` excepted).
+const MAX_FILE_LINES: usize = 500;
+/// Largest function outside tests.
+const MAX_FN_LINES: usize = 100;
+
+/// Whether `path` is test or benchmark code, which the size limits leave alone.
+fn is_test_code(path: &str) -> bool {
+    path.split('/')
+        .any(|part| part == "tests" || part == "benches")
+}
+
+/// `line` with string and char literals and comments blanked, so braces in them do not count.
+fn code_of(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => break,
+            '"' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+                out.push_str("\"\"");
+            }
+            '\'' => {
+                // A char literal ('{', '\''), or a lifetime ('a), which is kept.
+                let rest: String = chars.clone().take(3).collect();
+                let literal = rest.starts_with('\\') || rest.chars().nth(1) == Some('\'');
+                if literal {
+                    while let Some(c) = chars.next() {
+                        if c == '\\' {
+                            chars.next();
+                        } else if c == '\'' {
+                            break;
+                        }
+                    }
+                }
+                out.push('\'');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Functions of `text` longer than `max` lines, outside `#[cfg(test)]` modules: (name, first line, lines).
+fn long_functions(text: &str, max: usize) -> Vec<(String, usize, usize)> {
+    let mut long = Vec::new();
+    let mut depth = 0usize;
+    // Open functions: (name, first line, depth inside its body).
+    let mut open: Vec<(String, usize, usize)> = Vec::new();
+    let mut pending: Option<(String, usize)> = None;
+    let mut test_depth: Option<usize> = None;
+    let mut cfg_test = false;
+    for (n, line) in text.lines().enumerate() {
+        let code = code_of(line.trim());
+        if code.starts_with("#[cfg(test)]") {
+            cfg_test = true;
+        }
+        if pending.is_none() {
+            let words: Vec<&str> = code.split_whitespace().collect();
+            if let Some(i) = words.iter().position(|w| *w == "fn") {
+                let qualifiers = [
+                    "pub",
+                    "pub(crate)",
+                    "pub(super)",
+                    "const",
+                    "async",
+                    "unsafe",
+                ];
+                if words[..i].iter().all(|w| qualifiers.contains(w)) {
+                    let name = words
+                        .get(i + 1)
+                        .map_or("", |w| w.split(['(', '<']).next().unwrap_or(w));
+                    pending = Some((name.to_owned(), n));
+                }
+            }
+        }
+        for c in code.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    if cfg_test && test_depth.is_none() {
+                        test_depth = Some(depth);
+                        cfg_test = false;
+                    }
+                    if let Some((name, start)) = pending.take() {
+                        open.push((name, start, depth));
+                    }
+                }
+                '}' => {
+                    if open.last().is_some_and(|f| f.2 == depth) {
+                        let (name, start, _) = open.pop().unwrap_or_default();
+                        let lines = n - start + 1;
+                        if lines > max && test_depth.is_none() {
+                            long.push((name, start + 1, lines));
+                        }
+                    }
+                    if test_depth == Some(depth) {
+                        test_depth = None;
+                    }
+                    depth = depth.saturating_sub(1);
+                }
+                ';' if pending.is_some() && open.last().map_or(0, |f| f.2) == depth => {
+                    // A declaration without a body (a trait method).
+                    pending = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    long
+}
+
+#[test]
+fn files_and_functions_stay_small() {
+    let mut hits = Vec::new();
+    for path in rust_files() {
+        let name = relative(&path);
+        if is_test_code(&name) {
+            continue;
+        }
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        let lines = text.lines().count();
+        if lines > MAX_FILE_LINES {
+            hits.push(format!("{name}: {lines} lines (at most {MAX_FILE_LINES})"));
+        }
+        for (f, start, lines) in long_functions(&text, MAX_FN_LINES) {
+            hits.push(format!(
+                "{name}:{start}: fn {f} has {lines} lines (at most {MAX_FN_LINES})"
+            ));
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "split these (a module per concern, a function per step):\n{}",
+        hits.join("\n")
+    );
+}
+
+#[test]
+fn the_size_check_sees_long_functions_and_skips_tests() {
+    let body = "    let x = 1;\n".repeat(MAX_FN_LINES);
+    let text = format!(
+        "fn long() {{\n{body}}}\nfn short() {{ let s = \"}}\"; }}\n#[cfg(test)]\nmod tests {{\n    fn long_test() {{\n{body}    }}\n}}\n"
+    );
+    let long = long_functions(&text, MAX_FN_LINES);
+    assert_eq!(long, [("long".to_owned(), 1, MAX_FN_LINES + 2)]);
+    assert!(long_functions(&text, MAX_FN_LINES + 2).is_empty());
+    assert_eq!(
+        code_of(r#"let c = '{'; let s = "{"; // {"#),
+        "let c = '; let s = \"\"; "
+    );
+    assert!(is_test_code("crates/nml-core/tests/it/main.rs"));
+    assert!(!is_test_code("crates/nml-core/src/table.rs"));
+}

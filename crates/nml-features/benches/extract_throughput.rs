@@ -48,7 +48,7 @@ fn main() {
     let _net = Net::new(&vs.root(), Arch::ResNet20, 10);
     let config = TrainConfig::new(Arch::ResNet20, 1);
     let info = ModelInfo {
-        format: nml_pretrain::train::MODEL_FORMAT.into(),
+        format: nml_pretrain::MODEL_FORMAT.into(),
         arch: Arch::ResNet20,
         classes: 10,
         class_names: (0..10).map(|c| format!("c{c}")).collect(),

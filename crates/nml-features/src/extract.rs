@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use nml_core::{FeatureBatch, FeatureSchema, FeatureWriter, KeyBuilder, Manifest};
-use nml_pretrain::{checkpoint, data, Arch, BackboneInfo, Net};
+use nml_models::{checkpoint, image, Arch, BackboneInfo, Net};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -45,12 +45,12 @@ pub struct ExtractRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pretrained {
     pub arch: Arch,
-    pub normalize: data::Normalize,
+    pub normalize: image::Normalize,
     pub input_size: Option<u32>,
 }
 
 /// ImageNet's channel statistics, used by torchvision and most published CIFAR weights.
-pub const IMAGENET: data::Normalize = data::Normalize {
+pub const IMAGENET: image::Normalize = image::Normalize {
     mean: [0.485, 0.456, 0.406],
     std: [0.229, 0.224, 0.225],
 };
@@ -61,7 +61,7 @@ struct Described {
     arch: Arch,
     classes: usize,
     input_size: u32,
-    normalize: data::Normalize,
+    normalize: image::Normalize,
 }
 
 fn describe(request: &ExtractRequest) -> Result<Described> {
@@ -133,7 +133,7 @@ struct Preprocess {
     format: u32,
     input_size: u32,
     resize: bool,
-    normalize: data::Normalize,
+    normalize: image::Normalize,
     splits: Option<Vec<String>>,
 }
 
@@ -171,19 +171,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
     }
 
     let manifest = Manifest::read(&request.manifest)?;
-    let rows: Vec<usize> = match &request.splits {
-        Some(splits) => (0..manifest.len())
-            .filter(|&r| splits.contains(&manifest.split[r]))
-            .collect(),
-        None => (0..manifest.len()).collect(),
-    };
-    if rows.is_empty() {
-        return Err(FeatureError::Invalid(format!(
-            "{}: no rows in splits {:?}",
-            request.manifest.display(),
-            request.splits.as_deref().unwrap_or_default()
-        )));
-    }
+    let rows = selected_rows(&manifest, request)?;
     nml_torch::configure_threads(None);
     let vs = VarStore::new(device);
     let net = Net::new(&vs.root(), info.arch, info.classes as i64);
@@ -211,27 +199,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         metadata,
     };
     let mut writer = FeatureWriter::create(&path, spec)?;
-    let _guard = tch::no_grad_guard();
-    for chunk in rows.chunks(request.batch_size.max(1)) {
-        let set = data::load(
-            &manifest,
-            chunk,
-            info.input_size,
-            request.resize,
-            &request.manifest,
-        )
-        .map_err(FeatureError::Model)?;
-        let x = info
-            .normalize
-            .apply(&(set.images.to_kind(Kind::Float) / 255.0))
-            .to_device(device);
-        let features = net
-            .features(&x, false)
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous();
-        write_rows(&mut writer, &manifest, chunk, &features)?;
-    }
+    write_features(&net, &info, &manifest, &rows, request, &mut writer, device)?;
     writer.finish()?;
     nml_core::write_json_atomic(
         entry.join("config.json"),
@@ -253,6 +221,58 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         rows: rows.len(),
         dim,
     })
+}
+
+/// The manifest rows of the requested splits (all rows when none); none is an error.
+fn selected_rows(manifest: &Manifest, request: &ExtractRequest) -> Result<Vec<usize>> {
+    let rows: Vec<usize> = match &request.splits {
+        Some(splits) => (0..manifest.len())
+            .filter(|&r| splits.contains(&manifest.split[r]))
+            .collect(),
+        None => (0..manifest.len()).collect(),
+    };
+    if rows.is_empty() {
+        return Err(FeatureError::Invalid(format!(
+            "{}: no rows in splits {:?}",
+            request.manifest.display(),
+            request.splits.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(rows)
+}
+
+/// Runs `net` in eval mode under no-grad over `rows`, batch by batch, into `writer`.
+fn write_features(
+    net: &Net,
+    info: &Described,
+    manifest: &Manifest,
+    rows: &[usize],
+    request: &ExtractRequest,
+    writer: &mut FeatureWriter,
+    device: Device,
+) -> Result<()> {
+    let _guard = tch::no_grad_guard();
+    for chunk in rows.chunks(request.batch_size.max(1)) {
+        let set = image::load(
+            manifest,
+            chunk,
+            info.input_size,
+            request.resize,
+            &request.manifest,
+        )
+        .map_err(FeatureError::Model)?;
+        let x = info
+            .normalize
+            .apply(&(set.images.to_kind(Kind::Float) / 255.0))
+            .to_device(device);
+        let features = net
+            .features(&x, false)
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous();
+        write_rows(writer, manifest, chunk, &features)?;
+    }
+    Ok(())
 }
 
 /// Writes the vectors of manifest rows `chunk` (with their index, split, label and domain).
@@ -312,7 +332,7 @@ pub fn copy_out(from: &Path, out: &Path) -> Result<()> {
 /// `images`: `[B, 3, S, S]` u8 → `[B, D]`.
 pub fn features_of(
     net: &Net,
-    normalize: data::Normalize,
+    normalize: image::Normalize,
     images: &Tensor,
     device: Device,
 ) -> Tensor {

@@ -26,7 +26,7 @@ pub enum FeatureError {
     Core(#[from] nml_core::CoreError),
     /// The checkpoint cannot be used.
     #[error(transparent)]
-    Model(#[from] nml_pretrain::PretrainError),
+    Model(#[from] nml_models::ModelError),
     /// Inputs do not fit together (sizes, indices, empty selections…).
     #[error("{0}")]
     Invalid(String),

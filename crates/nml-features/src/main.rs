@@ -8,8 +8,8 @@ use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
 use nml_features::extract::{copy_out, Pretrained, IMAGENET};
 use nml_features::{extract, import, ExtractRequest};
-use nml_pretrain::data::Normalize;
-use nml_pretrain::Arch;
+use nml_models::Arch;
+use nml_models::Normalize;
 
 /// Feature tables from a frozen backbone (cached) or from a black box.
 #[derive(Debug, Parser)]
@@ -145,12 +145,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 })
                 .transpose()?;
             let device = nml_torch::resolve_device(device)?;
-            let splits = splits.map(|s| {
-                s.split(',')
-                    .map(|x| x.trim().to_owned())
-                    .filter(|x| !x.is_empty())
-                    .collect()
-            });
+            let splits = parse_splits(splits);
             let request = ExtractRequest {
                 checkpoint,
                 manifest,
@@ -191,12 +186,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             let request = nml_features::text::TextRequest {
                 model,
                 manifest,
-                splits: splits.map(|s| {
-                    s.split(',')
-                        .map(|x| x.trim().to_owned())
-                        .filter(|x| !x.is_empty())
-                        .collect()
-                }),
+                splits: parse_splits(splits),
                 batch_size,
                 max_length,
                 cache,
@@ -222,6 +212,16 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `train,test` as a list of split names (empty names dropped).
+fn parse_splits(text: Option<String>) -> Option<Vec<String>> {
+    text.map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
 }
 
 /// `imagenet`, or `M,M,M/S,S,S`.

@@ -7,120 +7,21 @@
 //! (seed, epoch, batch), never from libtorch's global generator, so a resumed
 //! run sees exactly the batches an uninterrupted one would.
 
-use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
-use nml_core::Manifest;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
+use nml_core::Manifest;
+pub use nml_models::image::{channel_stats, load, ImageSet, Normalize};
+
+use crate::fit::RunPaths;
 use crate::{PretrainError, Result};
-
-/// Images and labels of one split, in memory.
-#[derive(Debug)]
-pub struct ImageSet {
-    /// `[N, 3, S, S]`, u8.
-    pub images: Tensor,
-    /// The labels training sees (`noisy_label` when present), `[N]`, i64.
-    pub labels: Tensor,
-    /// The clean labels, `[N]`, i64.
-    pub clean: Tensor,
-}
-
-impl ImageSet {
-    /// A second handle on the same tensors.
-    pub fn shallow_clone(&self) -> ImageSet {
-        ImageSet {
-            images: self.images.shallow_clone(),
-            labels: self.labels.shallow_clone(),
-            clean: self.clean.shallow_clone(),
-        }
-    }
-
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.labels.size()[0] as usize
-    }
-
-    /// True when the set holds no image.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// Decodes the images of `rows` to `size`×`size` RGB.
-///
-/// An image of another size is an error naming the row, unless `resize`
-/// (bilinear) is set.
-pub fn load(
-    manifest: &Manifest,
-    rows: &[usize],
-    size: u32,
-    resize: bool,
-    source: &Path,
-) -> Result<ImageSet> {
-    let images = manifest.image.as_ref().ok_or_else(|| {
-        PretrainError::Data(format!(
-            "{}: the manifest has no `image` column",
-            source.display()
-        ))
-    })?;
-    let side = size as usize;
-    let pixels = side * side * 3;
-    let mut buffer = vec![0u8; rows.len() * pixels];
-    buffer
-        .par_chunks_mut(pixels)
-        .zip(rows.par_iter())
-        .try_for_each(|(out, &row)| -> Result<()> {
-            let img = nml_data::decode_rgb(&images[row]).map_err(|e| {
-                PretrainError::Data(format!(
-                    "{}: row {row}: undecodable image: {e}",
-                    source.display()
-                ))
-            })?;
-            let img = if img.dimensions() == (size, size) {
-                img
-            } else if resize {
-                image::imageops::resize(&img, size, size, image::imageops::FilterType::Triangle)
-            } else {
-                let (w, h) = img.dimensions();
-                return Err(PretrainError::Data(format!(
-                    "{}: row {row}: image is {w}x{h} but the model input is {size}x{size} \
-                 (pass --input-size {w} if the architecture allows it, or --resize)",
-                    source.display()
-                )));
-            };
-            out.copy_from_slice(img.as_raw());
-            Ok(())
-        })?;
-    let n = rows.len() as i64;
-    let s = size as i64;
-    // [N, S, S, 3] → [N, 3, S, S]
-    let images = Tensor::from_slice(&buffer)
-        .view([n, s, s, 3])
-        .permute([0, 3, 1, 2])
-        .contiguous();
-    let pick = |v: &[i64]| Tensor::from_slice(&rows.iter().map(|&r| v[r]).collect::<Vec<_>>());
-    Ok(ImageSet {
-        images,
-        labels: pick(manifest.training_labels()),
-        clean: pick(&manifest.label),
-    })
-}
-
-/// Per-channel mean and standard deviation of u8 images, on the 0..1 scale.
-pub fn channel_stats(images: &Tensor) -> ([f64; 3], [f64; 3]) {
-    let x = images.to_kind(Kind::Float) / 255.0;
-    let mean = x.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
-    let std = x.std_dim([0i64, 2, 3].as_slice(), false, false);
-    let get = |t: &Tensor| [0, 1, 2].map(|i| t.double_value(&[i]));
-    (get(&mean), get(&std).map(|s| s.max(1e-3)))
-}
 
 /// Training-time augmentation, applied per sample with tensor ops.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,26 +45,64 @@ impl Augment {
     }
 }
 
-/// Normalisation applied after augmentation: `(x / 255 − mean) / std`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Normalize {
-    pub mean: [f64; 3],
-    pub std: [f64; 3],
+/// A run's images: the training manifest, its `train_split` rows and the
+/// test manifest's `test_split` rows decoded, and the normalisation measured
+/// on the training images.
+pub(crate) struct RunData {
+    pub manifest: Manifest,
+    pub train_rows: Vec<usize>,
+    pub train_set: ImageSet,
+    pub test_set: ImageSet,
+    pub normalize: Normalize,
 }
 
-impl Normalize {
-    /// # Shapes
-    /// `x`: `[B, 3, H, W]` float in 0..1 → same shape.
-    pub fn apply(&self, x: &Tensor) -> Tensor {
-        let device = x.device();
-        let mean = Tensor::from_slice(&self.mean.map(|v| v as f32))
-            .view([1, 3, 1, 1])
-            .to_device(device);
-        let std = Tensor::from_slice(&self.std.map(|v| v as f32))
-            .view([1, 3, 1, 1])
-            .to_device(device);
-        (x - mean) / std
+/// Reads and decodes what a run trains and tests on; errors name the file.
+pub(crate) fn load_run_data(
+    paths: &RunPaths,
+    train_split: &str,
+    test_split: &str,
+    input_size: u32,
+    resize: bool,
+) -> Result<RunData> {
+    let test_path = paths.test.clone().unwrap_or_else(|| paths.train.clone());
+    let manifest = Manifest::read(&paths.train)?;
+    let train_rows = manifest.rows_in_split(train_split);
+    if train_rows.len() < 2 {
+        return Err(PretrainError::Data(format!(
+            "{}: split `{train_split}` has {} rows; training needs at least 2",
+            paths.train.display(),
+            train_rows.len()
+        )));
     }
+    let test_manifest = match &paths.test {
+        Some(p) => Manifest::read(p)?,
+        None => manifest.clone(),
+    };
+    if test_manifest.class_names != manifest.class_names {
+        return Err(PretrainError::Data(format!(
+            "{} and {} have different class lists",
+            paths.train.display(),
+            test_path.display()
+        )));
+    }
+    let test_rows = test_manifest.rows_in_split(test_split);
+    let started = Instant::now();
+    let train_set = load(&manifest, &train_rows, input_size, resize, &paths.train)?;
+    let test_set = load(&test_manifest, &test_rows, input_size, resize, &test_path)?;
+    tracing::info!(
+        train = train_set.len(),
+        test = test_set.len(),
+        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        "images decoded"
+    );
+    let (mean, std) = channel_stats(&train_set.images);
+    Ok(RunData {
+        manifest,
+        train_rows,
+        train_set,
+        test_set,
+        normalize: Normalize { mean, std },
+    })
 }
 
 /// One training batch, already on the device.

@@ -1,26 +1,28 @@
 //! Pre-training image backbones on (noisy) manifests with tch.
 //!
-//! - [`models`]: the architectures, on VarStore paths named like their PyTorch references;
-//! - [`data`]: decode once, then augmented batches from a prefetching producer thread;
-//! - [`optim`]: SGD with momentum/Nesterov/weight decay and the warm-up + cosine schedule;
-//! - [`checkpoint`]: safetensors read/write with strict name and shape checks;
-//! - [`train`]: the supervised loop, metrics and resumable checkpoints;
+//! - [`fit`]: the one training loop (run key, resume, checkpoints, metrics,
+//!   progress), generic over an objective;
+//! - [`supervised`]: cross-entropy on class labels with SGD;
 //! - [`contrastive`]: CLIP-style image–text pre-training on the `text`
-//!   captions (symmetric InfoNCE, learnable temperature, zero-shot eval).
+//!   captions (vocabulary, text tower, symmetric InfoNCE with a learnable
+//!   temperature, zero-shot evaluation) with AdamW;
+//! - [`data`]: the epoch loader: batches gathered, cropped, flipped and normalised with tensor ops;
+//! - [`optim`]: SGD and AdamW with PyTorch's semantics and the warm-up + cosine schedule.
 //!
+//! The networks, checkpoints and image decoding are `nml-models`'s.
 //! Supervised training uses `noisy_label` when the manifest has it, else
 //! `label`, and always measures accuracy against the clean labels too.
 
-pub mod checkpoint;
 pub mod contrastive;
 pub mod data;
-pub mod models;
+pub mod fit;
 pub mod optim;
-pub mod train;
+pub mod supervised;
 
 pub use contrastive::{train_contrastive, ContrastiveConfig, ContrastiveInfo};
-pub use models::{Arch, Net};
-pub use train::{train, BackboneInfo, EpochMetrics, ModelInfo, RunPaths, TrainConfig};
+pub use fit::RunPaths;
+pub use nml_models::{checkpoint, models, Arch, BackboneInfo, Named, Net};
+pub use supervised::{train, EpochMetrics, ModelInfo, TrainConfig, MODEL_FORMAT};
 
 /// Why pre-training cannot proceed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum PretrainError {
     /// Reading or writing a manifest or file failed.
     #[error(transparent)]
     Core(#[from] nml_core::CoreError),
+    /// The model or one of its files cannot be used.
+    #[error(transparent)]
+    Model(#[from] nml_models::ModelError),
     /// The run's options are inconsistent.
     #[error("{0}")]
     Config(String),

@@ -10,6 +10,55 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
+/// What the training loop needs of an optimiser: an update, and buffers it
+/// can checkpoint and restore.
+pub trait Optimizer {
+    /// Prefix of the buffers' names in `resume.safetensors`.
+    const PREFIX: &'static str;
+    /// Back-propagates `loss` and applies one update with learning rate `lr`.
+    fn backward_step(&mut self, loss: &Tensor, lr: f64);
+    /// The buffers, for a checkpoint.
+    fn buffers(&self) -> Vec<(String, Tensor)>;
+    /// Updates applied so far.
+    fn steps(&self) -> u64;
+    /// Restores buffers saved by [`buffers`](Self::buffers) and the update count.
+    fn restore(&mut self, buffers: Vec<(String, Tensor)>, steps: u64) -> Result<(), String>;
+}
+
+impl Optimizer for Sgd {
+    const PREFIX: &'static str = "momentum";
+    fn backward_step(&mut self, loss: &Tensor, lr: f64) {
+        Sgd::backward_step(self, loss, lr);
+    }
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        self.state()
+    }
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+    fn restore(&mut self, buffers: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
+        self.load_state(buffers)?;
+        self.steps = steps;
+        Ok(())
+    }
+}
+
+impl Optimizer for AdamW {
+    const PREFIX: &'static str = "adamw";
+    fn backward_step(&mut self, loss: &Tensor, lr: f64) {
+        AdamW::backward_step(self, loss, lr);
+    }
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        self.state()
+    }
+    fn steps(&self) -> u64 {
+        self.steps
+    }
+    fn restore(&mut self, buffers: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
+        self.load_state(buffers, steps)
+    }
+}
+
 /// Optimiser hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SgdConfig {
@@ -27,6 +76,8 @@ pub struct Sgd {
     config: SgdConfig,
     params: Vec<(String, Tensor)>,
     buffers: BTreeMap<String, Tensor>,
+    /// Updates applied so far.
+    pub steps: u64,
 }
 
 impl Sgd {
@@ -37,6 +88,7 @@ impl Sgd {
             config,
             params,
             buffers: BTreeMap::new(),
+            steps: 0,
         }
     }
 
@@ -50,6 +102,7 @@ impl Sgd {
         let inputs: Vec<&Tensor> = self.params.iter().map(|(_, p)| p).collect();
         let grads = Tensor::run_backward(&[loss], &inputs, false, false);
         let c = self.config;
+        self.steps += 1;
         tch::no_grad(|| {
             for ((name, p), mut d) in self.params.iter_mut().zip(grads) {
                 if c.weight_decay != 0.0 {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::Value;
 
+use nml_study::{Noise, Setting, TableKind};
+
 use crate::run::{RunInfo, TableEntry};
 use crate::{ReportError, Result};
 
@@ -140,10 +142,9 @@ fn ints(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<i64>> {
 
 /// The entry's noise condition, `symmetric` when the index leaves it empty.
 fn noise_name(t: &TableEntry) -> String {
-    if t.is_real_noise() {
-        t.noise.clone()
-    } else {
-        "symmetric".to_owned()
+    match &t.noise {
+        Noise::None | Noise::Symmetric => "symmetric".to_owned(),
+        other => other.name().to_owned(),
     }
 }
 
@@ -203,7 +204,19 @@ impl Results {
     pub fn collect(run: &RunInfo, dir: &Path) -> Result<Results> {
         let at = |t: &TableEntry| -> PathBuf { dir.join(&t.path) };
         let mut results = Results::default();
-        for t in run.tables("pretrain") {
+        results.collect_pretrain(run, &at)?;
+        results.collect_spectral(run, &at)?;
+        results.collect_tune(run, &at)?;
+        Ok(results)
+    }
+
+    /// The last epoch of every backbone, with its manifest's realised noise rate.
+    fn collect_pretrain(
+        &mut self,
+        run: &RunInfo,
+        at: &dyn Fn(&TableEntry) -> PathBuf,
+    ) -> Result<()> {
+        for t in run.tables(TableKind::Pretrain) {
             let path = at(t);
             let model = read_json(&path)?;
             let last = model
@@ -214,7 +227,7 @@ impl Results {
                     ReportError::Invalid(format!("{}: no per-epoch metrics", path.display()))
                 })?;
             let noise = run
-                .tables("noise")
+                .tables(TableKind::Noise)
                 .find(|n| n.ratio == t.ratio && n.seed == t.seed && n.noise == t.noise)
                 .map(|n| -> Result<f64> {
                     let p = at(n);
@@ -222,8 +235,8 @@ impl Results {
                 })
                 .transpose()?
                 .unwrap_or(f64::NAN);
-            results.pretrain.push(PretrainRecord {
-                setting: t.setting.clone(),
+            self.pretrain.push(PretrainRecord {
+                setting: t.setting.name().to_owned(),
                 noise: noise_name(t),
                 ratio: t.ratio,
                 seed: t.seed,
@@ -233,7 +246,7 @@ impl Results {
                 // captions they saw, and no clean-label training accuracy.
                 train_acc_noisy: number(last, "train_acc_noisy", &path)
                     .or_else(|_| number(last, "train_retrieval_acc", &path))?,
-                train_acc_clean: if t.setting == "contrastive" {
+                train_acc_clean: if t.setting == Setting::Contrastive {
                     f64::NAN
                 } else {
                     number(last, "train_acc_clean", &path)?
@@ -241,7 +254,16 @@ impl Results {
                 images_per_sec: number(last, "images_per_sec", &path)?,
             });
         }
-        for t in run.tables("spectral") {
+        Ok(())
+    }
+
+    /// SVE, LSVR and effective rank of every analysed table.
+    fn collect_spectral(
+        &mut self,
+        run: &RunInfo,
+        at: &dyn Fn(&TableEntry) -> PathBuf,
+    ) -> Result<()> {
+        for t in run.tables(TableKind::Spectral) {
             let path = at(t);
             let frame = read_parquet(&path)?;
             let tables = strings(&frame, "table", &path)?;
@@ -265,8 +287,8 @@ impl Results {
                         })
                 };
                 let task = name.split_once('/').map_or(name.as_str(), |(_, t)| t);
-                results.spectral.push(SpectralRecord {
-                    setting: t.setting.clone(),
+                self.spectral.push(SpectralRecord {
+                    setting: t.setting.name().to_owned(),
                     noise: noise_name(t),
                     ratio: t.ratio,
                     seed: t.seed,
@@ -279,7 +301,12 @@ impl Results {
                 });
             }
         }
-        for t in run.tables("tune") {
+        Ok(())
+    }
+
+    /// Accuracy and the spectrum of z of every head, eval set and head seed.
+    fn collect_tune(&mut self, run: &RunInfo, at: &dyn Fn(&TableEntry) -> PathBuf) -> Result<()> {
+        for t in run.tables(TableKind::Tune) {
             let path = at(t);
             let frame = read_parquet(&path)?;
             let evals = strings(&frame, "eval", &path)?;
@@ -295,13 +322,13 @@ impl Results {
                         path.display()
                     )));
                 }
-                results.tune.push(TuneRecord {
-                    setting: t.setting.clone(),
+                self.tune.push(TuneRecord {
+                    setting: t.setting.name().to_owned(),
                     noise: noise_name(t),
                     ratio: t.ratio,
                     seed: u64::try_from(seeds[i]).unwrap_or(t.seed),
                     task: t.task.clone(),
-                    variant: t.variant.clone(),
+                    variant: t.variant.map_or_else(String::new, |v| v.name().to_owned()),
                     domain: domain.clone(),
                     split: run.split_of(domain),
                     accuracy: accuracy[i],
@@ -310,7 +337,7 @@ impl Results {
                 });
             }
         }
-        Ok(results)
+        Ok(())
     }
 
     /// The records as tidy polars tables, by file stem under `results/`.

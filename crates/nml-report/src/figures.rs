@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use nml_spectral::plot::{write_figure, Figure};
+use nml_plot::{write_figure, Figure};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -159,6 +159,7 @@ fn line(name: &str, run: &RunInfo, stat: impl Fn(u32) -> Stat, scale: f64) -> Se
         name: name.to_owned(),
         style: Style::Line,
         points: run
+            .shape
             .ratios
             .iter()
             .map(|&r| {
@@ -212,7 +213,8 @@ pub fn figures(run: &RunInfo, results: &Results) -> Vec<(&'static str, Panels)> 
     ]);
     let scatter = |split: &str, metric: fn(&crate::collect::SpectralRecord) -> f64| {
         let points = stats::scatter(run, results, split, metric);
-        run.ratios
+        run.shape
+            .ratios
             .iter()
             .map(|&ratio| Series {
                 name: format!("{ratio}%"),

@@ -4,17 +4,20 @@
 //!
 //! - [`run`]: the run index (`run.json`);
 //! - [`collect`]: the stages' outputs as flat records;
-//! - [`stats`]: means and standard deviations over seeds, correlations, and
-//!   the paper's qualitative claims decided by stated rules;
+//! - [`stats`]: means and standard deviations over seeds, correlations;
+//! - [`claims`]: the paper's qualitative claims, one function each, decided by stated rules;
 //! - [`figures`]: the analogues of the paper's Figures 1, 3 and 5;
-//! - [`markdown`]: the report text.
+//! - [`markdown`]: the report's files (REPORT.md and the summary tables);
+//! - [`sections`]: the report text, one function per section.
 //!
 //! This crate does not link libtorch.
 
+pub mod claims;
 pub mod collect;
 pub mod figures;
 pub mod markdown;
 pub mod run;
+pub mod sections;
 pub mod stats;
 
 use std::path::PathBuf;
@@ -45,7 +48,10 @@ pub enum ReportError {
     },
     /// A figure could not be drawn.
     #[error(transparent)]
-    Plot(#[from] nml_spectral::SpectralError),
+    Plot(#[from] nml_plot::PlotError),
+    /// `run.json` is unreadable or not a study index.
+    #[error(transparent)]
+    Study(#[from] nml_study::StudyError),
     /// The results are incomplete or inconsistent.
     #[error("{0}")]
     Invalid(String),

@@ -1,121 +1,62 @@
-//! `run.json`: the study's config, the index of the tables each step wrote
-//! (paths relative to the output folder) and each step's wall time.
+//! `run.json`, the study's index: its one type lives in `nml-study`, shared
+//! with `cargo xtask reproduce`, which writes it.
 
-use std::path::Path;
+pub use nml_study::record::{RunRecord as RunInfo, StepEntry, TableEntry};
 
-use serde::Deserialize;
-
-use crate::{ReportError, Result};
-
-/// The whole of `run.json`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RunInfo {
-    pub format: String,
-    pub benchmark: String,
-    pub profile: String,
-    pub seed: u64,
-    pub seeds: Vec<u64>,
-    pub ratios: Vec<u32>,
-    pub tasks: Vec<String>,
-    pub id_domain: String,
-    pub ood_domains: Vec<String>,
-    /// Eval names that count as in-domain besides `id_domain` (tasks without domains).
-    #[serde(default)]
-    pub id_evals: Vec<String>,
-    pub arch: String,
-    pub epochs: u32,
-    pub ablation_ratio: u32,
-    pub device: String,
-    pub jobs: usize,
-    pub git_commit: String,
-    pub environment: String,
-    pub tables: Vec<TableEntry>,
-    pub steps: Vec<StepEntry>,
-}
-
-/// Where one part of the results lives.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TableEntry {
-    /// `noise`, `pretrain`, `spectral` or `tune`.
-    pub kind: String,
-    /// `supervised` (class labels; absent in older indexes) or `contrastive` (image–text pairs).
-    #[serde(default = "supervised")]
-    pub setting: String,
-    /// `symmetric` (or empty) for the study's ratios; otherwise a real noise
-    /// condition (e.g. `cifar10n-worse`) whose `ratio` is its nominal rate.
-    #[serde(default)]
-    pub noise: String,
-    pub ratio: u32,
-    pub seed: u64,
-    pub task: String,
-    pub variant: String,
-    pub domain: String,
-    pub path: String,
-}
-
-/// One step and its wall time (`None`: not finished when the report was made).
-#[derive(Debug, Clone, Deserialize)]
-pub struct StepEntry {
-    pub name: String,
-    pub stage: String,
-    pub key: String,
-    pub seconds: Option<f64>,
-}
-
-fn supervised() -> String {
-    "supervised".to_owned()
-}
-
-impl TableEntry {
-    /// Whether this entry belongs to a real noise condition rather than the ratios.
-    pub fn is_real_noise(&self) -> bool {
-        is_real_noise(&self.noise)
-    }
-}
-
-/// Whether `noise` names a real noise condition (not empty, not `symmetric`).
+/// Whether a record's `noise` names a condition other than the symmetric
+/// ratios (a real noise condition, or the contrastive setting's caption swaps).
 pub fn is_real_noise(noise: &str) -> bool {
     !noise.is_empty() && noise != "symmetric"
 }
 
-impl RunInfo {
-    /// Reads and checks `path`.
-    pub fn read(path: &Path) -> Result<RunInfo> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let info: RunInfo = serde_json::from_str(&text).map_err(|source| ReportError::Json {
-            path: path.to_owned(),
-            source,
-        })?;
-        if info.format != "nml-run/1" {
-            return Err(ReportError::Invalid(format!(
-                "{}: format `{}`, expected nml-run/1",
-                path.display(),
-                info.format
-            )));
-        }
-        if info.seeds.is_empty() || info.ratios.is_empty() || info.tasks.is_empty() {
-            return Err(ReportError::Invalid(format!(
-                "{}: no seeds, ratios or tasks",
-                path.display()
-            )));
-        }
-        Ok(info)
-    }
+#[cfg(test)]
+mod tests {
+    use nml_study::record::{Identity, Provenance};
+    use nml_study::{plan, Benchmark, Profile, Study, TableKind};
 
-    /// The tables of one kind.
-    pub fn tables<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a TableEntry> + 'a {
-        self.tables.iter().filter(move |t| t.kind == kind)
-    }
+    use super::*;
 
-    /// `ID` for the in-domain domain, `OOD` for the others.
-    pub fn split_of(&self, domain: &str) -> &'static str {
-        if domain == self.id_domain || self.id_evals.iter().any(|e| e == domain) {
-            "ID"
-        } else {
-            "OOD"
-        }
+    /// The record xtask writes for a plan is the record the report reads.
+    #[test]
+    fn a_plans_run_json_round_trips_through_the_reader() {
+        let sizes = Profile::Smoke.sizes();
+        let (study, _) = Study::new(Benchmark::Synth, None, &sizes, 0).unwrap();
+        let Study::Noisy(bench) = &study else {
+            unreachable!("synth is a noisy study")
+        };
+        let mut plan = plan::build(bench, &sizes, 0, "cpu");
+        plan.add_report();
+        let identity = Identity::new(Benchmark::Synth, Profile::Smoke, 0, String::new());
+        let provenance = Provenance {
+            device: "cpu".to_owned(),
+            jobs: 2,
+            git_commit: "abc".to_owned(),
+            environment: "test".to_owned(),
+        };
+        let seconds: Vec<Option<f64>> = (0..plan.steps.len())
+            .map(|i| Some(i as f64 / 7.0))
+            .collect();
+        let written = RunInfo::new(&identity, study.shape(&sizes), provenance, &plan, &seconds);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.json");
+        std::fs::write(&path, written.to_json()).unwrap();
+        let read = RunInfo::read(&path).unwrap();
+        assert_eq!(read, written);
+        assert_eq!(read.tables(TableKind::Tune).count(), 132);
+        assert_eq!(
+            read.steps.len(),
+            plan.steps.len() - 1,
+            "the report step is left out"
+        );
+        assert_eq!(read.split_of("photo"), "ID");
+        assert_eq!(read.split_of("sketch"), "OOD");
+        // A record of another format is refused, naming the file.
+        let other = written.to_json().replace("nml-run/1", "nml-run/0");
+        std::fs::write(&path, other).unwrap();
+        let err = RunInfo::read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("run.json") && err.contains("expected nml-run/1"),
+            "{err}"
+        );
     }
 }

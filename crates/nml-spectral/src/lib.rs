@@ -5,16 +5,16 @@
 //! - [`spectrum`]: preprocessing (L2 rows, row/column centring), exact
 //!   singular values (thin SVD or Gram eigenvalues) and the metrics;
 //! - [`tables`]: one tidy polars table for many feature tables, written as Parquet;
-//! - [`plot`]: spectra on log-log axes, one line per group (noise ratio), SVG and PNG.
 //!
-//! This crate does not link libtorch.
+//! This crate does not link libtorch, and its library draws nothing: the
+//! binary's spectrum plot comes from `nml-plot` (feature `plot`, on by
+//! default), so `nml-tune`, which uses the metrics, does not compile plotters.
 
-pub mod plot;
 pub mod spectrum;
 pub mod tables;
 
 pub use spectrum::{singular_values, Center, Method, Metrics, Normalize, SpectralConfig};
-pub use tables::{analyse, Analysis, Selection};
+pub use tables::{analyse, group_spectra, Analysis, Selection};
 
 /// Why an analysis cannot run.
 #[derive(Debug, thiserror::Error)]

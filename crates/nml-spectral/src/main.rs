@@ -91,7 +91,8 @@ fn run(a: Args) -> anyhow::Result<()> {
         write_wide_csv(&analyses, &csv)?;
         let title =
             format!("feature spectrum ({}, {:?} centring)", a.split, a.center).to_lowercase();
-        nml_spectral::plot::write_spectrum_plot(&analyses, &out.join("spectrum"), &title)?;
+        let groups = nml_spectral::group_spectra(&analyses);
+        nml_plot::write_spectrum_plot(&groups, &out.join("spectrum"), &title)?;
         let record = serde_json::json!({
             "config": config,
             "selection": selection,

@@ -1,6 +1,7 @@
 //! Many feature tables in, one tidy table out: a row per (table, metric) and
 //! a row per (table, singular value), as polars DataFrames written to Parquet.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use nml_core::FeatureTable;
@@ -59,6 +60,31 @@ pub fn analyse(
         sigma,
         metrics,
     })
+}
+
+/// Mean share per rank for each group, in name order.
+pub fn group_spectra(analyses: &[Analysis]) -> Vec<(String, Vec<f64>)> {
+    let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
+    for a in analyses {
+        let group = a.name.split('/').next().unwrap_or(&a.name).to_owned();
+        let total: f64 = a.sigma.iter().sum();
+        let shares = a
+            .sigma
+            .iter()
+            .map(|s| if total > 0.0 { s / total } else { 0.0 })
+            .collect();
+        groups.entry(group).or_default().push(shares);
+    }
+    groups
+        .into_iter()
+        .map(|(name, members)| {
+            let r = members.iter().map(Vec::len).min().unwrap_or(0);
+            let mean = (0..r)
+                .map(|i| members.iter().map(|m| m[i]).sum::<f64>() / members.len() as f64)
+                .collect();
+            (name, mean)
+        })
+        .collect()
 }
 
 /// The tidy metrics table: `table, rows, dim, metric, value`.

@@ -35,7 +35,7 @@ struct Args {
     #[arg(long = "eval", required = true)]
     evals: Vec<String>,
     /// lp, mlp or nmtune
-    #[arg(long, value_enum)]
+    #[arg(long)]
     method: Method,
     /// Epochs
     #[arg(long, default_value_t = 30)]

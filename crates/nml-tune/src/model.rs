@@ -9,29 +9,8 @@
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-/// Which head to tune.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Linear probing: a linear classifier on the frozen features.
-    Lp,
-    /// The NMTune architecture trained with cross-entropy only.
-    Mlp,
-    /// MLP plus the consistency, covariance and dominant-singular-value regularisers.
-    Nmtune,
-}
-
-impl Method {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Method::Lp => "lp",
-            Method::Mlp => "mlp",
-            Method::Nmtune => "nmtune",
-        }
-    }
-}
+/// Which head to tune: the study's closed set, shared with the plan and the report.
+pub use nml_study::Method;
 
 /// A head on frozen features.
 #[derive(Debug)]

@@ -82,43 +82,7 @@ pub fn tune(
     device: Device,
 ) -> Result<Vec<EvalResult>> {
     let dim = train.dim;
-    let classes = train
-        .class_names
-        .as_ref()
-        .map(Vec::len)
-        .unwrap_or_else(|| train.label.iter().max().map_or(0, |m| *m as usize + 1));
-    if train.len() < 2 {
-        return Err(TuneError::Invalid(format!(
-            "the training table has {} rows; tuning needs at least 2",
-            train.len()
-        )));
-    }
-    for (name, path, table) in evals {
-        if table.is_empty() {
-            return Err(TuneError::Invalid(format!(
-                "eval set `{name}` ({}) is empty",
-                path.display()
-            )));
-        }
-        if table.dim != dim {
-            return Err(TuneError::Invalid(format!(
-                "eval set `{name}` ({}) has {}-dimensional features, the training table {dim}",
-                path.display(),
-                table.dim
-            )));
-        }
-        if let Some(row) = table
-            .label
-            .iter()
-            .position(|&l| l < 0 || l as usize >= classes)
-        {
-            return Err(TuneError::Invalid(format!(
-                "eval set `{name}` ({}), row {row}: label {} is outside the head's {classes} classes",
-                path.display(),
-                table.label[row]
-            )));
-        }
-    }
+    let classes = check_inputs(train, evals)?;
     let features = Tensor::from_slice(&train.features)
         .view([train.len() as i64, dim as i64])
         .to_device(device);
@@ -161,38 +125,7 @@ pub fn tune(
             let index = Tensor::from_slice(chunk).to_device(device);
             let f = features.index_select(0, &index);
             let y = labels.index_select(0, &index);
-            let z = head.tuned(&f, true);
-            let ce = head.logits(&z).cross_entropy_for_logits(&y);
-            let mut terms: Vec<(&str, Tensor)> = vec![("cross-entropy", ce)];
-            if config.mse_weight != 0.0 {
-                terms.push((
-                    "consistency",
-                    losses::consistency(&z, &f) * config.mse_weight,
-                ));
-            }
-            if config.cov_weight != 0.0 {
-                terms.push(("covariance", losses::covariance(&z) * config.cov_weight));
-            }
-            if config.svd_weight != 0.0 {
-                terms.push((
-                    "dominant singular values",
-                    losses::dominant_sv(&z, config.svd_topk) * config.svd_weight,
-                ));
-            }
-            for (name, value) in &terms {
-                if !value.double_value(&[]).is_finite() {
-                    return Err(TuneError::Invalid(format!(
-                        "the {name} term became {} in epoch {} (step {step}); training stopped",
-                        value.double_value(&[]),
-                        epoch + 1
-                    )));
-                }
-            }
-            let loss = terms
-                .into_iter()
-                .map(|(_, t)| t)
-                .reduce(|a, b| a + b)
-                .expect("cross-entropy is always there");
+            let loss = step_loss(config, &head, &f, &y, epoch, step)?;
             // Per-step cosine decay to 0, no warm-up (the official schedule).
             let lr =
                 config.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
@@ -205,6 +138,95 @@ pub fn tune(
         .iter()
         .map(|(name, _, table)| evaluate(&head, name, table, seed, device))
         .collect()
+}
+
+/// The number of classes of `train`; errors name an empty, mis-sized or
+/// mislabelled eval table, or a training table too small to tune on.
+fn check_inputs(train: &FeatureTable, evals: &[(String, PathBuf, FeatureTable)]) -> Result<usize> {
+    let dim = train.dim;
+    let classes = train
+        .class_names
+        .as_ref()
+        .map(Vec::len)
+        .unwrap_or_else(|| train.label.iter().max().map_or(0, |m| *m as usize + 1));
+    if train.len() < 2 {
+        return Err(TuneError::Invalid(format!(
+            "the training table has {} rows; tuning needs at least 2",
+            train.len()
+        )));
+    }
+    for (name, path, table) in evals {
+        if table.is_empty() {
+            return Err(TuneError::Invalid(format!(
+                "eval set `{name}` ({}) is empty",
+                path.display()
+            )));
+        }
+        if table.dim != dim {
+            return Err(TuneError::Invalid(format!(
+                "eval set `{name}` ({}) has {}-dimensional features, the training table {dim}",
+                path.display(),
+                table.dim
+            )));
+        }
+        if let Some(row) = table
+            .label
+            .iter()
+            .position(|&l| l < 0 || l as usize >= classes)
+        {
+            return Err(TuneError::Invalid(format!(
+                "eval set `{name}` ({}), row {row}: label {} is outside the head's {classes} classes",
+                path.display(),
+                table.label[row]
+            )));
+        }
+    }
+    Ok(classes)
+}
+
+/// The training loss of one batch: cross-entropy plus the weighted
+/// regularisers; a term that is not finite stops training, named.
+fn step_loss(
+    config: &TuneConfig,
+    head: &Head,
+    f: &Tensor,
+    y: &Tensor,
+    epoch: usize,
+    step: usize,
+) -> Result<Tensor> {
+    let z = head.tuned(f, true);
+    let ce = head.logits(&z).cross_entropy_for_logits(y);
+    let mut terms: Vec<(&str, Tensor)> = vec![("cross-entropy", ce)];
+    if config.mse_weight != 0.0 {
+        terms.push((
+            "consistency",
+            losses::consistency(&z, f) * config.mse_weight,
+        ));
+    }
+    if config.cov_weight != 0.0 {
+        terms.push(("covariance", losses::covariance(&z) * config.cov_weight));
+    }
+    if config.svd_weight != 0.0 {
+        terms.push((
+            "dominant singular values",
+            losses::dominant_sv(&z, config.svd_topk) * config.svd_weight,
+        ));
+    }
+    for (name, value) in &terms {
+        if !value.double_value(&[]).is_finite() {
+            return Err(TuneError::Invalid(format!(
+                "the {name} term became {} in epoch {} (step {step}); training stopped",
+                value.double_value(&[]),
+                epoch + 1
+            )));
+        }
+    }
+    let loss = terms
+        .into_iter()
+        .map(|(_, t)| t)
+        .reduce(|a, b| a + b)
+        .expect("cross-entropy is always there");
+    Ok(loss)
 }
 
 fn evaluate(

@@ -6,12 +6,13 @@
 //! was in (and pre-training resumes from its checkpoint).
 
 use std::fs;
-use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::plan::{Plan, Step, STAGES};
+use nml_study::{Plan, Stage, Step};
+
+use super::progress::Progress;
 use crate::Result;
 
 /// Where and how to run.
@@ -80,6 +81,128 @@ enum State {
     Done(Status),
 }
 
+/// A plan being run: each step's state, the progress display, the first failure.
+struct Runner<'a> {
+    plan: &'a Plan,
+    ex: &'a Exec,
+    state: Vec<State>,
+    progress: Progress,
+    failure: Option<String>,
+}
+
+impl Runner<'_> {
+    /// Whether this shard runs step `i`.
+    fn mine(&self, i: usize) -> bool {
+        owner(self.plan, i, self.ex.shard.1) == self.ex.shard.0
+    }
+
+    fn running(&self) -> usize {
+        self.state
+            .iter()
+            .filter(|s| matches!(s, State::Running(..)))
+            .count()
+    }
+
+    /// Collects finished processes: stamps the successful, records the first failure.
+    fn reap(&mut self) -> Result<()> {
+        for i in 0..self.state.len() {
+            let State::Running(child, start) = &mut self.state[i] else {
+                continue;
+            };
+            let Some(exit) = child.try_wait()? else {
+                continue;
+            };
+            let seconds = start.elapsed().as_secs_f64();
+            let (step, out) = (&self.plan.steps[i], &self.ex.out);
+            let missing: Vec<&String> = step
+                .outputs
+                .iter()
+                .filter(|o| !out.join(o).exists())
+                .collect();
+            if exit.success() && missing.is_empty() {
+                let stamp_text = format!("{}\n{seconds:.3}\n", step.key);
+                write_atomically(&stamp(out, &step.name, "done"), &stamp_text)?;
+                self.state[i] = State::Done(Status::Ran(seconds));
+                self.progress.finished(step.stage, &step.name, seconds);
+            } else {
+                let log = log_path(out, &step.name);
+                let why = if exit.success() {
+                    format!("exited 0 but did not write {missing:?}")
+                } else {
+                    format!("failed ({exit})")
+                };
+                self.failure.get_or_insert(format!(
+                    "step `{}` {why}; its log is {}:\n{}",
+                    step.name,
+                    log.display(),
+                    tail(&log, 25)
+                ));
+                self.state[i] = State::Pending;
+                self.progress.failed(step.stage);
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks other shards' steps finished when their stamps appear.
+    fn poll_other_shards(&mut self) {
+        for i in 0..self.state.len() {
+            if matches!(self.state[i], State::Pending) && !self.mine(i) {
+                if let Some(s) = finished(&self.ex.out, &self.plan.steps[i]) {
+                    self.state[i] = State::Done(Status::Cached(s));
+                }
+            }
+        }
+    }
+
+    /// Each step's seconds so far (`None`: not finished).
+    fn seconds(&self) -> Vec<Option<f64>> {
+        self.state
+            .iter()
+            .map(|s| match s {
+                State::Done(Status::Cached(t) | Status::Ran(t)) => Some(*t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Starts this shard's steps whose dependencies are done, up to `jobs` running.
+    fn launch(&mut self, before_report: &dyn Fn(&[Option<f64>]) -> Result<()>) -> Result<()> {
+        let mut slots = self.ex.jobs.saturating_sub(self.running());
+        for i in 0..self.state.len() {
+            if slots == 0 {
+                break;
+            }
+            let step = &self.plan.steps[i];
+            let ready = matches!(self.state[i], State::Pending)
+                && self.mine(i)
+                && step
+                    .deps
+                    .iter()
+                    .all(|&d| matches!(self.state[d], State::Done(_)));
+            if ready {
+                if step.stage == Stage::Report {
+                    before_report(&self.seconds())?;
+                }
+                let child = spawn(step, self.ex)?;
+                self.state[i] = State::Running(child, Instant::now());
+                self.progress.started(step.stage);
+                slots -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to three steps of other shards this one waits for.
+    fn awaited(&self) -> Vec<&str> {
+        (0..self.state.len())
+            .filter(|&i| matches!(self.state[i], State::Pending) && !self.mine(i))
+            .map(|i| self.plan.steps[i].name.as_str())
+            .take(3)
+            .collect()
+    }
+}
+
 /// Runs the plan; returns each step's status. `before_report` gets every
 /// step's seconds (`None`: not finished) just before the report step starts.
 pub(crate) fn execute(
@@ -87,10 +210,8 @@ pub(crate) fn execute(
     ex: &Exec,
     before_report: &dyn Fn(&[Option<f64>]) -> Result<()>,
 ) -> Result<Vec<Status>> {
-    let n = plan.steps.len();
     let need = needed(plan, ex.shard);
-    let mine = |i: usize| owner(plan, i, ex.shard.1) == ex.shard.0;
-    let mut state: Vec<State> = plan
+    let state: Vec<State> = plan
         .steps
         .iter()
         .zip(&need)
@@ -105,58 +226,19 @@ pub(crate) fn execute(
         .zip(&need)
         .map(|(s, &n)| n && matches!(s, State::Done(Status::Cached(_))))
         .collect();
-    let mut progress = Progress::new(plan, &need, &cached, ex.jobs);
-    let mut failure: Option<String> = None;
-    let mut last_poll = Instant::now();
-    let mut last_wait_note = Instant::now();
+    let mut run = Runner {
+        plan,
+        ex,
+        state,
+        progress: Progress::new(plan, &need, &cached, ex.jobs),
+        failure: None,
+    };
+    let (mut last_poll, mut last_wait_note) = (Instant::now(), Instant::now());
     loop {
-        // Reap finished processes.
-        #[allow(clippy::needless_range_loop)] // `state[i]` is replaced inside the loop
-        for i in 0..n {
-            let State::Running(child, start) = &mut state[i] else {
-                continue;
-            };
-            let Some(exit) = child.try_wait()? else {
-                continue;
-            };
-            let seconds = start.elapsed().as_secs_f64();
-            let step = &plan.steps[i];
-            let missing: Vec<&String> = step
-                .outputs
-                .iter()
-                .filter(|o| !ex.out.join(o).exists())
-                .collect();
-            if exit.success() && missing.is_empty() {
-                write_atomically(
-                    &stamp(&ex.out, &step.name, "done"),
-                    &format!("{}\n{seconds:.3}\n", step.key),
-                )?;
-                state[i] = State::Done(Status::Ran(seconds));
-                progress.finished(step.stage, &step.name, seconds);
-            } else {
-                let log = log_path(&ex.out, &step.name);
-                let why = if exit.success() {
-                    format!("exited 0 but did not write {missing:?}")
-                } else {
-                    format!("failed ({exit})")
-                };
-                failure.get_or_insert(format!(
-                    "step `{}` {why}; its log is {}:\n{}",
-                    step.name,
-                    log.display(),
-                    tail(&log, 25)
-                ));
-                state[i] = State::Pending;
-                progress.failed(step.stage);
-            }
-        }
-        let running = state
-            .iter()
-            .filter(|s| matches!(s, State::Running(..)))
-            .count();
-        if let Some(message) = &failure {
-            if running == 0 {
-                progress.close();
+        run.reap()?;
+        if let Some(message) = &run.failure {
+            if run.running() == 0 {
+                run.progress.close();
                 return Err(message.clone().into());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -165,64 +247,23 @@ pub(crate) fn execute(
         // Other shards' steps: look for their stamps now and then.
         if last_poll.elapsed() > Duration::from_secs(2) {
             last_poll = Instant::now();
-            for (i, st) in state.iter_mut().enumerate() {
-                if matches!(st, State::Pending) && !mine(i) {
-                    if let Some(s) = finished(&ex.out, &plan.steps[i]) {
-                        *st = State::Done(Status::Cached(s));
-                    }
-                }
-            }
+            run.poll_other_shards();
         }
-        // Launch what is ready.
-        let mut slots = ex.jobs.saturating_sub(running);
-        for i in 0..n {
-            if slots == 0 {
-                break;
-            }
-            let ready = matches!(state[i], State::Pending)
-                && mine(i)
-                && plan.steps[i]
-                    .deps
-                    .iter()
-                    .all(|&d| matches!(state[d], State::Done(_)));
-            if ready {
-                if plan.steps[i].stage == "report" {
-                    let seconds: Vec<Option<f64>> = state
-                        .iter()
-                        .map(|s| match s {
-                            State::Done(Status::Cached(t) | Status::Ran(t)) => Some(*t),
-                            _ => None,
-                        })
-                        .collect();
-                    before_report(&seconds)?;
-                }
-                let child = spawn(&plan.steps[i], ex)?;
-                state[i] = State::Running(child, Instant::now());
-                progress.started(plan.steps[i].stage);
-                slots -= 1;
-            }
-        }
-        if state.iter().all(|s| matches!(s, State::Done(_))) {
+        run.launch(before_report)?;
+        if run.state.iter().all(|s| matches!(s, State::Done(_))) {
             break;
         }
-        let running = state
-            .iter()
-            .filter(|s| matches!(s, State::Running(..)))
-            .count();
-        if running == 0 && last_wait_note.elapsed() > Duration::from_secs(60) {
+        if run.running() == 0 && last_wait_note.elapsed() > Duration::from_secs(60) {
             last_wait_note = Instant::now();
-            let waiting: Vec<&str> = (0..n)
-                .filter(|&i| matches!(state[i], State::Pending) && !mine(i))
-                .map(|i| plan.steps[i].name.as_str())
-                .take(3)
-                .collect();
+            let waiting = run.awaited();
             eprintln!("reproduce: waiting for other shards' steps: {waiting:?} ...");
         }
-        progress.draw(false);
+        run.progress.draw(false);
         std::thread::sleep(Duration::from_millis(50));
     }
-    progress.close();
-    Ok(state
+    run.progress.close();
+    Ok(run
+        .state
         .into_iter()
         .map(|s| match s {
             State::Done(status) => status,
@@ -247,7 +288,7 @@ fn spawn(step: &Step, ex: &Exec) -> Result<Child> {
     let log = log_path(&ex.out, &step.name);
     fs::create_dir_all(log.parent().unwrap_or(&ex.out))?;
     let file = fs::File::create(&log)?;
-    let program = ex.bin_dir.join(&step.program);
+    let program = ex.bin_dir.join(step.program.name());
     Command::new(&program)
         .args(&step.args)
         .current_dir(&ex.out)
@@ -275,167 +316,44 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Progress: on a terminal one line, redrawn in place, with every active
-/// stage's count and ETA; elsewhere (logs, CI) a line per finished step.
-/// Either way a stage's final line says how many steps it ran and took.
-struct Progress {
-    stages: Vec<StageProgress>,
-    jobs: usize,
-    tty: bool,
-    drawn: Instant,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-struct StageProgress {
-    name: &'static str,
-    total: usize,
-    cached: usize,
-    done: usize,
-    running: usize,
-    seconds: f64,
-    start: Option<Instant>,
-    closed: bool,
-}
-
-impl StageProgress {
-    fn finished(&self) -> usize {
-        self.done + self.cached
-    }
-
-    fn summary(&self, jobs: usize) -> String {
-        let remaining = self.total.saturating_sub(self.finished());
-        let eta = if self.done > 0 && remaining > 0 {
-            let parallel = self.running.clamp(1, jobs) as f64;
-            format!(
-                " ETA {}",
-                duration(self.seconds / self.done as f64 * remaining as f64 / parallel)
-            )
-        } else {
-            String::new()
-        };
-        format!("{} {}/{}{eta}", self.name, self.finished(), self.total)
-    }
-}
-
-impl Progress {
-    fn new(plan: &Plan, need: &[bool], cached: &[bool], jobs: usize) -> Progress {
-        let stages = STAGES
-            .iter()
-            .map(|&name| {
-                let of_stage = |i: &usize| need[*i] && plan.steps[*i].stage == name;
-                StageProgress {
-                    name,
-                    total: (0..plan.steps.len()).filter(of_stage).count(),
-                    cached: (0..plan.steps.len())
-                        .filter(of_stage)
-                        .filter(|&i| cached[i])
-                        .count(),
-                    done: 0,
-                    running: 0,
-                    seconds: 0.0,
-                    start: None,
-                    closed: false,
-                }
-            })
-            .collect();
-        Progress {
-            stages,
-            jobs,
-            tty: std::io::stderr().is_terminal(),
-            drawn: Instant::now(),
-        }
-    }
-
-    fn index(&self, stage: &str) -> usize {
-        self.stages
-            .iter()
-            .position(|s| s.name == stage)
-            .unwrap_or(0)
-    }
-
-    fn started(&mut self, stage: &str) {
-        let i = self.index(stage);
-        let s = &mut self.stages[i];
-        s.running += 1;
-        s.start.get_or_insert_with(Instant::now);
-    }
-
-    fn finished(&mut self, stage: &str, name: &str, seconds: f64) {
-        let i = self.index(stage);
-        let s = &mut self.stages[i];
-        s.running -= 1;
-        s.done += 1;
-        s.seconds += seconds;
-        if !self.tty {
-            eprintln!(
-                "reproduce: {name} done in {} · {}",
-                duration(seconds),
-                s.summary(self.jobs)
-            );
-        }
-        if s.finished() == s.total {
-            self.close_stage(i);
-        }
-        self.draw(true);
-    }
-
-    fn failed(&mut self, stage: &str) {
-        let i = self.index(stage);
-        self.stages[i].running -= 1;
-    }
-
-    fn close_stage(&mut self, i: usize) {
-        let s = &mut self.stages[i];
-        if s.closed {
-            return;
-        }
-        s.closed = true;
-        let took = s.start.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        if self.tty {
-            eprint!("\r\x1b[2K");
-        }
-        eprintln!(
-            "reproduce: stage {} finished: {} steps ran, {} were done before · {}",
-            s.name,
-            s.done,
-            s.cached,
-            duration(took)
+    #[test]
+    fn shards_split_each_stage_and_cover_everything_once() {
+        let mut plan = nml_study::plan::build(
+            &smoke_benchmark(),
+            &nml_study::Profile::Smoke.sizes(),
+            0,
+            "cpu",
         );
-    }
-
-    fn draw(&mut self, force: bool) {
-        if !self.tty || (!force && self.drawn.elapsed() < Duration::from_millis(500)) {
-            return;
+        plan.add_report();
+        let n = 3;
+        for (i, step) in plan.steps.iter().enumerate() {
+            let owners = (0..n).filter(|&s| owner(&plan, i, n) == s).count();
+            assert_eq!(owners, 1, "{}", step.name);
         }
-        self.drawn = Instant::now();
-        let active: Vec<String> = self
-            .stages
-            .iter()
-            .filter(|s| s.start.is_some() && !s.closed)
-            .map(|s| s.summary(self.jobs))
+        let pretrain: Vec<usize> = (0..plan.steps.len())
+            .filter(|&i| plan.steps[i].stage == Stage::Pretrain)
+            .map(|i| owner(&plan, i, n))
             .collect();
-        eprint!("\r\x1b[2Kreproduce: {}", active.join(" · "));
-        let _ = std::io::stderr().flush();
+        let cycle: Vec<usize> = (0..20).map(|i| i % 3).collect();
+        assert_eq!(pretrain, cycle);
+        // Shard 2 needs the data step (shard 0's) but runs no report.
+        let need = needed(&plan, (2, n));
+        assert!(need[0]);
+        let report = plan.steps.len() - 1;
+        assert_eq!(owner(&plan, report, n), 0);
+        assert!(!need[report]);
+        assert!(needed(&plan, (0, n)).iter().all(|&b| b));
     }
 
-    /// Ends the display: complete stages get their final line, a redrawn line its newline.
-    fn close(&mut self) {
-        for i in 0..self.stages.len() {
-            if self.stages[i].start.is_some() && self.stages[i].finished() == self.stages[i].total {
-                self.close_stage(i);
-            }
+    fn smoke_benchmark() -> nml_study::NoisyBenchmark {
+        let sizes = nml_study::Profile::Smoke.sizes();
+        match nml_study::Study::new(nml_study::Benchmark::Synth, None, &sizes, 0) {
+            Ok((nml_study::Study::Noisy(b), _)) => b,
+            _ => unreachable!("synth is a noisy study"),
         }
-        if self.tty {
-            eprintln!();
-        }
-    }
-}
-
-/// `1h02m`, `3m05s`, `12s`.
-pub(crate) fn duration(seconds: f64) -> String {
-    let s = seconds.round() as u64;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
     }
 }

@@ -180,7 +180,7 @@ fn minilm_matches_sentence_transformers() {
     let texts: Vec<String> =
         serde_json::from_str(&header.metadata().as_ref().unwrap()["texts_json"]).unwrap();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let encoder = nml_features::text::SentenceEncoder::load(
+    let encoder = nml_models::bert::SentenceEncoder::load(
         &dir.join("models/all-minilm-l6-v2"),
         256,
         Device::Cpu,
@@ -198,7 +198,7 @@ fn minilm_matches_sentence_transformers() {
         &(&tokens * &m),
         &(reference(&reference_file, "token_embeddings") * &m),
     );
-    let sentences = nml_features::text::sentence_embeddings(&tokens, &mask);
+    let sentences = nml_models::bert::sentence_embeddings(&tokens, &mask);
     let s = relative_error(
         &sentences,
         &reference(&reference_file, "sentence_embeddings"),

@@ -50,10 +50,7 @@ fn clean_captions_give_zero_shot_accuracy_and_swapped_captions_do_not() {
         &std::fs::read_to_string(dir.path().join("clean/model.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        (info.objective.as_str(), info.classes),
-        ("contrastive", 128)
-    );
+    assert_eq!((info.objective.name(), info.classes), ("contrastive", 128));
     let (image, _) = checkpoint::read(&dir.path().join("clean/model.safetensors")).unwrap();
     assert!(image
         .iter()

@@ -11,7 +11,7 @@ use safetensors::tensor::{Dtype, SafeTensors, View};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::{PretrainError, Result};
+use crate::{ModelError, Result};
 
 /// Metadata key (in the safetensors header) holding the writer's JSON description.
 pub const META_KEY: &str = "nml";
@@ -65,7 +65,7 @@ pub fn save(
     let views: Vec<(&str, &HostTensor)> = host.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let metadata: HashMap<String, String> = [(META_KEY.to_owned(), description.to_string())].into();
     let bytes = safetensors::tensor::serialize(views, &Some(metadata)).map_err(|e| {
-        PretrainError::Checkpoint(format!("{}: cannot serialise: {e}", path.display()))
+        ModelError::Checkpoint(format!("{}: cannot serialise: {e}", path.display()))
     })?;
     nml_core::write_atomic(path, &bytes)?;
     Ok(())
@@ -74,9 +74,9 @@ pub fn save(
 /// The tensors and JSON description of a safetensors file (description `Null` when absent).
 pub fn read(path: &Path) -> Result<(Vec<(String, Tensor)>, serde_json::Value)> {
     let bytes = std::fs::read(path)
-        .map_err(|e| PretrainError::Checkpoint(format!("{}: cannot read: {e}", path.display())))?;
+        .map_err(|e| ModelError::Checkpoint(format!("{}: cannot read: {e}", path.display())))?;
     let bad = |e: &dyn std::fmt::Display| {
-        PretrainError::Checkpoint(format!(
+        ModelError::Checkpoint(format!(
             "{}: not a valid safetensors file (truncated or damaged?): {e}",
             path.display()
         ))
@@ -102,7 +102,7 @@ pub fn read(path: &Path) -> Result<(Vec<(String, Tensor)>, serde_json::Value)> {
             Dtype::I64 => Kind::Int64,
             Dtype::U8 => Kind::Uint8,
             other => {
-                return Err(PretrainError::Checkpoint(format!(
+                return Err(ModelError::Checkpoint(format!(
                     "{}: tensor `{name}` has unsupported dtype {other:?}",
                     path.display()
                 )))
@@ -144,7 +144,7 @@ pub fn load_into(vs: &VarStore, tensors: &[(String, Tensor)], source: &Path) -> 
                 v.join(", ")
             }
         };
-        return Err(PretrainError::Checkpoint(format!(
+        return Err(ModelError::Checkpoint(format!(
             "{}: does not fit this architecture: missing [{}], unexpected [{}]",
             source.display(),
             show(&missing),
@@ -157,7 +157,7 @@ pub fn load_into(vs: &VarStore, tensors: &[(String, Tensor)], source: &Path) -> 
         for (name, var) in sorted {
             let src = given[name.as_str()];
             if src.size() != var.size() {
-                return Err(PretrainError::Checkpoint(format!(
+                return Err(ModelError::Checkpoint(format!(
                     "{}: tensor `{name}` has shape {:?}, the model expects {:?}",
                     source.display(),
                     src.size(),
@@ -166,7 +166,7 @@ pub fn load_into(vs: &VarStore, tensors: &[(String, Tensor)], source: &Path) -> 
             }
             let mut var = var.shallow_clone();
             var.f_copy_(&src.to_kind(var.kind())).map_err(|e| {
-                PretrainError::Checkpoint(format!("{}: `{name}`: {e}", source.display()))
+                ModelError::Checkpoint(format!("{}: `{name}`: {e}", source.display()))
             })?;
         }
         Ok(())
@@ -179,7 +179,7 @@ pub fn load_model(vs: &VarStore, path: &Path, arch: crate::Arch) -> Result<serde
     let (tensors, description) = read(path)?;
     if let Some(recorded) = description.get("arch").and_then(|a| a.as_str()) {
         if recorded != arch.name() {
-            return Err(PretrainError::Checkpoint(format!(
+            return Err(ModelError::Checkpoint(format!(
                 "{}: holds a `{recorded}` model, not a `{arch}`",
                 path.display()
             )));

@@ -1,47 +1,36 @@
-//! The spectrum plot: σ_i/Σσ against rank, both axes logarithmic, one line
-//! per group of tables (the part of a table's name before `/`, e.g. the
-//! noise ratio in `n20/task-0`), averaged over the group's tables.
-//! Written as SVG and as PNG (rendered in memory, encoded with `image`).
+//! Figures as files: anything that draws itself on a plotters backend
+//! ([`Figure`]) is written as SVG and as PNG (rendered in memory, encoded
+//! with `image`), with a bundled font so text renders the same everywhere;
+//! and the spectrum plot (σ_i/Σσ against rank, both axes logarithmic, one
+//! line per group).
+//!
+//! Only the crates that draw (the `nml-spectral` binary, `nml-report`)
+//! depend on this one, so the libraries that compute stay free of plotters.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Once;
 
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::tables::Analysis;
-use crate::{Result, SpectralError};
+/// Why a figure cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// Writing the file failed.
+    #[error(transparent)]
+    Core(#[from] nml_core::CoreError),
+    /// Drawing or encoding failed.
+    #[error("{0}")]
+    Draw(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = PlotError> = std::result::Result<T, E>;
 
 /// DejaVu Sans (see `assets/DejaVuSans.LICENSE`): text renders the same on every machine.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 const SIZE: (u32, u32) = (800, 520);
-
-/// Mean share per rank for each group, in name order.
-pub fn group_spectra(analyses: &[Analysis]) -> Vec<(String, Vec<f64>)> {
-    let mut groups: BTreeMap<String, Vec<Vec<f64>>> = BTreeMap::new();
-    for a in analyses {
-        let group = a.name.split('/').next().unwrap_or(&a.name).to_owned();
-        let total: f64 = a.sigma.iter().sum();
-        let shares = a
-            .sigma
-            .iter()
-            .map(|s| if total > 0.0 { s / total } else { 0.0 })
-            .collect();
-        groups.entry(group).or_default().push(shares);
-    }
-    groups
-        .into_iter()
-        .map(|(name, members)| {
-            let r = members.iter().map(Vec::len).min().unwrap_or(0);
-            let mean = (0..r)
-                .map(|i| members.iter().map(|m| m[i]).sum::<f64>() / members.len() as f64)
-                .collect();
-            (name, mean)
-        })
-        .collect()
-}
 
 /// Registers the bundled font as `sans-serif` (once per process).
 pub fn register_bundled_font() {
@@ -67,7 +56,7 @@ pub trait Figure {
 pub fn write_figure(figure: &impl Figure, stem: &Path) -> Result<()> {
     register_bundled_font();
     let size = figure.size();
-    let fail = |e: String| SpectralError::Invalid(format!("cannot draw {}: {e}", stem.display()));
+    let fail = |e: String| PlotError::Draw(format!("cannot draw {}: {e}", stem.display()));
     let mut svg = String::new();
     figure
         .draw(SVGBackend::with_string(&mut svg, size).into_drawing_area())
@@ -82,7 +71,7 @@ pub fn write_figure(figure: &impl Figure, stem: &Path) -> Result<()> {
         use image::ImageEncoder;
         image::codecs::png::PngEncoder::new(&mut png)
             .write_image(&rgb, size.0, size.1, image::ExtendedColorType::Rgb8)
-            .map_err(|e| SpectralError::Invalid(format!("cannot encode the plot: {e}")))?;
+            .map_err(|e| PlotError::Draw(format!("cannot encode the plot: {e}")))?;
     }
     nml_core::write_atomic(stem.with_extension("png"), &png)?;
     Ok(())
@@ -106,16 +95,10 @@ impl Figure for SpectrumFigure<'_> {
     }
 }
 
-/// Writes `stem.svg` and `stem.png` with the groups' spectra.
-pub fn write_spectrum_plot(analyses: &[Analysis], stem: &Path, title: &str) -> Result<()> {
-    let groups = group_spectra(analyses);
-    write_figure(
-        &SpectrumFigure {
-            groups: &groups,
-            title,
-        },
-        stem,
-    )
+/// Writes `stem.svg` and `stem.png` with the spectra of `groups`: (name,
+/// share of each singular value by rank).
+pub fn write_spectrum_plot(groups: &[(String, Vec<f64>)], stem: &Path, title: &str) -> Result<()> {
+    write_figure(&SpectrumFigure { groups, title }, stem)
 }
 
 fn draw<B: DrawingBackend>(
@@ -123,8 +106,7 @@ fn draw<B: DrawingBackend>(
     groups: &[(String, Vec<f64>)],
     title: &str,
 ) -> Result<()> {
-    let fail =
-        |e: &dyn std::fmt::Display| SpectralError::Invalid(format!("cannot draw the plot: {e}"));
+    let fail = |e: &dyn std::fmt::Display| PlotError::Draw(format!("cannot draw the plot: {e}"));
     root.fill(&WHITE).map_err(|e| fail(&e))?;
     let r = groups
         .iter()

@@ -1,0 +1,59 @@
+//! What every `model.json` says about an image backbone, supervised or
+//! contrastive: enough to rebuild the network and feed it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::image::Normalize;
+use crate::models::Arch;
+
+/// How a backbone was pre-trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Cross-entropy on class labels (absent in older files).
+    #[default]
+    Supervised,
+    /// CLIP-style InfoNCE on image–text pairs.
+    Contrastive,
+}
+
+impl Objective {
+    /// The name in `model.json`, run records and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Supervised => "supervised",
+            Objective::Contrastive => "contrastive",
+        }
+    }
+}
+
+/// The part of `model.json` that extraction reads. Extra fields are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackboneInfo {
+    pub format: String,
+    pub arch: Arch,
+    /// Rows of the head: classes (supervised) or the joint-space dimension (contrastive).
+    pub classes: usize,
+    pub input_size: u32,
+    pub normalize: Normalize,
+    #[serde(default)]
+    pub objective: Objective,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objective_defaults_to_supervised_in_older_files() {
+        let json = r#"{"format": "nml-pretrain/1", "arch": "small", "classes": 10, "input_size": 32,
+            "normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.2, 0.2, 0.2]}, "extra": 1}"#;
+        let info: BackboneInfo = serde_json::from_str(json).unwrap();
+        assert_eq!(info.objective, Objective::Supervised);
+        let mut value = serde_json::to_value(&info).unwrap();
+        assert_eq!(value["objective"], "supervised");
+        value["objective"] = "contrastive".into();
+        let info: BackboneInfo = serde_json::from_value(value).unwrap();
+        assert_eq!(info.objective, Objective::Contrastive);
+    }
+}

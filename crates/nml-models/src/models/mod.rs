@@ -1,0 +1,280 @@
+//! The backbones: CIFAR-style ResNets (option-A shortcuts), a pre-activation
+//! ResNet-18, torchvision-style ResNet-18/50, and a small net for smoke runs.
+//!
+//! Every model is built on named VarStore paths that match the PyTorch
+//! reference implementations, so a checkpoint loads into the PyTorch module
+//! with `strict=True` (BatchNorm's `num_batches_tracked` aside) and the
+//! published weights load here:
+//! CIFAR ResNets follow akamaster/pytorch_resnet_cifar10 (`conv1`, `bn1`,
+//! `layer{1,2,3}.{i}.{conv1,bn1,conv2,bn2}`, `linear`), the pre-activation
+//! ResNet-18 follows kuangliu/pytorch-cifar plus a final `bn`, and ResNet-18/50
+//! follow torchvision (`downsample.{0,1}`, `fc`), and MobileNetV2 follows
+//! torchvision (`features.{0..18}`, `classifier.1`).
+
+use std::fmt;
+use std::str::FromStr;
+
+mod cifar;
+mod mobilenet;
+mod preact;
+mod torchvision;
+
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+use cifar::{CifarResNet, SmallNet};
+use mobilenet::MobileNetV2;
+use preact::PreActResNet18;
+use torchvision::TvResNet;
+
+/// The architectures `nml-pretrain --arch` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Arch {
+    /// Three conv-BN-ReLU stages, 128-d features: seconds per epoch on a CPU.
+    Small,
+    ResNet20,
+    ResNet32,
+    ResNet56,
+    PreActResNet18,
+    ResNet18,
+    ResNet50,
+    /// torchvision's MobileNetV2 (width 1.0), 1280-d features.
+    MobileNetV2,
+}
+
+impl Arch {
+    /// Every architecture, in `--help` order.
+    pub const ALL: [Arch; 8] = [
+        Arch::Small,
+        Arch::ResNet20,
+        Arch::ResNet32,
+        Arch::ResNet56,
+        Arch::PreActResNet18,
+        Arch::ResNet18,
+        Arch::ResNet50,
+        Arch::MobileNetV2,
+    ];
+
+    /// The command-line and checkpoint name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arch::Small => "small",
+            Arch::ResNet20 => "resnet20",
+            Arch::ResNet32 => "resnet32",
+            Arch::ResNet56 => "resnet56",
+            Arch::PreActResNet18 => "preact-resnet18",
+            Arch::ResNet18 => "resnet18",
+            Arch::ResNet50 => "resnet50",
+            Arch::MobileNetV2 => "mobilenet-v2",
+        }
+    }
+
+    /// Dimension of `features(x)`.
+    pub fn feature_dim(&self) -> i64 {
+        match self {
+            Arch::Small => 128,
+            Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 => 64,
+            Arch::PreActResNet18 | Arch::ResNet18 => 512,
+            Arch::ResNet50 => 2048,
+            Arch::MobileNetV2 => 1280,
+        }
+    }
+
+    /// The input side the architecture was designed for (32 for CIFAR-style, 224 for torchvision-style).
+    pub fn native_input(&self) -> u32 {
+        match self {
+            Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 224,
+            _ => 32,
+        }
+    }
+
+    /// The smallest input side the architecture accepts.
+    pub fn min_input(&self) -> u32 {
+        match self {
+            Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 32,
+            _ => 8,
+        }
+    }
+
+    /// Name of the classifier's weight tensor in the reference implementation.
+    pub fn head_weight(&self) -> &'static str {
+        match self {
+            Arch::Small | Arch::ResNet18 | Arch::ResNet50 => "fc.weight",
+            Arch::MobileNetV2 => "classifier.1.weight",
+            _ => "linear.weight",
+        }
+    }
+
+    /// Path of the classifier layer in the reference implementation.
+    fn head_path<'a>(&self, vs: &nn::Path<'a>) -> nn::Path<'a> {
+        match self {
+            Arch::Small | Arch::ResNet18 | Arch::ResNet50 => vs / "fc",
+            // Dropout is `classifier.0`.
+            Arch::MobileNetV2 => vs / "classifier" / 1,
+            _ => vs / "linear",
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<Arch> for String {
+    fn from(arch: Arch) -> String {
+        arch.name().to_owned()
+    }
+}
+
+impl TryFrom<String> for Arch {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl FromStr for Arch {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Arch::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Arch::ALL.iter().map(Arch::name).collect();
+                format!(
+                    "unknown architecture `{s}`; expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// A backbone with its classifier.
+#[derive(Debug)]
+pub struct Net {
+    pub arch: Arch,
+    body: Box<dyn Body>,
+    head: nn::Linear,
+}
+
+/// The part of a network below the classifier.
+trait Body: fmt::Debug + Send {
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]` → `[B, D]`.
+    fn features(&self, x: &Tensor, train: bool) -> Tensor;
+}
+
+impl Net {
+    /// Builds `arch` with `classes` outputs under `vs`.
+    pub fn new(vs: &nn::Path, arch: Arch, classes: i64) -> Net {
+        let body: Box<dyn Body> = match arch {
+            Arch::Small => Box::new(SmallNet::new(vs)),
+            Arch::ResNet20 => Box::new(CifarResNet::new(vs, 3)),
+            Arch::ResNet32 => Box::new(CifarResNet::new(vs, 5)),
+            Arch::ResNet56 => Box::new(CifarResNet::new(vs, 9)),
+            Arch::PreActResNet18 => Box::new(PreActResNet18::new(vs)),
+            Arch::ResNet18 => Box::new(TvResNet::new(vs, false, [2, 2, 2, 2])),
+            Arch::ResNet50 => Box::new(TvResNet::new(vs, true, [3, 4, 6, 3])),
+            Arch::MobileNetV2 => Box::new(MobileNetV2::new(&(vs / "features"))),
+        };
+        let head = nn::linear(
+            arch.head_path(vs),
+            arch.feature_dim(),
+            classes,
+            Default::default(),
+        );
+        Net { arch, body, head }
+    }
+
+    /// The penultimate, pooled features.
+    ///
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]` (normalised) → `[B, feature_dim]`.
+    pub fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.body.features(x, train)
+    }
+
+    /// Class scores.
+    ///
+    /// # Shapes
+    /// `x`: `[B, 3, H, W]` → `[B, classes]`.
+    pub fn logits(&self, x: &Tensor, train: bool) -> Tensor {
+        self.features(x, train).apply(&self.head)
+    }
+}
+
+impl ModuleT for Net {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        self.logits(x, train)
+    }
+}
+
+fn conv(vs: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64) -> nn::Conv2D {
+    let config = nn::ConvConfig {
+        stride,
+        padding,
+        bias: false,
+        ..Default::default()
+    };
+    nn::conv2d(vs, c_in, c_out, k, config)
+}
+
+fn bn(vs: nn::Path, c: i64) -> nn::BatchNorm {
+    nn::batch_norm2d(vs, c, Default::default())
+}
+
+/// Global average pool.
+///
+/// # Shapes
+/// `[B, C, H, W]` → `[B, C]`.
+fn pool(x: &Tensor) -> Tensor {
+    x.mean_dim([2i64, 3].as_slice(), false, tch::Kind::Float)
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::{Device, Kind};
+
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_strings_and_json() {
+        for arch in Arch::ALL {
+            assert_eq!(arch.name().parse::<Arch>().unwrap(), arch);
+            let json = serde_json::to_string(&arch).unwrap();
+            assert_eq!(json, format!("\"{}\"", arch.name()));
+            assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), arch);
+        }
+    }
+
+    /// Parameter counts of the reference implementations (heads with 10 or 1000 classes).
+    #[test]
+    fn parameter_counts_match_the_reference_models() {
+        let check = |arch: Arch, classes: i64, expected: i64, input: i64| {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = Net::new(&vs.root(), arch, classes);
+            let params: i64 = vs
+                .trainable_variables()
+                .iter()
+                .map(Tensor::numel)
+                .map(|n| n as i64)
+                .sum();
+            assert_eq!(params, expected, "{arch}");
+            let x = Tensor::zeros([2, 3, input, input], (Kind::Float, Device::Cpu));
+            assert_eq!(net.features(&x, false).size(), [2, arch.feature_dim()]);
+            assert_eq!(net.logits(&x, false).size(), [2, classes]);
+        };
+        check(Arch::ResNet20, 10, 269_722, 32);
+        check(Arch::ResNet56, 10, 853_018, 32);
+        check(Arch::ResNet18, 1000, 11_689_512, 64);
+        check(Arch::ResNet50, 1000, 25_557_032, 64);
+        check(Arch::Small, 10, 94_762, 32);
+        check(Arch::MobileNetV2, 1000, 3_504_872, 64);
+    }
+}

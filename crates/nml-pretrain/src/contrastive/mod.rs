@@ -1,0 +1,437 @@
+//! Contrastive (CLIP-style) image–text pre-training on a manifest's `text`
+//! captions: an image tower (any [`Arch`], its classifier head being the
+//! projection to the joint space), a text tower (a word-level vocabulary
+//! built from the training captions, bag-of-tokens embedding mean, layer
+//! norm and a two-layer MLP), symmetric InfoNCE with a learnable
+//! temperature, AdamW with warm-up and cosine decay, and zero-shot
+//! classification from class-name prompts.
+//!
+//! The loop is [`crate::fit`]'s; this module is the objective. Output
+//! folder, as supervised pre-training:
+//! - `config.json`, `metrics.csv`, `resume.safetensors` (weights of both
+//!   towers, AdamW moments and the loop position);
+//! - `model.safetensors` + `model.json`: the image tower alone under the
+//!   architecture's reference names (the head is the projection), so
+//!   `nml-features extract` reads it like a supervised backbone;
+//! - `text.safetensors`: the text tower and the temperature, with the
+//!   vocabulary in its description.
+//!
+//! Caption noise (`nml-noise --kind caption-swap`) needs nothing special:
+//! training sees the manifest's `text`; zero-shot accuracy is measured on
+//! the test split against the clean labels.
+
+mod tower;
+mod vocab;
+
+use nml_models::checkpoint;
+use nml_models::Objective as Pretraining;
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+pub use tower::{Clip, TextTower};
+pub use vocab::{words, Vocab, PAD, UNK};
+
+use crate::data::{Augment, Batch, Normalize};
+use crate::fit::{
+    self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths, Schedule, Start,
+};
+use crate::models::Arch;
+use crate::optim::{AdamW, AdamWConfig};
+use crate::{Named, PretrainError, Result};
+
+/// Everything that determines the trained towers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContrastiveConfig {
+    pub arch: Arch,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub warmup_epochs: f64,
+    /// Dimension of the joint image–text space.
+    pub embed_dim: i64,
+    /// Width of the text tower.
+    pub text_width: i64,
+    /// Tokens per caption; longer captions are truncated (with a warning).
+    pub context: usize,
+    /// Largest vocabulary (most frequent training words first).
+    pub max_vocab: usize,
+    /// Initial temperature τ of the InfoNCE logits (learned as log 1/τ, capped at 100).
+    pub init_temperature: f64,
+    pub augment: Augment,
+    pub input_size: u32,
+    pub resize: bool,
+    pub train_split: String,
+    pub test_split: String,
+    pub seed: u64,
+    /// bf16 autocast of the image tower on CUDA.
+    pub amp: bool,
+    pub checkpoint_every_steps: usize,
+    /// Zero-shot prompt templates, `{}` standing for the class name; the
+    /// class embedding is the normalised mean over templates.
+    pub prompts: Vec<String>,
+}
+
+impl ContrastiveConfig {
+    /// Defaults for `arch`: AdamW 1e-3 (β 0.9/0.98, ε 1e-6), weight decay
+    /// 0.1 on matrices only, τ₀ 0.07, a 128-d joint space, crop + flip.
+    pub fn new(arch: Arch, epochs: usize) -> ContrastiveConfig {
+        ContrastiveConfig {
+            arch,
+            epochs,
+            batch_size: 128,
+            lr: 1e-3,
+            weight_decay: 0.1,
+            warmup_epochs: 1.0,
+            embed_dim: 128,
+            text_width: 256,
+            context: 32,
+            max_vocab: 10_000,
+            init_temperature: 0.07,
+            augment: Augment {
+                crop_padding: 4,
+                flip: true,
+                color_jitter: 0.0,
+            },
+            input_size: arch.native_input(),
+            resize: false,
+            train_split: "train".to_owned(),
+            test_split: "test".to_owned(),
+            seed: 0,
+            amp: false,
+            checkpoint_every_steps: 0,
+            prompts: vec!["a photo of a {}".to_owned(), "a {}".to_owned()],
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let problem = if self.epochs == 0 {
+            Some("--epochs must be at least 1".to_owned())
+        } else if self.batch_size < 2 {
+            Some(
+                "--batch-size must be at least 2 (BatchNorm, and InfoNCE needs negatives)"
+                    .to_owned(),
+            )
+        } else if self.input_size < self.arch.min_input() {
+            Some(format!(
+                "{} needs inputs of at least {}px, got {}",
+                self.arch,
+                self.arch.min_input(),
+                self.input_size
+            ))
+        } else if !(self.lr > 0.0 && self.lr.is_finite()) {
+            Some(format!("--lr {} must be positive", self.lr))
+        } else if self.embed_dim < 1 || self.text_width < 1 || self.context < 1 {
+            Some("--embed-dim, --text-width and --context must be at least 1".to_owned())
+        } else if !(self.init_temperature > 0.01 && self.init_temperature <= 1.0) {
+            Some(format!(
+                "--temperature {} is outside (0.01, 1]",
+                self.init_temperature
+            ))
+        } else if self.max_vocab < 3 {
+            Some("--max-vocab must be at least 3".to_owned())
+        } else if self.prompts.is_empty() || self.prompts.iter().any(|p| !p.contains("{}")) {
+            Some("every --prompt must contain `{}` (the class name)".to_owned())
+        } else {
+            None
+        };
+        problem.map_or(Ok(()), |p| Err(PretrainError::Config(p)))
+    }
+}
+
+/// One finished epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContrastiveMetrics {
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    /// In-batch image→text retrieval accuracy against the captions training sees.
+    pub train_retrieval_acc: f64,
+    /// Zero-shot top-1 accuracy on the test split (clean labels, class-name prompts).
+    pub test_acc: Option<f64>,
+    pub temperature: f64,
+    pub images_per_sec: f64,
+    pub seconds: f64,
+}
+
+/// What `model.json` records about a finished contrastive run. `classes` is
+/// the joint-space dimension (rows of the image tower's projection head), so
+/// feature extraction builds the same network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContrastiveInfo {
+    pub format: String,
+    pub objective: Pretraining,
+    pub arch: Arch,
+    pub classes: usize,
+    /// Class names of the training manifest (the zero-shot classes).
+    pub class_names: Vec<String>,
+    pub input_size: u32,
+    pub feature_dim: i64,
+    pub embed_dim: i64,
+    pub vocab_size: usize,
+    pub normalize: Normalize,
+    pub config: ContrastiveConfig,
+    pub seed: u64,
+    pub train_manifest: String,
+    pub train_manifest_hash: String,
+    pub noise: Option<serde_json::Value>,
+    /// Captions longer than the context, truncated.
+    pub truncated_captions: usize,
+    pub key: String,
+    pub metrics: Vec<ContrastiveMetrics>,
+}
+
+/// Format tag of a contrastive `model.json`.
+pub const CONTRASTIVE_FORMAT: &str = "nml-pretrain-contrastive/1";
+
+/// Key namespace of contrastive runs.
+const NAMESPACE: &str = "nml-pretrain/contrastive";
+
+/// Trains (or resumes, or finds finished) a contrastive run; returns `model.json`.
+pub fn train_contrastive(
+    config: &ContrastiveConfig,
+    paths: &RunPaths,
+    device: Device,
+    resume: bool,
+) -> Result<ContrastiveInfo> {
+    config.validate()?;
+    let also = ["text.safetensors"];
+    let key_of = |i: &ContrastiveInfo| i.key.clone();
+    let run = match fit::start(NAMESPACE, config, paths, &also, key_of, device, resume)? {
+        Start::Finished(info) => return Ok(info),
+        Start::Todo(run) => run,
+    };
+    let data = fit::load_run_data(
+        paths,
+        &config.train_split,
+        &config.test_split,
+        config.input_size,
+        config.resize,
+    )?;
+    let captions = data.manifest.text.as_ref().map(|t| {
+        data.train_rows
+            .iter()
+            .map(|&r| t[r].as_str())
+            .collect::<Vec<_>>()
+    });
+    let vocab = Vocab::build(captions.unwrap_or_default().into_iter(), config.max_vocab);
+    let (tokens, truncated) = vocab::tokenize_rows(
+        &data.manifest,
+        &data.train_rows,
+        &vocab,
+        config.context,
+        &paths.train,
+    )?;
+    if truncated > 0 {
+        tracing::warn!(
+            train = %paths.train.display(),
+            truncated,
+            context = config.context,
+            "captions longer than the context were truncated (raise --context to keep them whole)"
+        );
+    }
+    run.write_record(serde_json::json!({
+        "objective": Pretraining::Contrastive,
+        "config": config,
+        "vocab_size": vocab.len(),
+    }))?;
+    let objective = Contrastive {
+        config,
+        run: &run,
+        data: &data,
+        vocab,
+        tokens,
+        truncated,
+    };
+    let info = fit::fit(&objective, &run, &data.train_set, data.normalize)?;
+    nml_core::write_json_atomic(paths.out.join("model.json"), &info)?;
+    Ok(info)
+}
+
+/// The content hash a contrastive run is keyed by.
+pub fn run_key(
+    config: &ContrastiveConfig,
+    train_hash: nml_core::ContentHash,
+    test_hash: nml_core::ContentHash,
+) -> Result<String> {
+    fit::keyed(NAMESPACE, config, train_hash, test_hash)
+}
+
+/// Symmetric InfoNCE on image–caption pairs, as an [`Objective`] of the shared loop.
+struct Contrastive<'a> {
+    config: &'a ContrastiveConfig,
+    run: &'a Run,
+    data: &'a RunData,
+    vocab: Vocab,
+    /// Token ids of the training rows' captions, `[N, context]`.
+    tokens: Tensor,
+    truncated: usize,
+}
+
+impl Objective for Contrastive<'_> {
+    type Model = Clip;
+    type Optimizer = AdamW;
+    type Metrics = ContrastiveMetrics;
+    type Info = ContrastiveInfo;
+
+    fn schedule(&self) -> Schedule {
+        let c = self.config;
+        Schedule {
+            epochs: c.epochs,
+            batch_size: c.batch_size,
+            lr: c.lr,
+            warmup_epochs: c.warmup_epochs,
+            augment: c.augment.clone(),
+            seed: c.seed,
+            amp: c.amp,
+            checkpoint_every_steps: c.checkpoint_every_steps,
+        }
+    }
+
+    fn build(&self, vs: &VarStore) -> Clip {
+        Clip::new(vs, self.config, self.vocab.len() as i64)
+    }
+
+    fn optimizer(&self, trainable: Named) -> AdamW {
+        let config = AdamWConfig {
+            beta1: 0.9,
+            beta2: 0.98,
+            eps: 1e-6,
+            weight_decay: self.config.weight_decay,
+        };
+        // Decay matrices and kernels only: not biases, norms or the temperature.
+        AdamW::new(config, trainable, |name, t| {
+            t.dim() >= 2 && name != "logit_scale"
+        })
+    }
+
+    fn forward(&self, clip: &Clip, batch: &Batch, amp: bool) -> (Tensor, Tensor) {
+        let tokens = self
+            .tokens
+            .index_select(0, &batch.rows)
+            .to_device(self.run.device);
+        clip.loss(&batch.x, &tokens, amp)
+    }
+
+    /// In-batch image→text retrieval hits: row i's caption is column i.
+    fn hits(&self, _: &Batch, logits: &Tensor) -> Vec<Tensor> {
+        let n = logits.size()[0];
+        let targets = Tensor::arange(n, (Kind::Int64, logits.device()));
+        vec![logits
+            .argmax(-1, false)
+            .eq_tensor(&targets)
+            .sum(Kind::Int64)]
+    }
+
+    fn metrics(&self, clip: &Clip, epoch: usize, lr: f64, r: &fit::Running) -> ContrastiveMetrics {
+        let (data, config, device) = (self.data, self.config, self.run.device);
+        let test_acc = (!data.test_set.is_empty()).then(|| {
+            let classes = clip.class_embeddings(
+                &self.vocab,
+                &data.manifest.class_names,
+                &config.prompts,
+                config.context,
+                device,
+            );
+            clip.zero_shot(&data.test_set, &classes, data.normalize, device)
+        });
+        ContrastiveMetrics {
+            epoch: epoch + 1,
+            lr,
+            train_loss: r.loss(),
+            train_retrieval_acc: r.rate(0),
+            test_acc,
+            temperature: 1.0 / clip.scale().double_value(&[]),
+            images_per_sec: r.images_per_sec(),
+            seconds: r.seconds,
+        }
+    }
+
+    fn describe(&self, m: &ContrastiveMetrics) -> String {
+        format!(
+            "epoch {}/{}: loss {:.4}, in-batch retrieval {:.4}, zero-shot {}, τ {:.4}, {:.0} img/s",
+            m.epoch,
+            self.config.epochs,
+            m.train_loss,
+            m.train_retrieval_acc,
+            test_cell(m.test_acc, "-", 4),
+            m.temperature,
+            m.images_per_sec
+        )
+    }
+
+    fn csv(&self, history: &[ContrastiveMetrics]) -> String {
+        metrics_csv(
+            "epoch,lr,train_loss,train_retrieval_acc,zero_shot_acc,temperature,images_per_sec,seconds",
+            history,
+            |m| {
+                format!(
+                    "{},{:.6e},{:.6},{:.6},{},{:.6},{:.1},{:.3}",
+                    m.epoch,
+                    m.lr,
+                    m.train_loss,
+                    m.train_retrieval_acc,
+                    test_cell(m.test_acc, "", 6),
+                    m.temperature,
+                    m.images_per_sec,
+                    m.seconds
+                )
+            },
+        )
+    }
+
+    /// `text.safetensors` (text tower, temperature, vocabulary) and
+    /// `model.safetensors` (the image tower alone under its reference names).
+    fn save(
+        &self,
+        vs: &VarStore,
+        key: String,
+        metrics: Vec<ContrastiveMetrics>,
+    ) -> Result<ContrastiveInfo> {
+        let (config, manifest, out) = (self.config, &self.data.manifest, &self.run.paths.out);
+        let info = ContrastiveInfo {
+            format: CONTRASTIVE_FORMAT.to_owned(),
+            objective: Pretraining::Contrastive,
+            arch: config.arch,
+            classes: config.embed_dim as usize,
+            class_names: manifest.class_names.clone(),
+            input_size: config.input_size,
+            feature_dim: config.arch.feature_dim(),
+            embed_dim: config.embed_dim,
+            vocab_size: self.vocab.len(),
+            normalize: self.data.normalize,
+            config: config.clone(),
+            seed: config.seed,
+            train_manifest: self.run.paths.train.display().to_string(),
+            train_manifest_hash: self.run.train_hash.to_hex(),
+            noise: manifest
+                .metadata
+                .get("nml.noise")
+                .and_then(|s| serde_json::from_str(s).ok()),
+            truncated_captions: self.truncated,
+            key,
+            metrics,
+        };
+        let (text_vars, image_vars): (Vec<_>, Vec<_>) = checkpoint::named_variables(vs)
+            .into_iter()
+            .partition(|(n, _)| n.starts_with("text.") || n == "logit_scale");
+        checkpoint::save(
+            &out.join("text.safetensors"),
+            &text_vars,
+            &serde_json::json!({
+                "vocab": self.vocab.words,
+                "context": config.context,
+                "text_width": config.text_width,
+                "embed_dim": config.embed_dim,
+                "prompts": config.prompts,
+            }),
+        )?;
+        checkpoint::save(
+            &out.join("model.safetensors"),
+            &image_vars,
+            &serde_json::to_value(&info)?,
+        )?;
+        Ok(info)
+    }
+}

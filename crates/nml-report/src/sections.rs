@@ -1,0 +1,417 @@
+//! The sections of `REPORT.md`, each a function that appends its text:
+//! the main study (introduction, claims, pre-training, figures, heads,
+//! ablation), real noise, the contrastive setting, published models, and
+//! where it all ran.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::collect::Results;
+use crate::markdown::{stage_times, ABLATION, METHODS};
+use crate::run::RunInfo;
+use crate::stats::{self, Claim, Stat};
+
+/// The report of the `real-models` study: published backbones as black boxes.
+pub fn render_real(run: &RunInfo, results: &Results, claims: &[Claim]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# nml report: NMTune on published noisy pre-trained models\n\n\
+         Backbones pre-trained on noisy data, used as black boxes (frozen features only): {}. \
+         MobileNetV2 features of PACS (96 px): heads trained on photo (train split), tested on photo (ID) and on {} (OOD). \
+         all-MiniLM-L6-v2 sentence embeddings of SST-2: heads trained on the dev split, tested on the test split (ID). \
+         Mean ± standard deviation over {} head seeds ({}); every number is also in `results/*.parquet`. \
+         Heads use the official hyper-parameters; features are cached, so NMTune's consistency term compares z with the frozen \
+         feature of the same view (the official code compares a strongly augmented view's z with a weakly augmented view's feature).\n",
+        run.shape.arch,
+        run.shape.ood_domains.join(", "),
+        run.seeds.len(),
+        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    );
+    s.push_str(
+        "## Claims checklist\n\n| # | claim | verdict | evidence | rule |\n|---|---|---|---|---|\n",
+    );
+    for c in claims {
+        let _ = writeln!(
+            s,
+            "| {} | {} | **{}** | {} | {} |",
+            c.id, c.claim, c.verdict, c.evidence, c.rule
+        );
+    }
+    s.push_str("\n## LP vs MLP vs NMTune\n\n| model / task | eval | LP (%) | MLP (%) | NMTune (%) |\n|---|---|---:|---:|---:|\n");
+    for task in &run.shape.tasks {
+        let mut evals: Vec<&str> = results
+            .tune
+            .iter()
+            .filter(|r| &r.task == task)
+            .map(|r| r.domain.as_str())
+            .collect();
+        evals.sort_unstable();
+        evals.dedup();
+        // The ID eval first, then the others.
+        evals.sort_by_key(|e| run.split_of(e) != "ID");
+        for eval in &evals {
+            let cell = |variant: &str| {
+                let v: BTreeMap<u64, f64> = results
+                    .tune
+                    .iter()
+                    .filter(|r| &r.task == task && r.variant == variant && r.domain == *eval)
+                    .map(|r| (r.seed, r.accuracy))
+                    .collect();
+                Stat::of(&v.into_values().collect::<Vec<_>>()).pct()
+            };
+            let _ = writeln!(
+                s,
+                "| {task} | {eval} ({}) | {} | {} | {} |",
+                run.split_of(eval),
+                cell("lp"),
+                cell("mlp"),
+                cell("nmtune")
+            );
+        }
+        for split in ["ID", "OOD"] {
+            // An average is shown where a split has several evals.
+            if evals.iter().filter(|e| run.split_of(e) == split).count() < 2 {
+                continue;
+            }
+            let l = stats::task_accuracy(results, task, "lp", split);
+            let _ = writeln!(
+                s,
+                "| {task} | **{split} average** | {} | {} | {} |",
+                l.pct(),
+                stats::task_accuracy(results, task, "mlp", split).pct(),
+                stats::task_accuracy(results, task, "nmtune", split).pct()
+            );
+        }
+    }
+    provenance(&mut s, run);
+    s
+}
+
+/// The Markdown report.
+pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&str]) -> String {
+    if run.benchmark == nml_study::Benchmark::RealModels {
+        return render_real(run, results, claims);
+    }
+    let mut s = String::new();
+    let fig = |s: &mut String, stem: &str, caption: &str| {
+        if figures.contains(&stem) || stem == "spectrum" {
+            let _ = writeln!(
+                s,
+                "\n![{caption}](figures/{stem}.png)\n\n*{caption}* (also `figures/{stem}.svg`)\n"
+            );
+        }
+    };
+    introduction(&mut s, run);
+    claims_table(&mut s, claims);
+    pretraining(&mut s, run, results);
+    linear_probing(&mut s, run, results, &fig);
+    spectrum(&mut s, run, results, &fig);
+    heads(&mut s, run, results, &fig);
+    ablation(&mut s, run, results);
+    provenance(&mut s, run);
+    s
+}
+
+/// Writes a figure's image and caption, when the figure was drawn.
+type FigureLine<'a> = dyn Fn(&mut String, &str, &str) + 'a;
+
+/// What was run: benchmark, profile, backbone, ratios, seeds and domains.
+fn introduction(s: &mut String, run: &RunInfo) {
+    let seeds = run.seeds.len();
+    let _ = writeln!(
+        s,
+        "# nml reproduction report\n\n\
+         Chen et al., *Understanding and Mitigating the Label Noise in Pre-training on Downstream Tasks* (ICLR 2024), \
+         re-run on the `{}` benchmark with the `{}` profile: a `{}` backbone pre-trained for {} epochs at each noise ratio \
+         ({}%), {seeds} seed(s) ({}), heads trained on the `{}` domain and tested on it (ID) and on {} (OOD). \
+         {}Every value is a mean ± standard deviation over seeds; every number is also in `results/*.parquet`.\n",
+        run.benchmark,
+        run.profile,
+        run.shape.arch,
+        run.shape.epochs,
+        run.shape.ratios.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        run.shape.id_domain,
+        run.shape.ood_domains.join(", "),
+        if run.shape.id_evals.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "Task(s) without domains ({}) are in-domain: heads train on their train split and are tested on their test split. ",
+                run.shape.id_evals.join(", ")
+            )
+        }
+    );
+}
+
+/// The claims checklist: the answer first, then the evidence.
+fn claims_table(s: &mut String, claims: &[Claim]) {
+    s.push_str("## Claims checklist\n\nEach claim of the paper (PAPER.md §5) is decided by the rule beside it, from the numbers below; \
+                *significantly* means by more than the larger of the two seed standard deviations, with two seeds or more.\n\n\
+                | # | claim | verdict | evidence | rule |\n|---|---|---|---|---|\n");
+    for c in claims {
+        let _ = writeln!(
+            s,
+            "| {} | {} | **{}** | {} | {} |",
+            c.id, c.claim, c.verdict, c.evidence, c.rule
+        );
+    }
+}
+
+/// Pre-training accuracy per ratio: test, and training against noisy and clean labels.
+fn pretraining(s: &mut String, run: &RunInfo, results: &Results) {
+    s.push_str("\n## Pre-training\n\nSymmetric label noise in the pre-training corpus, then one backbone per ratio and seed, trained on the noisy labels. \
+                *train (noisy)* is agreement with the labels training saw, *train (clean)* with the true ones: their gap is memorised noise.\n\n\
+                | noise | realised | test acc | train (noisy) | train (clean) |\n|---:|---:|---:|---:|---:|\n");
+    for &ratio in &run.shape.ratios {
+        let of = |f: fn(&crate::collect::PretrainRecord) -> f64| {
+            let v: Vec<f64> = results
+                .pretrain
+                .iter()
+                .filter(|r| r.ratio == ratio)
+                .map(f)
+                .collect();
+            Stat::of(&v)
+        };
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {:.4} | {} | {} | {} |",
+            of(|r| r.noise_realised).mean,
+            of(|r| r.test_acc).pct(),
+            of(|r| r.train_acc_noisy).pct(),
+            of(|r| r.train_acc_clean).pct()
+        );
+    }
+}
+
+/// Figure 1/2: linear probing against pre-training noise.
+fn linear_probing(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
+    s.push_str("\n## Figure 1/2 analogue: linear probing against pre-training noise\n");
+    fig(s, "fig1-lp-vs-noise", "average ID and OOD linear-probing accuracy against the pre-training noise ratio, error bars one seed standard deviation");
+    s.push_str("| noise | LP ID (%) | LP OOD (%) |\n|---:|---:|---:|\n");
+    for &ratio in &run.shape.ratios {
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {} | {} |",
+            stats::accuracy(results, ratio, "lp", "ID").pct(),
+            stats::accuracy(results, ratio, "lp", "OOD").pct()
+        );
+    }
+}
+
+/// Figure 3/5: the feature spectrum.
+fn spectrum(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
+    s.push_str("\n## Figure 3/5 analogue: the feature spectrum\n\nSingular values of each backbone's features of the downstream test rows \
+                (official preprocessing: L2 rows, row centring), per task and domain, averaged. SVE is the entropy of σ_i/Σσ; LSVR is σ₁/Σσ.\n");
+    fig(s, "spectrum", "σ_i/Σσ against rank (log-log), ID test features of the first seed, one line per noise ratio");
+    fig(
+        s,
+        "fig3-spectrum-vs-noise",
+        "SVE of ID features and LSVR of OOD features against the noise ratio",
+    );
+    fig(
+        s,
+        "fig5-spectrum-vs-accuracy",
+        "SVE against ID accuracy and LSVR against OOD accuracy, one point per backbone",
+    );
+    s.push_str(
+        "| noise | SVE (ID) | SVE (OOD) | LSVR (ID) | LSVR (OOD) |\n|---:|---:|---:|---:|---:|\n",
+    );
+    for &ratio in &run.shape.ratios {
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {} | {} | {} | {} |",
+            stats::spectral(results, ratio, "ID", stats::sve).fixed(4),
+            stats::spectral(results, ratio, "OOD", stats::sve).fixed(4),
+            stats::spectral(results, ratio, "ID", stats::lsvr).fixed(4),
+            stats::spectral(results, ratio, "OOD", stats::lsvr).fixed(4)
+        );
+    }
+}
+
+/// LP, MLP and NMTune per ratio.
+fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
+    s.push_str("\n## NMTune: LP vs MLP vs NMTune\n\nHeads on frozen features with the official hyper-parameters (AdamW, batch 64, 30 epochs, cosine; \
+                NMTune weights 1.0 / 0.04 / 0.001, top-5). Features are cached, so NMTune's consistency term compares z with the frozen feature of the same view.\n");
+    fig(
+        s,
+        "nmtune-vs-noise",
+        "ID and OOD accuracy of the three heads against the noise ratio",
+    );
+    s.push_str("| noise | LP ID | MLP ID | NMTune ID | LP OOD | MLP OOD | NMTune OOD |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+    for &ratio in &run.shape.ratios {
+        let mut row = format!("| {ratio}% |");
+        method_cells(&mut row, results, ratio);
+        let _ = writeln!(s, "{row}");
+    }
+}
+
+/// NMTune with one regulariser off, at the ablation ratio.
+fn ablation(s: &mut String, run: &RunInfo, results: &Results) {
+    let _ = writeln!(
+        s,
+        "\n## Ablation of NMTune's regularisers ({}% noise)\n\n| head | ID (%) | OOD (%) |\n|---|---:|---:|",
+        run.shape.ablation_ratio
+    );
+    for (variant, what) in ABLATION {
+        let _ = writeln!(
+            s,
+            "| {what} (`{variant}`) | {} | {} |",
+            stats::accuracy(results, run.shape.ablation_ratio, variant, "ID").pct(),
+            stats::accuracy(results, run.shape.ablation_ratio, variant, "OOD").pct()
+        );
+    }
+}
+
+/// Appends the LP, MLP and NMTune accuracy cells at `ratio`, ID then OOD.
+fn method_cells(row: &mut String, results: &Results, ratio: u32) {
+    for split in ["ID", "OOD"] {
+        for (m, _) in METHODS {
+            let _ = write!(
+                row,
+                " {} |",
+                stats::accuracy(results, ratio, m, split).pct()
+            );
+        }
+    }
+}
+
+/// Real label noise beside synthetic noise of similar rate: one row per
+/// condition, ordered by realised noise rate.
+pub fn real_noise_section(run: &RunInfo, synthetic: &Results, real: &Results) -> String {
+    let mut s = String::from(
+        "\n## Real noise beside synthetic noise\n\nThe same pipeline with the pre-training labels replaced by human noisy labels \
+         (each row a noise condition; realised rate = fraction of training labels that differ from the clean ones), \
+         sorted by realised rate so each real condition sits between the symmetric ratios closest to it.\n\n\
+         | pre-training labels | realised | test acc | SVE (ID) | LSVR (OOD) | LP ID | MLP ID | NMTune ID | LP OOD | MLP OOD | NMTune OOD |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let mut rows: Vec<(f64, String)> = Vec::new();
+    for (results, ratios) in [
+        (synthetic, run.shape.ratios.clone()),
+        (real, {
+            let mut r: Vec<u32> = real.pretrain.iter().map(|p| p.ratio).collect();
+            r.sort_unstable();
+            r.dedup();
+            r
+        }),
+    ] {
+        for ratio in ratios {
+            let pretrain: Vec<&crate::collect::PretrainRecord> = results
+                .pretrain
+                .iter()
+                .filter(|r| r.ratio == ratio)
+                .collect();
+            let Some(first) = pretrain.first() else {
+                continue;
+            };
+            let name = if crate::run::is_real_noise(&first.noise) {
+                format!("`{}`", first.noise)
+            } else {
+                format!("symmetric {ratio}%")
+            };
+            let realised = Stat::of(
+                &pretrain
+                    .iter()
+                    .map(|r| r.noise_realised)
+                    .collect::<Vec<_>>(),
+            );
+            let test = Stat::of(&pretrain.iter().map(|r| r.test_acc).collect::<Vec<_>>());
+            let mut row = format!(
+                "| {name} | {:.1}% | {} | {} | {} |",
+                100.0 * realised.mean,
+                test.pct(),
+                stats::spectral(results, ratio, "ID", stats::sve).fixed(3),
+                stats::spectral(results, ratio, "OOD", stats::lsvr).fixed(3)
+            );
+            method_cells(&mut row, results, ratio);
+            rows.push((realised.mean, row));
+        }
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, row) in rows {
+        s.push_str(&row);
+        s.push('\n');
+    }
+    s
+}
+
+/// The paper's second setting beside the first: CLIP-style pre-training with
+/// swapped captions, its zero-shot accuracy, spectrum and heads, and the
+/// claims decided again on its numbers.
+pub fn contrastive_section(
+    run: &RunInfo,
+    supervised: &Results,
+    contrastive: &Results,
+    claims: &[Claim],
+    figures: &[&str],
+) -> String {
+    let mut s = String::from(
+        "\n## Contrastive pre-training (the paper's image–text setting)\n\n\
+         The same backbone trained CLIP-style on the images' captions (bag-of-tokens text tower, symmetric InfoNCE, learnable temperature), \
+         with noise injected by swapping captions between pairs: a ratio is the fraction of training image–text pairs whose caption belongs to another pair. \
+         The frozen image tower then goes through the same feature cache, spectrum and LP / MLP / NMTune heads. \
+         Supervised and contrastive columns sit side by side, as the paper's ImageNet-1K and YFCC15M panels.\n",
+    );
+    if figures.contains(&"settings-lp-vs-noise") {
+        s.push_str("\n![linear probing against pre-training noise, supervised and contrastive](figures/settings-lp-vs-noise.png)\n\n\
+                    *ID and OOD linear-probing accuracy against the noise ratio, both settings* (also `figures/settings-lp-vs-noise.svg`)\n");
+    }
+    s.push_str("\n| noise | zero-shot | SVE (ID) | LSVR (OOD) | LP ID sup. | LP ID con. | LP OOD sup. | LP OOD con. | NMTune ID con. | NMTune OOD con. |\n\
+                |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for &ratio in &run.shape.ratios {
+        let zero_shot: Vec<f64> = contrastive
+            .pretrain
+            .iter()
+            .filter(|r| r.ratio == ratio)
+            .map(|r| r.test_acc)
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {ratio}% | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            Stat::of(&zero_shot).pct(),
+            stats::spectral(contrastive, ratio, "ID", stats::sve).fixed(3),
+            stats::spectral(contrastive, ratio, "OOD", stats::lsvr).fixed(3),
+            stats::accuracy(supervised, ratio, "lp", "ID").pct(),
+            stats::accuracy(contrastive, ratio, "lp", "ID").pct(),
+            stats::accuracy(supervised, ratio, "lp", "OOD").pct(),
+            stats::accuracy(contrastive, ratio, "lp", "OOD").pct(),
+            stats::accuracy(contrastive, ratio, "nmtune", "ID").pct(),
+            stats::accuracy(contrastive, ratio, "nmtune", "OOD").pct()
+        );
+    }
+    s.push_str("\nThe claims, decided by the same rules on the contrastive numbers:\n\n| # | verdict | evidence |\n|---|---|---|\n");
+    for c in claims {
+        let _ = writeln!(s, "| {} | **{}** | {} |", c.id, c.verdict, c.evidence);
+    }
+    s
+}
+
+fn provenance(s: &mut String, run: &RunInfo) {
+    s.push_str("\n## Provenance\n\n");
+    let _ = writeln!(
+        s,
+        "- git commit: `{}`\n- command: `cargo xtask reproduce --benchmark {} --profile {} --seed {} --device {}` ({} job(s))\n\
+         - seeds: {}\n- results index: `run.json`; per-step logs: `logs/`; step keys: `.steps/`\n",
+        run.provenance.git_commit,
+        run.benchmark,
+        run.profile,
+        run.seed,
+        run.provenance.device,
+        run.provenance.jobs,
+        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    );
+    s.push_str("| stage | steps | wall time (s, summed over steps) |\n|---|---:|---:|\n");
+    let mut total = 0.0;
+    for (stage, steps, seconds) in stage_times(run) {
+        total += seconds;
+        let _ = writeln!(s, "| {stage} | {steps} | {seconds:.1} |");
+    }
+    let _ = writeln!(s, "| total | {} | {total:.1} |", run.steps.len());
+    let _ = writeln!(
+        s,
+        "\nEnvironment (`nml-doctor`):\n\n```text\n{}\n```",
+        run.provenance.environment.trim_end()
+    );
+}

@@ -1,0 +1,314 @@
+//! The benchmarks a study can run on: the data steps that write them, the
+//! pre-training set, the downstream tasks and their domains.
+
+use std::path::{Path, PathBuf};
+
+use crate::record::Shape;
+use crate::types::{Benchmark, Program, Sizes, RATIOS};
+use crate::{Result, StudyError};
+
+/// A downstream task: a manifest whose rows carry a domain (heads train on
+/// the ID domain, every domain is evaluated) or none (heads train on `train`,
+/// test on `test`, which counts as in-domain under the task's name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub name: String,
+    pub manifest: String,
+    pub domains: bool,
+}
+
+/// A command that writes benchmark data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataStep {
+    /// Step name; the first data step is `data`.
+    pub name: String,
+    pub program: Program,
+    pub args: Vec<String>,
+    pub outputs: Vec<String>,
+}
+
+/// Real label noise of the pre-training set: a label column used as noisy labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RealNoise {
+    /// Name in step names and the report (e.g. `cifar10n-aggre`).
+    pub name: String,
+    /// The manifest column holding the noisy labels.
+    pub column: String,
+    /// Its published noise rate in percent, rounded: where it sits among the ratios.
+    pub nominal: u32,
+}
+
+/// A benchmark for the noisy pre-training study.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoisyBenchmark {
+    pub data: Vec<DataStep>,
+    pub pretrain_manifest: String,
+    /// Extra `nml-pretrain` arguments (e.g. `--input-size 32`).
+    pub pretrain_args: Vec<String>,
+    /// Extra `nml-features extract` arguments (e.g. `--resize`).
+    pub extract_args: Vec<String>,
+    pub tasks: Vec<Task>,
+    pub id_domain: String,
+    pub ood_domains: Vec<String>,
+    /// Real noise conditions pre-trained beside the synthetic ratios.
+    pub real_noise: Vec<RealNoise>,
+    /// Also pre-train CLIP-style on the manifest's captions, swapped at each ratio.
+    pub contrastive: bool,
+}
+
+/// What a study runs: the noisy pre-training study on a benchmark, or
+/// published models as black boxes (their data folder).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Study {
+    Noisy(NoisyBenchmark),
+    RealModels(PathBuf),
+}
+
+/// Files the `real-models` study reads from its data folder.
+pub const REAL_MODEL_FILES: [&str; 6] = [
+    "pacs.parquet",
+    "sst2.parquet",
+    "models/mobilenet_v2_imagenet.safetensors",
+    "models/all-minilm-l6-v2/model.safetensors",
+    "models/all-minilm-l6-v2/tokenizer.json",
+    "models/all-minilm-l6-v2/config.json",
+];
+
+/// Files the `cifar10-pacs` study reads from its data folder.
+pub const CIFAR10_PACS_FILES: [&str; 2] = ["cifar10.parquet", "pacs.parquet"];
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Study {
+    /// The study of `benchmark` at `sizes`, and its data folder made absolute;
+    /// a real benchmark needs `data_dir` holding its files.
+    pub fn new(
+        benchmark: Benchmark,
+        data_dir: Option<&Path>,
+        sizes: &Sizes,
+        seed: u64,
+    ) -> Result<(Study, Option<PathBuf>)> {
+        match benchmark {
+            Benchmark::Synth => {
+                if data_dir.is_some() {
+                    return Err(StudyError::Invalid(
+                        "--data-dir is for real benchmarks; `synth` generates its data".to_owned(),
+                    ));
+                }
+                Ok((Study::Noisy(synth(sizes, seed)), None))
+            }
+            Benchmark::RealModels => {
+                let dir = check_data_dir(benchmark, data_dir, &REAL_MODEL_FILES)?;
+                Ok((Study::RealModels(dir.clone()), Some(dir)))
+            }
+            Benchmark::Cifar10Pacs => {
+                let dir = check_data_dir(benchmark, data_dir, &CIFAR10_PACS_FILES)?;
+                Ok((Study::Noisy(cifar10_pacs(&dir, sizes)), Some(dir)))
+            }
+        }
+    }
+
+    /// The study's shape, as `run.json` records it for the report.
+    pub fn shape(&self, sizes: &Sizes) -> Shape {
+        match self {
+            Study::Noisy(b) => Shape {
+                tasks: b.tasks.iter().map(|t| t.name.clone()).collect(),
+                id_domain: b.id_domain.clone(),
+                ood_domains: b.ood_domains.clone(),
+                id_evals: b
+                    .tasks
+                    .iter()
+                    .filter(|t| !t.domains)
+                    .map(|t| t.name.clone())
+                    .collect(),
+                arch: sizes.arch.to_owned(),
+                epochs: sizes.epochs,
+                ratios: RATIOS.to_vec(),
+                ablation_ratio: sizes.ablation_ratio,
+            },
+            Study::RealModels(_) => Shape {
+                tasks: strings(&["mobilenet-v2/pacs", "all-minilm-l6-v2/sst2"]),
+                id_domain: "photo".to_owned(),
+                ood_domains: strings(&["art_painting", "cartoon", "sketch"]),
+                id_evals: strings(&["sst2"]),
+                arch: "mobilenet-v2 (ImageNet-1k), all-minilm-l6-v2 (1B web sentence pairs)"
+                    .to_owned(),
+                epochs: 0,
+                ratios: vec![0],
+                ablation_ratio: 0,
+            },
+        }
+    }
+}
+
+/// Checks that `dir` is a folder holding `files`; returns it absolute.
+fn check_data_dir(benchmark: Benchmark, dir: Option<&Path>, files: &[&str]) -> Result<PathBuf> {
+    let invalid = |m: String| StudyError::Invalid(m);
+    let dir = dir.ok_or_else(|| {
+        invalid(format!(
+            "--benchmark {benchmark} needs --data-dir DIR (a folder with {}, e.g. ../shared/data)",
+            files.join(", ")
+        ))
+    })?;
+    if !dir.is_dir() {
+        return Err(invalid(format!(
+            "--data-dir {}: no such folder",
+            dir.display()
+        )));
+    }
+    let missing: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| !dir.join(f).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(invalid(format!(
+            "--data-dir {}: missing {}; the {benchmark} benchmark needs {}",
+            dir.display(),
+            missing.join(" and "),
+            files.join(", ")
+        )));
+    }
+    std::path::absolute(dir).map_err(|source| StudyError::Io {
+        path: dir.to_owned(),
+        source,
+    })
+}
+
+/// The embedded synthetic benchmark: one `nml-data synth` step.
+fn synth(sizes: &Sizes, seed: u64) -> NoisyBenchmark {
+    let tasks: Vec<Task> = (0..sizes.tasks)
+        .map(|k| Task {
+            name: format!("task-{k}"),
+            manifest: format!("data/task-{k}.parquet"),
+            domains: true,
+        })
+        .collect();
+    let mut outputs = strings(&["data/benchmark.json", "data/pretrain.parquet"]);
+    outputs.extend(tasks.iter().map(|t| t.manifest.clone()));
+    let args = strings(&[
+        "synth",
+        "--preset",
+        sizes.profile.name(),
+        "--tasks",
+        &sizes.tasks.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        "data",
+        "-q",
+    ]);
+    NoisyBenchmark {
+        data: vec![DataStep {
+            name: "data".to_owned(),
+            program: Program::NmlData,
+            args,
+            outputs,
+        }],
+        pretrain_manifest: "data/pretrain.parquet".to_owned(),
+        pretrain_args: Vec::new(),
+        extract_args: Vec::new(),
+        tasks,
+        id_domain: "photo".to_owned(),
+        ood_domains: strings(&["sketch", "cartoon", "painting"]),
+        real_noise: Vec::new(),
+        contrastive: true,
+    }
+}
+
+/// `nml-data import parquet` of `dir/input` into `data/NAME.parquet`.
+fn import(
+    dir: &Path,
+    step: &str,
+    name: &str,
+    per_class: Option<usize>,
+    captions: bool,
+) -> DataStep {
+    let out = format!("data/{name}.parquet");
+    let mut args = strings(&["import", "parquet", "--input"]);
+    args.push(dir.join(format!("{name}.parquet")).display().to_string());
+    args.extend(strings(&["--out", &out, "-q"]));
+    if let Some(n) = per_class {
+        args.extend(["--max-per-class".to_owned(), n.to_string()]);
+    }
+    if captions {
+        // Class-name captions, as CLIP's CIFAR prompts: the contrastive setting's pairs.
+        args.extend(strings(&["--caption-template", "a photo of a {}"]));
+    }
+    DataStep {
+        name: step.to_owned(),
+        program: Program::NmlData,
+        args,
+        outputs: vec![out],
+    }
+}
+
+/// The `cifar10-pacs` benchmark: pre-training on CIFAR-10 train with
+/// symmetric noise and CIFAR-10N's human labels; downstream CIFAR-10 with
+/// clean labels (ID) and PACS, heads on photo, tested on every domain (art
+/// painting, cartoon and sketch are OOD). PACS images are resized to the
+/// backbone's 32-pixel input.
+fn cifar10_pacs(dir: &Path, sizes: &Sizes) -> NoisyBenchmark {
+    let (cifar_per_class, pacs_per_class) = sizes.real_per_class;
+    let real = |name: &str, column: &str, nominal: u32| RealNoise {
+        name: name.to_owned(),
+        column: column.to_owned(),
+        nominal,
+    };
+    let task = |name: &str, domains: bool| Task {
+        name: name.to_owned(),
+        manifest: format!("data/{name}.parquet"),
+        domains,
+    };
+    NoisyBenchmark {
+        data: vec![
+            import(dir, "data", "cifar10", cifar_per_class, true),
+            import(dir, "data-pacs", "pacs", pacs_per_class, false),
+        ],
+        pretrain_manifest: "data/cifar10.parquet".to_owned(),
+        pretrain_args: strings(&["--input-size", "32"]),
+        extract_args: strings(&["--resize"]),
+        tasks: vec![task("cifar10", false), task("pacs", true)],
+        id_domain: "photo".to_owned(),
+        ood_domains: strings(&["art_painting", "cartoon", "sketch"]),
+        real_noise: vec![
+            real("cifar10n-aggre", "aggre_label", 9),
+            real("cifar10n-random1", "random_label1", 17),
+            real("cifar10n-worse", "worse_label", 40),
+        ],
+        contrastive: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Profile;
+
+    #[test]
+    fn bad_benchmarks_and_folders_are_refused() {
+        let sizes = Profile::Smoke.sizes();
+        let err = |b, dir: Option<&Path>| Study::new(b, dir, &sizes, 0).unwrap_err().to_string();
+        let e = err(Benchmark::Cifar10Pacs, None);
+        assert!(e.contains("needs --data-dir"), "{e}");
+        let tmp = std::env::temp_dir().join(format!("nml-study-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let e = err(Benchmark::Cifar10Pacs, Some(&tmp));
+        assert!(
+            e.contains("missing cifar10.parquet and pacs.parquet"),
+            "{e}"
+        );
+        let e = err(Benchmark::Cifar10Pacs, Some(&tmp.join("nope")));
+        assert!(e.contains("no such folder"), "{e}");
+        let e = err(Benchmark::RealModels, Some(&tmp));
+        assert!(
+            e.contains("missing pacs.parquet and sst2.parquet and models/"),
+            "{e}"
+        );
+        let e = err(Benchmark::Synth, Some(&tmp));
+        assert!(e.contains("`synth` generates its data"), "{e}");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+}

@@ -1,0 +1,158 @@
+//! The study as a list of steps: what each runs, what it reads and writes.
+//!
+//! Paths are relative to the output folder (steps run there), so a step's key
+//! does not depend on where the folder lives.
+//!
+//! - [`noisy`]: the noisy pre-training study, one function per stage;
+//! - [`real`]: published noisy models as black boxes.
+
+mod noisy;
+mod real;
+
+use std::fmt::Write as _;
+
+pub use noisy::build;
+pub use real::build_real;
+
+use crate::record::TableEntry;
+use crate::types::{Program, Stage};
+
+/// One unit of work: a process, its outputs, and the steps it reads from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub name: String,
+    pub stage: Stage,
+    pub program: Program,
+    pub args: Vec<String>,
+    pub outputs: Vec<String>,
+    pub deps: Vec<usize>,
+    /// Files a run of this step leaves for its own restart (a resume checkpoint):
+    /// removed when the step starts under another key than it last started with.
+    pub scratch: Vec<String>,
+    /// Hash of program, arguments and the dependencies' keys.
+    pub key: String,
+}
+
+/// The whole study.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// The results index of `run.json`.
+    pub tables: Vec<TableEntry>,
+    pub seeds: Vec<u64>,
+}
+
+impl Plan {
+    fn new(seeds: Vec<u64>) -> Plan {
+        Plan {
+            steps: Vec::new(),
+            tables: Vec::new(),
+            seeds,
+        }
+    }
+
+    /// Adds a step keyed by its program, arguments and its dependencies' keys; returns its index.
+    fn add(
+        &mut self,
+        name: String,
+        stage: Stage,
+        program: Program,
+        args: Vec<String>,
+        outputs: Vec<String>,
+        deps: Vec<usize>,
+    ) -> usize {
+        let mut text = format!("{program}\u{1f}{}", args.join("\u{1f}"));
+        for &d in &deps {
+            let _ = write!(text, "\u{1e}{}", self.steps[d].key);
+        }
+        let key = format!("{:016x}", fnv1a(text.as_bytes()));
+        self.steps.push(Step {
+            name,
+            stage,
+            program,
+            args,
+            outputs,
+            deps,
+            scratch: Vec::new(),
+            key,
+        });
+        self.steps.len() - 1
+    }
+
+    /// A tuning step: `args` (training table, method, evals, weights) plus seeds,
+    /// device and output `run`; its results table is indexed as `entry`.
+    fn add_tune(
+        &mut self,
+        name: String,
+        mut args: Vec<String>,
+        tune: &Tune,
+        mut entry: TableEntry,
+    ) {
+        args.extend(strings(&[
+            "--seeds",
+            tune.seeds,
+            "--device",
+            tune.device,
+            "--out",
+            tune.run,
+            "-q",
+        ]));
+        let results = format!("{}/results.parquet", tune.run);
+        self.add(
+            name,
+            Stage::Tune,
+            Program::NmlTune,
+            args,
+            vec![results.clone()],
+            vec![tune.dep],
+        );
+        entry.path = results;
+        self.tables.push(entry);
+    }
+
+    /// Adds the report step, which reads every other step's outputs through `run.json`.
+    pub fn add_report(&mut self) {
+        let deps: Vec<usize> = (0..self.steps.len()).collect();
+        self.add(
+            "report".to_owned(),
+            Stage::Report,
+            Program::NmlReport,
+            strings(&["--run", "run.json", "--out", ".", "-q"]),
+            vec!["REPORT.md".to_owned(), "results/claims.parquet".to_owned()],
+            deps,
+        );
+    }
+}
+
+/// Where a tuning step runs: its seeds, device, output folder and the step it reads.
+struct Tune<'a> {
+    seeds: &'a str,
+    device: &'a str,
+    run: &'a str,
+    dep: usize,
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// FNV-1a, 64 bit: a stable hash for step keys without a dependency.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+#[cfg(test)]
+mod keys {
+    use super::*;
+
+    #[test]
+    fn step_keys_depend_on_every_part() {
+        assert_ne!(fnv1a(b"a\x1fbc"), fnv1a(b"ab\x1fc"));
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    }
+}

@@ -1,0 +1,366 @@
+//! The noisy pre-training study on a benchmark: for every seed and every
+//! pre-training condition (the ratios, real noise, caption swaps), corrupt →
+//! pre-train → extract each task → tune each head → spectrum per domain;
+//! then the spectrum figure. One function per stage.
+
+use super::{strings, Plan, Tune};
+use crate::catalogue::{NoisyBenchmark, Task};
+use crate::record::TableEntry;
+use crate::types::{Noise, Program, Setting, Sizes, Stage, TableKind, Variant, RATIOS};
+
+/// One pre-training condition: tag, setting, noise, ratio, and `nml-noise` arguments.
+struct Condition {
+    tag: String,
+    setting: Setting,
+    noise: Noise,
+    ratio: u32,
+    args: Vec<String>,
+}
+
+impl Condition {
+    /// An index entry of this condition's `kind` table for `seed` at `path`.
+    fn entry(&self, kind: TableKind, seed: u64, path: &str) -> TableEntry {
+        TableEntry {
+            kind,
+            setting: self.setting,
+            noise: self.noise.clone(),
+            ratio: self.ratio,
+            seed,
+            task: String::new(),
+            variant: None,
+            domain: String::new(),
+            path: path.to_owned(),
+        }
+    }
+}
+
+/// What every step of one (seed, condition) shares.
+struct Cell<'a> {
+    benchmark: &'a NoisyBenchmark,
+    sizes: &'a Sizes,
+    device: &'a str,
+    seed: u64,
+    condition: &'a Condition,
+    /// `s{seed}-{tag}`: the steps' name suffix.
+    tag: String,
+    /// `s{seed}/{tag}`: the outputs' folder.
+    dir: String,
+}
+
+/// Builds every step of the study for `benchmark` at `sizes` (without the report step).
+pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: &str) -> Plan {
+    let seeds: Vec<u64> = (0..u64::from(sizes.seeds)).map(|i| seed + i).collect();
+    let mut plan = Plan::new(seeds.clone());
+    let data: Vec<usize> = benchmark
+        .data
+        .iter()
+        .map(|d| {
+            let (name, args, outputs) = (d.name.clone(), d.args.clone(), d.outputs.clone());
+            plan.add(name, Stage::Data, d.program, args, outputs, vec![])
+        })
+        .collect();
+    let conditions = conditions(benchmark);
+    for &s in &seeds {
+        for condition in &conditions {
+            let cell = Cell {
+                benchmark,
+                sizes,
+                device,
+                seed: s,
+                condition,
+                tag: format!("s{s}-{}", condition.tag),
+                dir: format!("s{s}/{}", condition.tag),
+            };
+            let corrupt = corrupt(&mut plan, &cell, data[0]);
+            let pretrain = pretrain(&mut plan, &cell, corrupt);
+            let features: Vec<usize> = benchmark
+                .tasks
+                .iter()
+                .map(|task| {
+                    let extract = extract(&mut plan, &cell, task, pretrain, &data);
+                    tune(&mut plan, &cell, task, extract);
+                    extract
+                })
+                .collect();
+            spectral(&mut plan, &cell, &features);
+        }
+    }
+    figure(&mut plan, benchmark, seeds[0]);
+    plan
+}
+
+/// The ratios (symmetric), the real noise conditions, and the caption-swap ratios.
+fn conditions(benchmark: &NoisyBenchmark) -> Vec<Condition> {
+    let ratio_arg = |ratio: u32| format!("{:.2}", f64::from(ratio) / 100.0);
+    let mut conditions: Vec<Condition> = RATIOS
+        .iter()
+        .map(|&ratio| Condition {
+            tag: format!("n{ratio:02}"),
+            setting: Setting::Supervised,
+            noise: Noise::Symmetric,
+            ratio,
+            args: strings(&["--kind", "symmetric", "--ratio", &ratio_arg(ratio)]),
+        })
+        .collect();
+    conditions.extend(benchmark.real_noise.iter().map(|r| Condition {
+        tag: r.name.clone(),
+        setting: Setting::Supervised,
+        noise: Noise::Real(r.name.clone()),
+        ratio: r.nominal,
+        args: strings(&["--kind", "column", "--column", &r.column]),
+    }));
+    // CLIP-style pre-training: the ratio is the fraction of image–text pairs
+    // whose caption was swapped with another pair's.
+    if benchmark.contrastive {
+        conditions.extend(RATIOS.iter().map(|&ratio| Condition {
+            tag: format!("clip-n{ratio:02}"),
+            setting: Setting::Contrastive,
+            noise: Noise::CaptionSwap,
+            ratio,
+            args: strings(&["--kind", "caption-swap", "--ratio", &ratio_arg(ratio)]),
+        }));
+    }
+    conditions
+}
+
+/// `nml-noise` of the pre-training manifest.
+fn corrupt(plan: &mut Plan, cell: &Cell, data: usize) -> usize {
+    let (s, tag) = (cell.seed, &cell.condition.tag);
+    let noisy = format!("noisy/s{s}/pretrain-{tag}.parquet");
+    let summary = format!("noisy/s{s}/pretrain-{tag}.noise.json");
+    let mut args = strings(&[
+        "--input",
+        &cell.benchmark.pretrain_manifest,
+        "--output",
+        &noisy,
+    ]);
+    args.extend(cell.condition.args.iter().cloned());
+    args.extend(strings(&["--seed", &s.to_string()]));
+    let step = plan.add(
+        format!("corrupt-{}", cell.tag),
+        Stage::Corrupt,
+        Program::NmlNoise,
+        args,
+        vec![noisy, summary.clone()],
+        vec![data],
+    );
+    plan.tables
+        .push(cell.condition.entry(TableKind::Noise, s, &summary));
+    step
+}
+
+/// `nml-pretrain` on the corrupted manifest, resumable.
+fn pretrain(plan: &mut Plan, cell: &Cell, corrupt: usize) -> usize {
+    let model = format!("pretrain/{}", cell.dir);
+    let seed = cell.seed.to_string();
+    let epochs = cell.sizes.epochs.to_string();
+    let noisy = &plan.steps[corrupt].outputs[0];
+    let mut args = strings(&[
+        "--train",
+        noisy,
+        "--arch",
+        cell.sizes.arch,
+        "--epochs",
+        &epochs,
+        "--seed",
+        &seed,
+        "--device",
+        cell.device,
+        "--out",
+        &model,
+        "--resume",
+    ]);
+    args.extend(cell.benchmark.pretrain_args.iter().cloned());
+    if cell.condition.setting == Setting::Contrastive {
+        args.extend(strings(&["--objective", "contrastive"]));
+    }
+    let info = format!("{model}/model.json");
+    let step = plan.add(
+        format!("pretrain-{}", cell.tag),
+        Stage::Pretrain,
+        Program::NmlPretrain,
+        args,
+        vec![format!("{model}/model.safetensors"), info.clone()],
+        vec![corrupt],
+    );
+    plan.steps[step].scratch = vec![format!("{model}/resume.safetensors")];
+    plan.tables
+        .push(cell.condition.entry(TableKind::Pretrain, cell.seed, &info));
+    step
+}
+
+/// `nml-features extract` of one task with the pre-trained backbone.
+fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[usize]) -> usize {
+    let features = format!("features/{}/{}.parquet", cell.dir, task.name);
+    let model = format!("pretrain/{}", cell.dir);
+    let mut args = strings(&[
+        "extract",
+        "--checkpoint",
+        &model,
+        "--manifest",
+        &task.manifest,
+        "--cache",
+        "cache/features",
+        "--device",
+        cell.device,
+        "--out",
+        &features,
+    ]);
+    args.extend(cell.benchmark.extract_args.iter().cloned());
+    let mut deps = vec![pretrain];
+    deps.extend(data);
+    plan.add(
+        format!("features-{}-{}", cell.tag, task.name),
+        Stage::Features,
+        Program::NmlFeatures,
+        args,
+        vec![features],
+        deps,
+    )
+}
+
+/// The heads of one task: LP, MLP and NMTune, plus the ablation at its ratio.
+fn tune(plan: &mut Plan, cell: &Cell, task: &Task, extract: usize) {
+    let (benchmark, c) = (cell.benchmark, cell.condition);
+    let features = plan.steps[extract].outputs[0].clone();
+    let mut variants = Variant::METHODS.to_vec();
+    if c.setting == Setting::Supervised
+        && c.noise == Noise::Symmetric
+        && c.ratio == cell.sizes.ablation_ratio
+    {
+        variants.extend(Variant::ABLATED);
+    }
+    let domains = std::iter::once(&benchmark.id_domain).chain(&benchmark.ood_domains);
+    let evals: Vec<String> = if task.domains {
+        domains
+            .map(|d| format!("{d}={features}:test:{d}"))
+            .collect()
+    } else {
+        vec![format!("{}={features}:test", task.name)]
+    };
+    let seeds = cell.seed.to_string();
+    for variant in variants {
+        let run = format!("tune/{}/{}/{variant}", cell.dir, task.name);
+        let mut args = strings(&["--train", &features]);
+        if task.domains {
+            args.extend(strings(&["--train-domain", &benchmark.id_domain]));
+        }
+        args.extend(strings(&["--method", variant.method().name()]));
+        for e in &evals {
+            args.extend(["--eval".to_owned(), e.clone()]);
+        }
+        if let Some((consistency, covariance, singular)) = variant.weights() {
+            for (flag, w) in [
+                ("--mse-weight", consistency),
+                ("--cov-weight", covariance),
+                ("--svd-weight", singular),
+            ] {
+                args.extend([flag.to_owned(), w.to_string()]);
+            }
+        }
+        let mut entry = c.entry(TableKind::Tune, cell.seed, "");
+        entry.task = task.name.clone();
+        entry.variant = Some(variant);
+        let at = Tune {
+            seeds: &seeds,
+            device: cell.device,
+            run: &run,
+            dep: extract,
+        };
+        plan.add_tune(
+            format!("tune-{}-{}-{variant}", cell.tag, task.name),
+            args,
+            &at,
+            entry,
+        );
+    }
+}
+
+/// Spectrum of the tasks' test features: one analysis per domain for tasks
+/// with domains, one per task for the others.
+fn spectral(plan: &mut Plan, cell: &Cell, features: &[usize]) {
+    let benchmark = cell.benchmark;
+    let with_domains: Vec<&Task> = benchmark.tasks.iter().filter(|t| t.domains).collect();
+    let mut analyses: Vec<(String, Vec<&Task>, Option<&str>)> = Vec::new();
+    if !with_domains.is_empty() {
+        for d in std::iter::once(&benchmark.id_domain).chain(&benchmark.ood_domains) {
+            analyses.push((d.clone(), with_domains.clone(), Some(d.as_str())));
+        }
+    }
+    for task in benchmark.tasks.iter().filter(|t| !t.domains) {
+        analyses.push((task.name.clone(), vec![task], None));
+    }
+    for (name, tasks, domain) in analyses {
+        let out = format!("spectral/{}/{name}", cell.dir);
+        let mut args = Vec::new();
+        for task in tasks {
+            args.extend([
+                "--features".to_owned(),
+                format!("features/{}/{}.parquet", cell.dir, task.name),
+                "--name".to_owned(),
+                format!("{}/{}", cell.condition.tag, task.name),
+            ]);
+        }
+        args.extend(strings(&["--split", "test"]));
+        if let Some(d) = domain {
+            args.extend(strings(&["--domain", d]));
+        }
+        args.extend(strings(&["--out", &out, "-q"]));
+        let metrics = format!("{out}/metrics.parquet");
+        plan.add(
+            format!("spectral-{}-{name}", cell.tag),
+            Stage::Spectral,
+            Program::NmlSpectral,
+            args,
+            vec![metrics.clone()],
+            features.to_vec(),
+        );
+        let mut entry = cell
+            .condition
+            .entry(TableKind::Spectral, cell.seed, &metrics);
+        entry.domain = name;
+        plan.tables.push(entry);
+    }
+}
+
+/// The spectrum figure: every ratio of the first seed, ID test features of
+/// the tasks shaped like the first one.
+fn figure(plan: &mut Plan, benchmark: &NoisyBenchmark, first: u64) {
+    let first_task = &benchmark.tasks[0];
+    let tasks: Vec<&Task> = benchmark
+        .tasks
+        .iter()
+        .filter(|t| t.domains == first_task.domains)
+        .collect();
+    let mut args = Vec::new();
+    let mut deps = Vec::new();
+    for ratio in RATIOS {
+        for task in &tasks {
+            let features = format!("features/s{first}/n{ratio:02}/{}.parquet", task.name);
+            deps.extend(
+                plan.steps
+                    .iter()
+                    .position(|st| st.outputs.first() == Some(&features)),
+            );
+            args.extend([
+                "--features".to_owned(),
+                features,
+                "--name".to_owned(),
+                format!("{ratio}%/{}", task.name),
+            ]);
+        }
+    }
+    args.extend(strings(&["--split", "test"]));
+    if first_task.domains {
+        args.extend(strings(&["--domain", &benchmark.id_domain]));
+    }
+    args.extend(strings(&["--out", "spectral/figure", "-q"]));
+    plan.add(
+        "spectral-figure".to_owned(),
+        Stage::Spectral,
+        Program::NmlSpectral,
+        args,
+        vec!["spectral/figure/spectrum.png".to_owned()],
+        deps,
+    );
+}

@@ -1,0 +1,142 @@
+//! The `real-models` study: published backbones pre-trained on noisy data
+//! used as black boxes, no pre-training here.
+
+use super::{strings, Plan, Tune};
+use crate::record::TableEntry;
+use crate::types::{Noise, Program, Setting, Stage, TableKind, Variant};
+
+/// MobileNetV2 (ImageNet-1k) features of PACS, heads trained on photo and
+/// tested on every domain; all-MiniLM-L6-v2 (a billion noisy web sentence
+/// pairs) embeddings of SST-2, heads trained on the dev split (6,735
+/// sentences; all 60,614 train sentences take about 7 minutes more on 2
+/// cores) and tested on the test split. LP, MLP and NMTune, with `seeds`
+/// head seeds each. `data_dir` holds [`crate::catalogue::REAL_MODEL_FILES`].
+pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
+    let mut plan = Plan::new(seeds.to_vec());
+    let (vision, text) = features(&mut plan, data_dir, device);
+    let pacs = plan.steps[vision].outputs[0].clone();
+    let sst2 = plan.steps[text].outputs[0].clone();
+    let pacs_evals: Vec<String> = ["photo", "art_painting", "cartoon", "sketch"]
+        .iter()
+        .map(|d| format!("{d}={pacs}:test:{d}"))
+        .collect();
+    let sst2_evals = vec![format!("sst2={sst2}:test")];
+    let jobs = [
+        (
+            "mobilenet-v2/pacs",
+            "train",
+            Some("photo"),
+            &pacs,
+            &pacs_evals,
+            vision,
+        ),
+        (
+            "all-minilm-l6-v2/sst2",
+            "dev",
+            None,
+            &sst2,
+            &sst2_evals,
+            text,
+        ),
+    ];
+    let seed_list: Vec<String> = seeds.iter().map(u64::to_string).collect();
+    let seed_list = seed_list.join(",");
+    for (task, train_split, domain, features, evals, dep) in jobs {
+        for variant in Variant::METHODS {
+            let method = variant.method().name();
+            let run = format!("tune/{task}/{method}");
+            let mut args = strings(&[
+                "--train",
+                features,
+                "--train-split",
+                train_split,
+                "--method",
+                method,
+            ]);
+            if let Some(d) = domain {
+                args.extend(["--train-domain".to_owned(), d.to_owned()]);
+            }
+            for e in evals {
+                args.extend(["--eval".to_owned(), e.clone()]);
+            }
+            let entry = TableEntry {
+                kind: TableKind::Tune,
+                setting: Setting::Supervised,
+                noise: Noise::None,
+                ratio: 0,
+                seed: seeds[0],
+                task: task.to_owned(),
+                variant: Some(variant),
+                domain: String::new(),
+                path: String::new(),
+            };
+            let at = Tune {
+                seeds: &seed_list,
+                device,
+                run: &run,
+                dep,
+            };
+            plan.add_tune(
+                format!("tune-{}-{method}", task.replace('/', "-")),
+                args,
+                &at,
+                entry,
+            );
+        }
+    }
+    plan
+}
+
+/// The two feature steps: MobileNetV2 on PACS, MiniLM on SST-2; their indices.
+fn features(plan: &mut Plan, data_dir: &str, device: &str) -> (usize, usize) {
+    let at = |f: &str| format!("{data_dir}/{f}");
+    let pacs = "features/mobilenet-v2/pacs.parquet".to_owned();
+    let vision = plan.add(
+        "features-mobilenet-v2-pacs".to_owned(),
+        Stage::Features,
+        Program::NmlFeatures,
+        strings(&[
+            "extract",
+            "--checkpoint",
+            &at("models/mobilenet_v2_imagenet.safetensors"),
+            "--arch",
+            "mobilenet-v2",
+            "--input-size",
+            "96",
+            "--manifest",
+            &at("pacs.parquet"),
+            "--cache",
+            "cache/features",
+            "--device",
+            device,
+            "--out",
+            &pacs,
+        ]),
+        vec![pacs.clone()],
+        vec![],
+    );
+    let sst2 = "features/all-minilm-l6-v2/sst2.parquet".to_owned();
+    let text = plan.add(
+        "features-minilm-sst2".to_owned(),
+        Stage::Features,
+        Program::NmlFeatures,
+        strings(&[
+            "text",
+            "--model",
+            &at("models/all-minilm-l6-v2"),
+            "--manifest",
+            &at("sst2.parquet"),
+            "--splits",
+            "dev,test",
+            "--cache",
+            "cache/features",
+            "--device",
+            device,
+            "--out",
+            &sst2,
+        ]),
+        vec![sst2.clone()],
+        vec![],
+    );
+    (vision, text)
+}

@@ -1,0 +1,154 @@
+//! Tests of the plan builders: the study's shape, keys that chain, and the
+//! real benchmarks' extra conditions.
+
+use std::collections::BTreeSet;
+
+use crate::catalogue::{NoisyBenchmark, Study};
+use crate::types::{Benchmark, Noise, Profile, Setting, Stage, TableKind};
+
+use super::{build, Plan};
+
+fn smoke_benchmark() -> NoisyBenchmark {
+    let sizes = Profile::Smoke.sizes();
+    let Study::Noisy(bench) = Study::new(Benchmark::Synth, None, &sizes, 0).unwrap().0 else {
+        unreachable!("synth is a noisy study")
+    };
+    bench
+}
+
+pub(crate) fn smoke_plan() -> Plan {
+    let mut plan = build(&smoke_benchmark(), &Profile::Smoke.sizes(), 0, "cpu");
+    plan.add_report();
+    plan
+}
+
+fn has(args: &[String], pair: [&str; 2]) -> bool {
+    args.windows(2).any(|w| w == pair)
+}
+
+#[test]
+fn plan_covers_the_study_and_keys_chain() {
+    let plan = smoke_plan();
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    let step = |name: &str| plan.steps.iter().find(|s| s.name == name).unwrap();
+    // 2 seeds × 5 ratios × 2 settings of corrupt and pretrain; 2 tasks ×
+    // 3 methods, and 3 ablation variants at 10% for the supervised setting.
+    let count = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
+    assert_eq!(count("pretrain-"), 20);
+    assert_eq!(count("tune-"), 2 * (2 * 5 * 2 * 3) + 2 * 2 * 3);
+    assert!(has(
+        &step("pretrain-s1-clip-n20").args,
+        ["--objective", "contrastive"]
+    ));
+    let swap = &step("corrupt-s1-clip-n20").args;
+    assert!(has(swap, ["--kind", "caption-swap"]));
+    assert!(has(swap, ["--ratio", "0.20"]));
+    assert!(!names.contains(&"tune-s0-clip-n10-task-0-no-covariance"));
+    assert!(plan
+        .tables
+        .iter()
+        .any(|t| t.setting == Setting::Contrastive && t.kind == TableKind::Tune && t.ratio == 30));
+    assert!(names.contains(&"tune-s1-n10-task-1-no-covariance"));
+    assert!(!names.contains(&"tune-s1-n20-task-1-no-covariance"));
+    assert!(has(
+        &step("tune-s1-n10-task-1-no-covariance").args,
+        ["--cov-weight", "0"]
+    ));
+    // Heads train on the source domain only, so the other domains are out of distribution.
+    for step in plan.steps.iter().filter(|s| s.stage == Stage::Tune) {
+        let at = step.args.iter().position(|a| a == "--train-domain");
+        let domain = at.map(|i| step.args[i + 1].as_str());
+        assert_eq!(domain, Some("photo"), "{}", step.name);
+    }
+    let unique: BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "step names are unique");
+    // Changing the device changes every torch step's key, and nothing upstream.
+    let other = build(&smoke_benchmark(), &Profile::Smoke.sizes(), 0, "cuda");
+    for (a, b) in plan.steps.iter().zip(&other.steps) {
+        let torch = [
+            Stage::Pretrain,
+            Stage::Features,
+            Stage::Spectral,
+            Stage::Tune,
+        ];
+        assert_eq!(a.key != b.key, torch.contains(&a.stage), "{}", a.name);
+    }
+    // Every dependency comes earlier, so keys can chain.
+    for (i, step) in plan.steps.iter().enumerate() {
+        assert!(step.deps.iter().all(|&d| d < i), "{}", step.name);
+    }
+}
+
+#[test]
+fn cifar10_pacs_plan_adds_real_noise_and_a_task_without_domains() {
+    let tmp = std::env::temp_dir().join(format!("nml-study-c10-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for f in ["cifar10.parquet", "pacs.parquet"] {
+        std::fs::write(tmp.join(f), b"").unwrap();
+    }
+    let sizes = Profile::Smoke.sizes();
+    let (Study::Noisy(bench), Some(dir)) =
+        Study::new(Benchmark::Cifar10Pacs, Some(&tmp), &sizes, 0).unwrap()
+    else {
+        unreachable!("cifar10-pacs is a noisy study on a data folder")
+    };
+    assert_eq!(dir, std::path::absolute(&tmp).unwrap());
+    let plan = build(&bench, &sizes, 0, "cpu");
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    let step = |name: &str| plan.steps.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(&names[..2], &["data", "data-pacs"]);
+    // 2 seeds × (5 ratios + 3 CIFAR-10N label sets + 5 caption-swap ratios).
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("pretrain-")).count(),
+        26
+    );
+    assert!(has(
+        &plan.steps[0].args,
+        ["--caption-template", "a photo of a {}"]
+    ));
+    assert!(has(
+        &step("corrupt-s1-cifar10n-worse").args,
+        ["--column", "worse_label"]
+    ));
+    // No ablation on real noise; CIFAR-10 heads use the test split, PACS heads photo.
+    assert!(!names.contains(&"tune-s0-cifar10n-aggre-pacs-no-covariance"));
+    assert!(names.contains(&"tune-s0-n10-pacs-no-covariance"));
+    let c10 = &step("tune-s0-cifar10n-aggre-cifar10-nmtune").args;
+    assert!(!c10.contains(&"--train-domain".to_owned()));
+    assert!(c10.contains(&"cifar10=features/s0/cifar10n-aggre/cifar10.parquet:test".to_owned()));
+    assert!(names.contains(&"spectral-s0-n20-cifar10"));
+    assert!(names.contains(&"spectral-s0-n20-sketch"));
+    let real: Vec<&str> = plan
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Pretrain && t.setting == Setting::Supervised)
+        .filter(|t| t.noise != Noise::Symmetric)
+        .map(|t| t.noise.name())
+        .collect();
+    assert_eq!(
+        real,
+        ["cifar10n-aggre", "cifar10n-random1", "cifar10n-worse"].repeat(2)
+    );
+    for step in plan.steps.iter().filter(|s| s.stage == Stage::Pretrain) {
+        assert!(has(&step.args, ["--input-size", "32"]));
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+#[test]
+fn real_models_plan_tunes_three_heads_per_model() {
+    let plan = super::build_real("/data", &[0, 1, 2], "cpu");
+    let tunes: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.stage == Stage::Tune)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(tunes.len(), 6);
+    assert!(tunes.contains(&"tune-all-minilm-l6-v2-sst2-nmtune"));
+    assert_eq!(plan.steps[1].args[0], "text");
+    assert!(plan
+        .tables
+        .iter()
+        .all(|t| t.noise == Noise::None && t.variant.is_some()));
+}

@@ -1,0 +1,331 @@
+//! The study's closed sets, each an enum with its one spelling in files,
+//! command lines and reports.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::StudyError;
+
+/// Defines `name()`, `ALL`, `Display` and `FromStr` (with the expected names in the error).
+macro_rules! names {
+    ($ty:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value, in the order of the study.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The spelling in files, command lines and reports.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = StudyError;
+
+            fn from_str(s: &str) -> Result<$ty, StudyError> {
+                $ty::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = $ty::ALL.iter().map(|v| v.name()).collect();
+                    StudyError::Invalid(format!(
+                        "unknown {} `{s}`: expected {}",
+                        $what,
+                        names.join(", ")
+                    ))
+                })
+            }
+        }
+    };
+}
+
+/// The stages in order; every step belongs to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Data,
+    Corrupt,
+    Pretrain,
+    Features,
+    Spectral,
+    Tune,
+    Report,
+}
+names!(Stage, "stage", {
+    Data => "data", Corrupt => "corrupt", Pretrain => "pretrain", Features => "features",
+    Spectral => "spectral", Tune => "tune", Report => "report",
+});
+
+/// The stage binaries a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Program {
+    NmlData,
+    NmlNoise,
+    NmlPretrain,
+    NmlFeatures,
+    NmlSpectral,
+    NmlTune,
+    NmlReport,
+}
+names!(Program, "program", {
+    NmlData => "nml-data", NmlNoise => "nml-noise", NmlPretrain => "nml-pretrain",
+    NmlFeatures => "nml-features", NmlSpectral => "nml-spectral", NmlTune => "nml-tune",
+    NmlReport => "nml-report",
+});
+
+/// How the backbones were pre-trained.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Setting {
+    /// Class labels, cross-entropy (absent in older indexes).
+    #[default]
+    Supervised,
+    /// Image–text pairs, InfoNCE.
+    Contrastive,
+}
+names!(Setting, "setting", { Supervised => "supervised", Contrastive => "contrastive" });
+
+/// Which part of the study a results table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    /// `nml-noise`'s summary of a corrupted manifest.
+    Noise,
+    /// A backbone's `model.json`.
+    Pretrain,
+    /// `nml-spectral`'s metrics.
+    Spectral,
+    /// `nml-tune`'s results.
+    Tune,
+}
+names!(TableKind, "table kind", {
+    Noise => "noise", Pretrain => "pretrain", Spectral => "spectral", Tune => "tune",
+});
+
+/// Which head is tuned on the frozen features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Linear probing: a linear classifier on the frozen features.
+    Lp,
+    /// The NMTune architecture trained with cross-entropy only.
+    Mlp,
+    /// MLP plus the consistency, covariance and dominant-singular-value regularisers.
+    Nmtune,
+}
+names!(Method, "method", { Lp => "lp", Mlp => "mlp", Nmtune => "nmtune" });
+
+/// A head of the study: a method, and for the ablation NMTune with one regulariser off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    Lp,
+    Mlp,
+    Nmtune,
+    NoConsistency,
+    NoCovariance,
+    NoSingular,
+}
+names!(Variant, "variant", {
+    Lp => "lp", Mlp => "mlp", Nmtune => "nmtune", NoConsistency => "no-consistency",
+    NoCovariance => "no-covariance", NoSingular => "no-singular",
+});
+
+impl Variant {
+    /// The three heads every backbone gets.
+    pub const METHODS: [Variant; 3] = [Variant::Lp, Variant::Mlp, Variant::Nmtune];
+    /// NMTune without one regulariser: the ablation's extra heads.
+    pub const ABLATED: [Variant; 3] = [
+        Variant::NoConsistency,
+        Variant::NoCovariance,
+        Variant::NoSingular,
+    ];
+
+    /// The method `nml-tune` runs.
+    pub fn method(self) -> Method {
+        match self {
+            Variant::Lp => Method::Lp,
+            Variant::Mlp => Method::Mlp,
+            _ => Method::Nmtune,
+        }
+    }
+
+    /// Consistency, covariance and singular-value weights where they are not
+    /// the method's defaults (1, 0.04, 0.001).
+    pub fn weights(self) -> Option<(f64, f64, f64)> {
+        match self {
+            Variant::NoConsistency => Some((0.0, 0.04, 0.001)),
+            Variant::NoCovariance => Some((1.0, 0.0, 0.001)),
+            Variant::NoSingular => Some((1.0, 0.04, 0.0)),
+            Variant::Lp | Variant::Mlp | Variant::Nmtune => None,
+        }
+    }
+}
+
+/// The label noise a pre-training set carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum Noise {
+    /// No pre-training at all (published models used as black boxes).
+    #[default]
+    None,
+    /// The study's ratios: labels flipped to another class.
+    Symmetric,
+    /// The contrastive setting's ratios: captions swapped between pairs.
+    CaptionSwap,
+    /// A real noise condition, e.g. `cifar10n-worse`: a column of human labels.
+    Real(String),
+}
+
+impl Noise {
+    /// The spelling in files and reports (empty for [`Noise::None`]).
+    pub fn name(&self) -> &str {
+        match self {
+            Noise::None => "",
+            Noise::Symmetric => "symmetric",
+            Noise::CaptionSwap => "caption-swap",
+            Noise::Real(name) => name,
+        }
+    }
+
+    /// Whether this is a real noise condition rather than a ratio.
+    pub fn is_real(&self) -> bool {
+        matches!(self, Noise::Real(_))
+    }
+}
+
+impl From<String> for Noise {
+    fn from(s: String) -> Noise {
+        match s.as_str() {
+            "" => Noise::None,
+            "symmetric" => Noise::Symmetric,
+            "caption-swap" => Noise::CaptionSwap,
+            _ => Noise::Real(s),
+        }
+    }
+}
+
+impl From<Noise> for String {
+    fn from(n: Noise) -> String {
+        n.name().to_owned()
+    }
+}
+
+/// What a study runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Benchmark {
+    /// The embedded synthetic benchmark (no download).
+    Synth,
+    /// Published noisy models as black boxes (MobileNetV2 on PACS, MiniLM on SST-2).
+    RealModels,
+    /// CIFAR-10 with symmetric and CIFAR-10N noise; CIFAR-10 and PACS downstream.
+    Cifar10Pacs,
+}
+names!(Benchmark, "benchmark", {
+    Synth => "synth", RealModels => "real-models", Cifar10Pacs => "cifar10-pacs",
+});
+
+/// A study's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Minutes on a CPU: the wiring, not evidence.
+    Smoke,
+    /// Under an hour on 2 cores.
+    Quick,
+    /// A GPU's worth.
+    Full,
+}
+names!(Profile, "profile", { Smoke => "smoke", Quick => "quick", Full => "full" });
+
+/// The sizes of one profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sizes {
+    pub profile: Profile,
+    /// Backbone architecture (an `nml-pretrain --arch` name).
+    pub arch: &'static str,
+    pub epochs: u32,
+    /// Pre-training seeds (noise draw, initialisation, heads): the study's repeats.
+    pub seeds: u32,
+    /// Noise ratio of the ablation, in percent.
+    pub ablation_ratio: u32,
+    /// Downstream tasks of the synthetic benchmark.
+    pub tasks: usize,
+    /// Rows kept per (split, domain, class) of CIFAR-10 and PACS (none: all).
+    pub real_per_class: (Option<usize>, Option<usize>),
+}
+
+impl Profile {
+    /// This profile's sizes.
+    pub fn sizes(self) -> Sizes {
+        let (tasks, arch, epochs, seeds, real_per_class) = match self {
+            Profile::Smoke => (2, "small", 4, 2, (Some(200), Some(30))),
+            Profile::Quick => (3, "small", 8, 2, (Some(1000), None)),
+            Profile::Full => (4, "preact-resnet18", 60, 3, (None, None)),
+        };
+        Sizes {
+            profile: self,
+            arch,
+            epochs,
+            seeds,
+            ablation_ratio: 10,
+            tasks,
+            real_per_class,
+        }
+    }
+}
+
+/// Pre-training noise ratios of the paper, in percent.
+pub const RATIOS: [u32; 5] = [0, 5, 10, 20, 30];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_strings_and_json() {
+        for v in Variant::ALL {
+            assert_eq!(v.name().parse::<Variant>().unwrap(), *v);
+            assert_eq!(serde_json::to_string(v).unwrap(), format!("\"{v}\""));
+        }
+        for s in Stage::ALL {
+            assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{s}\""));
+        }
+        for b in Benchmark::ALL {
+            assert_eq!(serde_json::to_string(b).unwrap(), format!("\"{b}\""));
+        }
+        let err = "imagenet".parse::<Benchmark>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown benchmark `imagenet`: expected synth, real-models, cifar10-pacs"
+        );
+        for noise in ["", "symmetric", "caption-swap", "cifar10n-worse"] {
+            let n = Noise::from(noise.to_owned());
+            assert_eq!(n.name(), noise);
+            assert_eq!(n.is_real(), noise.starts_with("cifar"));
+            let json = serde_json::to_string(&n).unwrap();
+            assert_eq!(serde_json::from_str::<Noise>(&json).unwrap(), n);
+        }
+    }
+
+    #[test]
+    fn ablated_variants_turn_off_one_regulariser_each() {
+        for v in Variant::ABLATED {
+            assert_eq!(v.method(), Method::Nmtune);
+            let (c, v, d) = v.weights().unwrap();
+            assert_eq!([c, v, d].iter().filter(|w| **w == 0.0).count(), 1);
+        }
+        assert!(Variant::METHODS.iter().all(|v| v.weights().is_none()));
+    }
+}
