@@ -181,7 +181,7 @@ pub(crate) struct Run {
 /// A run's starting point: finished already, or to be trained.
 pub(crate) enum Start<I> {
     Finished(I),
-    Todo(Run),
+    Todo(Box<Run>),
 }
 
 /// Keys the run (namespace, config, manifests' hashes) and finds it finished
@@ -205,7 +205,7 @@ pub(crate) fn start<I: DeserializeOwned>(
         return Ok(Start::Finished(info));
     }
     let resume_path = resume_path(&paths.out, resume)?;
-    Ok(Start::Todo(Run {
+    Ok(Start::Todo(Box::new(Run {
         key,
         paths: paths.clone(),
         train_hash,
@@ -213,7 +213,7 @@ pub(crate) fn start<I: DeserializeOwned>(
         test_hash,
         resume: resume.then_some(resume_path),
         device,
-    }))
+    })))
 }
 
 impl Run {

@@ -104,6 +104,7 @@ impl Runner<'_> {
     }
 
     /// Collects finished processes: stamps the successful, records the first failure.
+    #[allow(clippy::needless_range_loop)] // `self.state[i]` is replaced inside the loop
     fn reap(&mut self) -> Result<()> {
         for i in 0..self.state.len() {
             let State::Running(child, start) = &mut self.state[i] else {
@@ -145,6 +146,7 @@ impl Runner<'_> {
     }
 
     /// Marks other shards' steps finished when their stamps appear.
+    #[allow(clippy::needless_range_loop)] // `self.state[i]` is replaced inside the loop
     fn poll_other_shards(&mut self) {
         for i in 0..self.state.len() {
             if matches!(self.state[i], State::Pending) && !self.mine(i) {
@@ -167,6 +169,7 @@ impl Runner<'_> {
     }
 
     /// Starts this shard's steps whose dependencies are done, up to `jobs` running.
+    #[allow(clippy::needless_range_loop)] // `self.state[i]` is replaced inside the loop
     fn launch(&mut self, before_report: &dyn Fn(&[Option<f64>]) -> Result<()>) -> Result<()> {
         let mut slots = self.ex.jobs.saturating_sub(self.running());
         for i in 0..self.state.len() {
