@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use nml_pretrain::data::{epoch_loader, Augment, ImageSet, Normalize};
-use nml_pretrain::optim::{Sgd, SgdConfig};
+use nml_pretrain::optim::{Optimizer, Sgd, SgdConfig};
 use nml_pretrain::{checkpoint, Arch, Net};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};

@@ -56,6 +56,16 @@ pub(crate) struct RunData {
     pub normalize: Normalize,
 }
 
+impl RunData {
+    /// The noise summary the training manifest carries (`nml.noise`), if any.
+    pub fn noise(&self) -> Option<serde_json::Value> {
+        self.manifest
+            .metadata
+            .get("nml.noise")
+            .and_then(|s| serde_json::from_str(s).ok())
+    }
+}
+
 /// Reads and decodes what a run trains and tests on; errors name the file.
 pub(crate) fn load_run_data(
     paths: &RunPaths,
@@ -324,6 +334,30 @@ pub fn augment_batch(x: &Tensor, augment: &Augment, rng: &mut impl Rng) -> Tenso
         x = ((x - &grey) * saturation + &grey).clamp(0.0, 1.0);
     }
     x
+}
+
+/// Top-1 accuracy against the clean labels of `set`, in batches of 512
+/// under no-grad: `predict` maps a normalised batch on `device` to class ids.
+pub fn top1_accuracy(
+    set: &ImageSet,
+    normalize: Normalize,
+    device: Device,
+    predict: impl Fn(&Tensor) -> Tensor,
+) -> f64 {
+    let _guard = tch::no_grad_guard();
+    let n = set.len() as i64;
+    let mut correct = 0i64;
+    for start in (0..n).step_by(512) {
+        let len = (n - start).min(512);
+        let x = set.images.narrow(0, start, len).to_kind(Kind::Float) / 255.0;
+        let x = normalize.apply(&x).to_device(device);
+        let predicted = predict(&x).to_device(Device::Cpu);
+        correct += predicted
+            .eq_tensor(&set.clean.narrow(0, start, len))
+            .sum(Kind::Int64)
+            .int64_value(&[]);
+    }
+    correct as f64 / n.max(1) as f64
 }
 
 #[cfg(test)]

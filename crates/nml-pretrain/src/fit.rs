@@ -14,44 +14,23 @@
 //! - `model.safetensors` + `model.json` (and the objective's other files).
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use nml_core::ContentHash;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint;
-use crate::data::{self, Augment, Batch, ImageSet, Normalize};
+use crate::common::Common;
+use crate::data::{self, Batch};
 pub(crate) use crate::data::{load_run_data, RunData};
 use crate::optim::{lr_at, Optimizer};
+pub use crate::run::RunPaths;
+pub(crate) use crate::run::{keyed, Run};
+use crate::run::{start, Start};
 use crate::{Named, PretrainError, Result};
-
-/// Input files and where results go.
-#[derive(Debug, Clone)]
-pub struct RunPaths {
-    pub train: PathBuf,
-    /// Test manifest; default: the train manifest's `test_split` rows.
-    pub test: Option<PathBuf>,
-    pub out: PathBuf,
-}
-
-/// The loop's settings, common to every objective's config.
-#[derive(Debug, Clone)]
-pub(crate) struct Schedule {
-    pub epochs: usize,
-    pub batch_size: usize,
-    /// Peak learning rate, reached after `warmup_epochs` and decayed to 0 by a cosine.
-    pub lr: f64,
-    pub warmup_epochs: f64,
-    pub augment: Augment,
-    pub seed: u64,
-    /// bf16 autocast on CUDA.
-    pub amp: bool,
-    pub checkpoint_every_steps: usize,
-}
 
 /// What one pre-training objective adds to the shared loop of [`fit`].
 pub(crate) trait Objective {
@@ -61,9 +40,18 @@ pub(crate) trait Objective {
     /// One finished epoch (a row of `metrics.csv`, an entry of `model.json`).
     type Metrics: Clone + Serialize + DeserializeOwned;
     /// What `model.json` holds at the end.
-    type Info;
+    type Info: Serialize + DeserializeOwned;
 
-    fn schedule(&self) -> Schedule;
+    /// The loop's settings from the objective's config.
+    fn common(&self) -> &Common;
+    /// Peak learning rate and warm-up epochs (then a cosine decay to 0).
+    fn peak_lr(&self) -> (f64, f64);
+    /// The run being trained.
+    fn run(&self) -> &Run;
+    /// Its decoded images and manifest.
+    fn data(&self) -> &RunData;
+    /// The key a finished run's `model.json` records.
+    fn key(info: &Self::Info) -> &str;
     /// Builds the networks on `vs`; libtorch's generator is seeded and locked meanwhile.
     fn build(&self, vs: &VarStore) -> Self::Model;
     /// The optimiser over the trainable variables (sorted by name).
@@ -167,97 +155,60 @@ struct ResumeState<M> {
     history: Vec<M>,
 }
 
-/// A run that is not finished yet: its key, its data and where it writes.
-pub(crate) struct Run {
-    pub key: String,
-    pub paths: RunPaths,
-    pub train_hash: ContentHash,
-    pub test_path: PathBuf,
-    pub test_hash: ContentHash,
-    pub resume: Option<PathBuf>,
-    pub device: Device,
+/// What keys a run: its namespace and config, the loop settings in that
+/// config, and the files a finished run holds besides `model.safetensors`.
+pub(crate) struct Keyed<'a, C> {
+    pub namespace: &'a str,
+    pub config: &'a C,
+    pub common: &'a Common,
+    pub also: &'a [&'a str],
 }
 
-/// A run's starting point: finished already, or to be trained.
-pub(crate) enum Start<I> {
-    Finished(I),
-    Todo(Box<Run>),
-}
-
-/// Keys the run (namespace, config, manifests' hashes) and finds it finished
-/// when `out/model.json` has that key and `model.safetensors` and every file
-/// of `also` exist; refuses a resume checkpoint when `resume` is off.
-pub(crate) fn start<I: DeserializeOwned>(
-    namespace: &str,
-    config: &impl Serialize,
+/// Trains (or resumes, or finds finished) a run: keys it, decodes its data,
+/// makes the objective with `make` (which also returns the objective's fields
+/// of `config.json`), writes `config.json`, fits, and writes `model.json`.
+pub(crate) fn train<C: Serialize, O: Objective>(
+    at: Keyed<'_, C>,
     paths: &RunPaths,
-    also: &[&str],
-    key_of: impl Fn(&I) -> String,
     device: Device,
     resume: bool,
-) -> Result<Start<I>> {
-    nml_torch::configure_threads(None);
-    let train_hash = nml_core::hash_file(&paths.train)?;
-    let test_path = paths.test.clone().unwrap_or_else(|| paths.train.clone());
-    let test_hash = nml_core::hash_file(&test_path)?;
-    let key = keyed(namespace, config, train_hash, test_hash)?;
-    if let Some(info) = finished_run(&paths.out, &key, key_of, also) {
-        return Ok(Start::Finished(info));
-    }
-    let resume_path = resume_path(&paths.out, resume)?;
-    Ok(Start::Todo(Box::new(Run {
-        key,
-        paths: paths.clone(),
-        train_hash,
-        test_path,
-        test_hash,
-        resume: resume.then_some(resume_path),
-        device,
-    })))
-}
-
-impl Run {
-    /// Writes `config.json`: `fields` (the config and anything the objective
-    /// adds) with the input files, their hashes and the key.
-    pub fn write_record(&self, mut fields: serde_json::Value) -> Result<()> {
-        std::fs::create_dir_all(&self.paths.out)
-            .map_err(|e| PretrainError::Data(format!("{}: {e}", self.paths.out.display())))?;
-        let record = serde_json::json!({
-            "train": self.paths.train.display().to_string(),
-            "train_hash": self.train_hash.to_hex(),
-            "test": self.test_path.display().to_string(),
-            "test_hash": self.test_hash.to_hex(),
-            "key": self.key,
-        });
-        if let (Some(fields), serde_json::Value::Object(record)) = (fields.as_object_mut(), record)
-        {
-            fields.extend(record);
-        }
-        nml_core::write_json_atomic(self.paths.out.join("config.json"), &fields)?;
-        Ok(())
-    }
-
-    fn resume_file(&self) -> PathBuf {
-        self.paths.out.join("resume.safetensors")
-    }
-}
-
-/// Trains `objective` on batches of `train` normalised by `normalize`, from
-/// the resume checkpoint when there is one; returns what the objective saved.
-pub(crate) fn fit<O: Objective>(
-    objective: &O,
-    run: &Run,
-    train: &ImageSet,
-    normalize: Normalize,
+    make: impl FnOnce(Run, RunData) -> Result<(O, serde_json::Value)>,
 ) -> Result<O::Info> {
-    let schedule = objective.schedule();
+    let key_of = |i: &O::Info| O::key(i).to_owned();
+    let run = match start(
+        at.namespace,
+        at.config,
+        paths,
+        at.also,
+        key_of,
+        device,
+        resume,
+    )? {
+        Start::Finished(info) => return Ok(info),
+        Start::Todo(run) => *run,
+    };
+    let c = at.common;
+    let data = load_run_data(paths, &c.train_split, &c.test_split, c.input_size, c.resize)?;
+    let (objective, record) = make(run, data)?;
+    objective.run().write_record(record)?;
+    let info = fit(&objective)?;
+    nml_core::write_json_atomic(paths.out.join("model.json"), &info)?;
+    Ok(info)
+}
+
+/// Trains `objective` on batches of its training images, from the resume
+/// checkpoint when there is one; returns what the objective saved.
+fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
+    let (run, common) = (objective.run(), objective.common());
+    let (train, normalize) = (&objective.data().train_set, objective.data().normalize);
+    let (peak_lr, warmup_epochs) = objective.peak_lr();
     let device = run.device;
     let (vs, model, mut opt, mut state) = prepare(objective, run)?;
     let resume_file = run.resume_file();
-    let steps = data::steps_per_epoch(train.len(), schedule.batch_size);
-    let total_steps = steps * schedule.epochs;
-    let warmup = (schedule.warmup_epochs * steps as f64).round() as usize;
-    let amp = schedule.amp && device.is_cuda();
+    let steps = data::steps_per_epoch(train.len(), common.batch_size);
+    let total_steps = steps * common.epochs;
+    let warmup = (warmup_epochs * steps as f64).round() as usize;
+    let amp = common.amp && device.is_cuda();
     let bar = progress_bar(total_steps, state.epoch * steps + state.step);
     let checkpoint = |state: &mut ResumeState<O::Metrics>, opt: &O::Optimizer| {
         state.optimizer_steps = opt.steps();
@@ -269,15 +220,15 @@ pub(crate) fn fit<O: Objective>(
             state,
         )
     };
-    while state.epoch < schedule.epochs {
+    while state.epoch < common.epochs {
         let epoch = state.epoch;
         let loader = data::epoch_loader(
             train,
             epoch,
             state.step,
-            schedule.seed,
-            schedule.batch_size,
-            schedule.augment.clone(),
+            common.seed,
+            common.batch_size,
+            common.augment.clone(),
             normalize,
             device,
         );
@@ -285,7 +236,7 @@ pub(crate) fn fit<O: Objective>(
         let mut lr = 0.0;
         let mut sums = DeviceSums::new(device);
         for batch in loader {
-            lr = lr_at(schedule.lr, epoch * steps + batch.step, warmup, total_steps);
+            lr = lr_at(peak_lr, epoch * steps + batch.step, warmup, total_steps);
             let (loss, logits) = objective.forward(&model, &batch, amp);
             opt.backward_step(&loss, lr);
             let hits = {
@@ -301,7 +252,7 @@ pub(crate) fn fit<O: Objective>(
                     bar.set_message(format!("epoch {} loss {loss:.3}", epoch + 1));
                 }
             }
-            let every = schedule.checkpoint_every_steps;
+            let every = common.checkpoint_every_steps;
             if every > 0 && state.step.is_multiple_of(every) && state.step < steps {
                 sums.flush_into(&mut state.running);
                 state.running.seconds += clock.elapsed().as_secs_f64();
@@ -340,7 +291,7 @@ fn prepare<O: Objective>(
 ) -> Result<(VarStore, O::Model, O::Optimizer, ResumeState<O::Metrics>)> {
     // Weights are initialised from libtorch's generator: seed it right before building.
     let rng = nml_torch::rng_lock();
-    nml_torch::seed(objective.schedule().seed);
+    nml_torch::seed(objective.common().seed);
     let vs = VarStore::new(run.device);
     let model = objective.build(&vs);
     drop(rng);
@@ -413,25 +364,6 @@ fn save_resume(
     Ok(())
 }
 
-/// The `model.json` of a run already finished under `key` in `out` (with
-/// `model.safetensors` and every file of `also`), if there is one.
-fn finished_run<I: DeserializeOwned>(
-    out: &Path,
-    key: &str,
-    key_of: impl Fn(&I) -> String,
-    also: &[&str],
-) -> Option<I> {
-    let text = std::fs::read_to_string(out.join("model.json")).ok()?;
-    let info: I = serde_json::from_str(&text).ok()?;
-    let complete = std::iter::once("model.safetensors")
-        .chain(also.iter().copied())
-        .all(|f| out.join(f).exists());
-    (key_of(&info) == key && complete).then(|| {
-        tracing::info!(out = %out.display(), "already trained with this config and data; nothing to do");
-        info
-    })
-}
-
 fn progress_bar(total: usize, done: usize) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -446,39 +378,12 @@ fn progress_bar(total: usize, done: usize) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-/// `OUT/resume.safetensors`; refused when it exists and `resume` is off.
-fn resume_path(out: &Path, resume: bool) -> Result<PathBuf> {
-    let path = out.join("resume.safetensors");
-    if path.exists() && !resume {
-        return Err(PretrainError::Config(format!(
-            "{} holds a checkpoint: pass --resume to continue it, or delete the folder to start over",
-            out.display()
-        )));
-    }
-    Ok(path)
-}
-
 /// The tensors whose name starts with `prefix`, with it removed.
 fn strip_prefix(tensors: Named, prefix: &str) -> Named {
     tensors
         .into_iter()
         .filter_map(|(n, t)| Some((n.strip_prefix(prefix)?.to_owned(), t)))
         .collect()
-}
-
-/// A run's key in `namespace`: its config and the hashes of its manifests.
-pub(crate) fn keyed(
-    namespace: &str,
-    config: &impl Serialize,
-    train_hash: ContentHash,
-    test_hash: ContentHash,
-) -> Result<String> {
-    Ok(nml_core::KeyBuilder::new(namespace)
-        .json("config", config)?
-        .hash("train", train_hash)
-        .hash("test", test_hash)
-        .finish()
-        .to_hex())
 }
 
 /// The metrics CSV: `header`, then one formatted row per epoch.

@@ -1,7 +1,8 @@
 //! Pre-training image backbones on (noisy) manifests with tch.
 //!
-//! - [`fit`]: the one training loop (run key, resume, checkpoints, metrics,
-//!   progress), generic over an objective;
+//! - [`fit`]: the one training loop (resume, checkpoints, metrics, progress)
+//!   and its driver (key, data, `config.json`, `model.json`), generic over an objective;
+//! - [`common`]: the settings every objective's config shares (flattened into its JSON);
 //! - [`supervised`]: cross-entropy on class labels with SGD;
 //! - [`contrastive`]: CLIP-style image–text pre-training on the `text`
 //!   captions (vocabulary, text tower, symmetric InfoNCE with a learnable
@@ -13,12 +14,15 @@
 //! Supervised training uses `noisy_label` when the manifest has it, else
 //! `label`, and always measures accuracy against the clean labels too.
 
+pub mod common;
 pub mod contrastive;
 pub mod data;
 pub mod fit;
 pub mod optim;
+mod run;
 pub mod supervised;
 
+pub use common::Common;
 pub use contrastive::{train_contrastive, ContrastiveConfig, ContrastiveInfo};
 pub use fit::RunPaths;
 pub use nml_models::{checkpoint, models, Arch, BackboneInfo, Named, Net};

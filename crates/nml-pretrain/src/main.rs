@@ -8,7 +8,7 @@ use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
 use nml_pretrain::data::Augment;
 use nml_pretrain::optim::SgdConfig;
-use nml_pretrain::{Arch, ContrastiveConfig, RunPaths, TrainConfig};
+use nml_pretrain::{Arch, Common, ContrastiveConfig, RunPaths, TrainConfig};
 
 /// Train an image backbone on a (noisy) manifest.
 ///
@@ -129,6 +129,26 @@ enum Objective {
     Contrastive,
 }
 
+/// The settings both objectives share, from the flags.
+fn common(a: &Args) -> Common {
+    Common {
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        augment: Augment {
+            crop_padding: a.crop_padding,
+            flip: !a.no_flip,
+            color_jitter: a.color_jitter,
+        },
+        input_size: a.input_size.unwrap_or(a.arch.native_input()),
+        resize: a.resize,
+        train_split: a.train_split.clone(),
+        test_split: a.test_split.clone(),
+        seed: a.seed,
+        amp: a.amp,
+        checkpoint_every_steps: a.checkpoint_every_steps,
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     logging::init(args.verbosity);
@@ -143,8 +163,7 @@ fn run(a: Args) -> anyhow::Result<()> {
     }
     let config = TrainConfig {
         arch: a.arch,
-        epochs: a.epochs,
-        batch_size: a.batch_size,
+        common: common(&a),
         sgd: SgdConfig {
             lr: a.lr.unwrap_or(0.1),
             momentum: a.momentum,
@@ -153,20 +172,8 @@ fn run(a: Args) -> anyhow::Result<()> {
             warmup_epochs: a.warmup_epochs,
         },
         label_smoothing: a.label_smoothing,
-        augment: Augment {
-            crop_padding: a.crop_padding,
-            flip: !a.no_flip,
-            color_jitter: a.color_jitter,
-        },
-        input_size: a.input_size.unwrap_or(a.arch.native_input()),
-        resize: a.resize,
-        train_split: a.train_split,
-        test_split: a.test_split,
-        seed: a.seed,
-        amp: a.amp,
-        checkpoint_every_steps: a.checkpoint_every_steps,
     };
-    tracing::info!(arch = %config.arch, device = ?device, epochs = config.epochs, "pre-training");
+    tracing::info!(arch = %config.arch, device = ?device, epochs = config.common.epochs, "pre-training");
     let paths = RunPaths {
         train: a.train,
         test: a.test,
@@ -186,7 +193,7 @@ fn run(a: Args) -> anyhow::Result<()> {
 
 fn run_contrastive(a: Args, device: tch::Device) -> anyhow::Result<()> {
     let mut config = ContrastiveConfig::new(a.arch, a.epochs);
-    config.batch_size = a.batch_size;
+    config.common = common(&a);
     config.lr = a.lr.unwrap_or(config.lr);
     config.weight_decay = a.weight_decay.unwrap_or(config.weight_decay);
     config.warmup_epochs = a.warmup_epochs;
@@ -194,22 +201,10 @@ fn run_contrastive(a: Args, device: tch::Device) -> anyhow::Result<()> {
     config.text_width = a.text_width;
     config.context = a.context;
     config.init_temperature = a.temperature;
-    config.augment = Augment {
-        crop_padding: a.crop_padding,
-        flip: !a.no_flip,
-        color_jitter: a.color_jitter,
-    };
-    config.input_size = a.input_size.unwrap_or(a.arch.native_input());
-    config.resize = a.resize;
-    config.train_split = a.train_split;
-    config.test_split = a.test_split;
-    config.seed = a.seed;
-    config.amp = a.amp;
-    config.checkpoint_every_steps = a.checkpoint_every_steps;
     if !a.prompts.is_empty() {
         config.prompts = a.prompts;
     }
-    tracing::info!(arch = %config.arch, device = ?device, epochs = config.epochs, "contrastive pre-training");
+    tracing::info!(arch = %config.arch, device = ?device, epochs = config.common.epochs, "contrastive pre-training");
     let paths = RunPaths {
         train: a.train,
         test: a.test,

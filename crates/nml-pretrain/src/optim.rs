@@ -25,40 +25,6 @@ pub trait Optimizer {
     fn restore(&mut self, buffers: Vec<(String, Tensor)>, steps: u64) -> Result<(), String>;
 }
 
-impl Optimizer for Sgd {
-    const PREFIX: &'static str = "momentum";
-    fn backward_step(&mut self, loss: &Tensor, lr: f64) {
-        Sgd::backward_step(self, loss, lr);
-    }
-    fn buffers(&self) -> Vec<(String, Tensor)> {
-        self.state()
-    }
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-    fn restore(&mut self, buffers: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
-        self.load_state(buffers)?;
-        self.steps = steps;
-        Ok(())
-    }
-}
-
-impl Optimizer for AdamW {
-    const PREFIX: &'static str = "adamw";
-    fn backward_step(&mut self, loss: &Tensor, lr: f64) {
-        AdamW::backward_step(self, loss, lr);
-    }
-    fn buffers(&self) -> Vec<(String, Tensor)> {
-        self.state()
-    }
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-    fn restore(&mut self, buffers: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
-        self.load_state(buffers, steps)
-    }
-}
-
 /// Optimiser hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SgdConfig {
@@ -91,6 +57,10 @@ impl Sgd {
             steps: 0,
         }
     }
+}
+
+impl Optimizer for Sgd {
+    const PREFIX: &'static str = "momentum";
 
     /// Back-propagates `loss` to the parameters and applies one update with learning rate `lr`:
     /// `d = g + wd·p; b = μ·b + d (b = d at first); d = d + μ·b (Nesterov) or b; p -= lr·d`.
@@ -98,7 +68,7 @@ impl Sgd {
     /// Gradients come back as fresh tensors (`torch.autograd.grad`) instead of
     /// being accumulated into `.grad`, so nothing needs zeroing: the same work
     /// PyTorch does with `zero_grad(set_to_none=True)`.
-    pub fn backward_step(&mut self, loss: &Tensor, lr: f64) {
+    fn backward_step(&mut self, loss: &Tensor, lr: f64) {
         let inputs: Vec<&Tensor> = self.params.iter().map(|(_, p)| p).collect();
         let grads = Tensor::run_backward(&[loss], &inputs, false, false);
         let c = self.config;
@@ -132,15 +102,16 @@ impl Sgd {
     }
 
     /// The momentum buffers, for a checkpoint.
-    pub fn state(&self) -> Vec<(String, Tensor)> {
+    fn buffers(&self) -> Vec<(String, Tensor)> {
         self.buffers
             .iter()
             .map(|(k, v)| (k.clone(), v.shallow_clone()))
             .collect()
     }
 
-    /// Restores momentum buffers saved by [`state`](Self::state); unknown names are an error.
-    pub fn load_state(&mut self, state: Vec<(String, Tensor)>) -> Result<(), String> {
+    /// Restores momentum buffers saved by [`buffers`](Optimizer::buffers); unknown names are an error.
+    fn restore(&mut self, state: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
+        self.steps = steps;
         for (name, tensor) in state {
             let Some((_, p)) = self.params.iter().find(|(n, _)| *n == name) else {
                 return Err(format!("momentum buffer `{name}` has no parameter"));
@@ -155,6 +126,10 @@ impl Sgd {
             self.buffers.insert(name, tensor.to_device(p.device()));
         }
         Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
     }
 }
 
@@ -203,9 +178,13 @@ impl AdamW {
             steps: 0,
         }
     }
+}
+
+impl Optimizer for AdamW {
+    const PREFIX: &'static str = "adamw";
 
     /// Back-propagates `loss` and applies one update with learning rate `lr`.
-    pub fn backward_step(&mut self, loss: &Tensor, lr: f64) {
+    fn backward_step(&mut self, loss: &Tensor, lr: f64) {
         let inputs: Vec<&Tensor> = self.params.iter().map(|(_, p, _)| p).collect();
         let grads = Tensor::run_backward(&[loss], &inputs, false, false);
         let c = self.config;
@@ -231,7 +210,7 @@ impl AdamW {
     }
 
     /// The moment buffers, for a checkpoint: `m.NAME` and `v.NAME`.
-    pub fn state(&self) -> Vec<(String, Tensor)> {
+    fn buffers(&self) -> Vec<(String, Tensor)> {
         let m = self
             .m
             .iter()
@@ -243,8 +222,8 @@ impl AdamW {
         m.chain(v).collect()
     }
 
-    /// Restores buffers saved by [`state`](Self::state) and the step count.
-    pub fn load_state(&mut self, state: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
+    /// Restores buffers saved by [`buffers`](Optimizer::buffers) and the step count.
+    fn restore(&mut self, state: Vec<(String, Tensor)>, steps: u64) -> Result<(), String> {
         for (key, tensor) in state {
             let (which, name) = key
                 .split_once('.')
@@ -268,6 +247,10 @@ impl AdamW {
         }
         self.steps = steps;
         Ok(())
+    }
+
+    fn steps(&self) -> u64 {
+        self.steps
     }
 }
 

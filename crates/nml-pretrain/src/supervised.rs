@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::data::{Augment, Batch, ImageSet, Normalize};
-use crate::fit::{
-    self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths, Schedule, Start,
-};
+use crate::common::Common;
+use crate::data::{self, Batch, ImageSet, Normalize};
+use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
 use crate::models::{Arch, Net};
 use crate::optim::{Sgd, SgdConfig};
 use crate::{Named, PretrainError, Result};
@@ -20,22 +19,11 @@ use crate::{Named, PretrainError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub arch: Arch,
-    pub epochs: usize,
-    pub batch_size: usize,
+    /// Epochs, batches, augmentation, inputs, splits, seed, precision, checkpoints.
+    #[serde(flatten)]
+    pub common: Common,
     pub sgd: SgdConfig,
     pub label_smoothing: f64,
-    pub augment: Augment,
-    /// Side of the (square) input images.
-    pub input_size: u32,
-    /// Resize images of another size instead of refusing them.
-    pub resize: bool,
-    pub train_split: String,
-    pub test_split: String,
-    pub seed: u64,
-    /// bf16 autocast on CUDA.
-    pub amp: bool,
-    /// Also checkpoint every this many steps inside an epoch (0: at epoch ends only).
-    pub checkpoint_every_steps: usize,
 }
 
 impl TrainConfig {
@@ -43,8 +31,7 @@ impl TrainConfig {
     pub fn new(arch: Arch, epochs: usize) -> TrainConfig {
         TrainConfig {
             arch,
-            epochs,
-            batch_size: 128,
+            common: Common::new(arch, epochs),
             sgd: SgdConfig {
                 lr: 0.1,
                 momentum: 0.9,
@@ -53,43 +40,21 @@ impl TrainConfig {
                 warmup_epochs: 1.0,
             },
             label_smoothing: 0.0,
-            augment: Augment {
-                crop_padding: 4,
-                flip: true,
-                color_jitter: 0.0,
-            },
-            input_size: arch.native_input(),
-            resize: false,
-            train_split: "train".to_owned(),
-            test_split: "test".to_owned(),
-            seed: 0,
-            amp: false,
-            checkpoint_every_steps: 0,
         }
     }
 
     fn validate(&self) -> Result<()> {
-        let problem = if self.epochs == 0 {
-            Some("--epochs must be at least 1".to_owned())
-        } else if self.batch_size < 2 {
-            Some("--batch-size must be at least 2 (BatchNorm)".to_owned())
-        } else if self.input_size < self.arch.min_input() {
-            Some(format!(
-                "{} needs inputs of at least {}px, got {}",
-                self.arch,
-                self.arch.min_input(),
-                self.input_size
-            ))
-        } else if !(self.sgd.lr > 0.0 && self.sgd.lr.is_finite()) {
-            Some(format!("--lr {} must be positive", self.sgd.lr))
-        } else if !(0.0..1.0).contains(&self.label_smoothing) {
-            Some(format!(
-                "--label-smoothing {} is outside [0, 1)",
-                self.label_smoothing
-            ))
-        } else {
-            None
-        };
+        let problem = self
+            .common
+            .problem(self.arch, self.sgd.lr, "BatchNorm")
+            .or_else(|| {
+                (!(0.0..1.0).contains(&self.label_smoothing)).then(|| {
+                    format!(
+                        "--label-smoothing {} is outside [0, 1)",
+                        self.label_smoothing
+                    )
+                })
+            });
         problem.map_or(Ok(()), |p| Err(PretrainError::Config(p)))
     }
 }
@@ -143,27 +108,16 @@ pub fn train(
     resume: bool,
 ) -> Result<ModelInfo> {
     config.validate()?;
-    let key_of = |i: &ModelInfo| i.key.clone();
-    let run = match fit::start(NAMESPACE, config, paths, &[], key_of, device, resume)? {
-        Start::Finished(info) => return Ok(info),
-        Start::Todo(run) => run,
-    };
-    let data = fit::load_run_data(
-        paths,
-        &config.train_split,
-        &config.test_split,
-        config.input_size,
-        config.resize,
-    )?;
-    run.write_record(serde_json::json!({ "config": config }))?;
-    let objective = Supervised {
+    let at = fit::Keyed {
+        namespace: NAMESPACE,
         config,
-        run: &run,
-        data: &data,
+        common: &config.common,
+        also: &[],
     };
-    let info = fit::fit(&objective, &run, &data.train_set, data.normalize)?;
-    nml_core::write_json_atomic(paths.out.join("model.json"), &info)?;
-    Ok(info)
+    fit::train(at, paths, device, resume, |run, data| {
+        let record = serde_json::json!({ "config": config });
+        Ok((Supervised { config, run, data }, record))
+    })
 }
 
 /// The content hash a run is keyed by (for callers that want to find it).
@@ -178,8 +132,8 @@ pub fn run_key(
 /// Cross-entropy on class labels, as an [`Objective`] of the shared loop.
 struct Supervised<'a> {
     config: &'a TrainConfig,
-    run: &'a Run,
-    data: &'a RunData,
+    run: Run,
+    data: RunData,
 }
 
 impl Objective for Supervised<'_> {
@@ -188,18 +142,24 @@ impl Objective for Supervised<'_> {
     type Metrics = EpochMetrics;
     type Info = ModelInfo;
 
-    fn schedule(&self) -> Schedule {
-        let c = self.config;
-        Schedule {
-            epochs: c.epochs,
-            batch_size: c.batch_size,
-            lr: c.sgd.lr,
-            warmup_epochs: c.sgd.warmup_epochs,
-            augment: c.augment.clone(),
-            seed: c.seed,
-            amp: c.amp,
-            checkpoint_every_steps: c.checkpoint_every_steps,
-        }
+    fn common(&self) -> &Common {
+        &self.config.common
+    }
+
+    fn peak_lr(&self) -> (f64, f64) {
+        (self.config.sgd.lr, self.config.sgd.warmup_epochs)
+    }
+
+    fn run(&self) -> &Run {
+        &self.run
+    }
+
+    fn data(&self) -> &RunData {
+        &self.data
+    }
+
+    fn key(info: &ModelInfo) -> &str {
+        &info.key
     }
 
     fn build(&self, vs: &VarStore) -> Net {
@@ -252,7 +212,7 @@ impl Objective for Supervised<'_> {
         format!(
             "epoch {}/{}: loss {:.4}, train acc (noisy) {:.4}, train acc (clean) {:.4}, test acc {}, {:.0} img/s",
             m.epoch,
-            self.config.epochs,
+            self.config.common.epochs,
             m.train_loss,
             m.train_acc_noisy,
             m.train_acc_clean,
@@ -288,17 +248,14 @@ impl Objective for Supervised<'_> {
             arch: config.arch,
             classes: manifest.num_classes(),
             class_names: manifest.class_names.clone(),
-            input_size: config.input_size,
+            input_size: config.common.input_size,
             feature_dim: config.arch.feature_dim(),
             normalize: self.data.normalize,
             config: config.clone(),
-            seed: config.seed,
+            seed: config.common.seed,
             train_manifest: paths.train.display().to_string(),
             train_manifest_hash: self.run.train_hash.to_hex(),
-            noise: manifest
-                .metadata
-                .get("nml.noise")
-                .and_then(|s| serde_json::from_str(s).ok()),
+            noise: self.data.noise(),
             key,
             metrics,
         };
@@ -314,21 +271,7 @@ impl Objective for Supervised<'_> {
 
 /// Top-1 accuracy of `net` in eval mode on `set`.
 pub fn accuracy(net: &Net, set: &ImageSet, normalize: Normalize, device: Device) -> f64 {
-    let _guard = tch::no_grad_guard();
-    let n = set.len() as i64;
-    let mut correct = 0i64;
-    for start in (0..n).step_by(512) {
-        let len = (n - start).min(512);
-        let x = set.images.narrow(0, start, len).to_kind(Kind::Float) / 255.0;
-        let x = normalize.apply(&x).to_device(device);
-        let predicted = net
-            .logits(&x, false)
-            .argmax(-1, false)
-            .to_device(Device::Cpu);
-        correct += predicted
-            .eq_tensor(&set.clean.narrow(0, start, len))
-            .sum(Kind::Int64)
-            .int64_value(&[]);
-    }
-    correct as f64 / n.max(1) as f64
+    data::top1_accuracy(set, normalize, device, |x| {
+        net.logits(x, false).argmax(-1, false)
+    })
 }

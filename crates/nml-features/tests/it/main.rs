@@ -15,7 +15,7 @@ pub fn trained_smoke(dir: &Path) -> (PathBuf, PathBuf) {
     let bench = dir.join("bench");
     synth::generate(&SynthConfig::preset(Preset::Smoke, 0), &bench).unwrap();
     let mut config = TrainConfig::new(Arch::Small, 1);
-    config.batch_size = 32;
+    config.common.batch_size = 32;
     let model = dir.join("model");
     let paths = RunPaths {
         train: bench.join("pretrain.parquet"),

@@ -32,10 +32,9 @@ use tch::{Device, Kind, Tensor};
 pub use tower::{Clip, TextTower};
 pub use vocab::{words, Vocab, PAD, UNK};
 
-use crate::data::{Augment, Batch, Normalize};
-use crate::fit::{
-    self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths, Schedule, Start,
-};
+use crate::common::Common;
+use crate::data::{Batch, Normalize};
+use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
 use crate::models::Arch;
 use crate::optim::{AdamW, AdamWConfig};
 use crate::{Named, PretrainError, Result};
@@ -44,8 +43,10 @@ use crate::{Named, PretrainError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContrastiveConfig {
     pub arch: Arch,
-    pub epochs: usize,
-    pub batch_size: usize,
+    /// Epochs, batches, augmentation, inputs, splits, seed, precision (bf16
+    /// autocast of the image tower on CUDA), checkpoints.
+    #[serde(flatten)]
+    pub common: Common,
     pub lr: f64,
     pub weight_decay: f64,
     pub warmup_epochs: f64,
@@ -59,15 +60,6 @@ pub struct ContrastiveConfig {
     pub max_vocab: usize,
     /// Initial temperature τ of the InfoNCE logits (learned as log 1/τ, capped at 100).
     pub init_temperature: f64,
-    pub augment: Augment,
-    pub input_size: u32,
-    pub resize: bool,
-    pub train_split: String,
-    pub test_split: String,
-    pub seed: u64,
-    /// bf16 autocast of the image tower on CUDA.
-    pub amp: bool,
-    pub checkpoint_every_steps: usize,
     /// Zero-shot prompt templates, `{}` standing for the class name; the
     /// class embedding is the normalised mean over templates.
     pub prompts: Vec<String>,
@@ -79,8 +71,7 @@ impl ContrastiveConfig {
     pub fn new(arch: Arch, epochs: usize) -> ContrastiveConfig {
         ContrastiveConfig {
             arch,
-            epochs,
-            batch_size: 128,
+            common: Common::new(arch, epochs),
             lr: 1e-3,
             weight_decay: 0.1,
             warmup_epochs: 1.0,
@@ -89,39 +80,15 @@ impl ContrastiveConfig {
             context: 32,
             max_vocab: 10_000,
             init_temperature: 0.07,
-            augment: Augment {
-                crop_padding: 4,
-                flip: true,
-                color_jitter: 0.0,
-            },
-            input_size: arch.native_input(),
-            resize: false,
-            train_split: "train".to_owned(),
-            test_split: "test".to_owned(),
-            seed: 0,
-            amp: false,
-            checkpoint_every_steps: 0,
             prompts: vec!["a photo of a {}".to_owned(), "a {}".to_owned()],
         }
     }
 
     fn validate(&self) -> Result<()> {
-        let problem = if self.epochs == 0 {
-            Some("--epochs must be at least 1".to_owned())
-        } else if self.batch_size < 2 {
-            Some(
-                "--batch-size must be at least 2 (BatchNorm, and InfoNCE needs negatives)"
-                    .to_owned(),
-            )
-        } else if self.input_size < self.arch.min_input() {
-            Some(format!(
-                "{} needs inputs of at least {}px, got {}",
-                self.arch,
-                self.arch.min_input(),
-                self.input_size
-            ))
-        } else if !(self.lr > 0.0 && self.lr.is_finite()) {
-            Some(format!("--lr {} must be positive", self.lr))
+        let why = "BatchNorm, and InfoNCE needs negatives";
+        let common = self.common.problem(self.arch, self.lr, why);
+        let problem = if common.is_some() {
+            common
         } else if self.embed_dim < 1 || self.text_width < 1 || self.context < 1 {
             Some("--embed-dim, --text-width and --context must be at least 1".to_owned())
         } else if !(self.init_temperature > 0.01 && self.init_temperature <= 1.0) {
@@ -196,57 +163,50 @@ pub fn train_contrastive(
     resume: bool,
 ) -> Result<ContrastiveInfo> {
     config.validate()?;
-    let also = ["text.safetensors"];
-    let key_of = |i: &ContrastiveInfo| i.key.clone();
-    let run = match fit::start(NAMESPACE, config, paths, &also, key_of, device, resume)? {
-        Start::Finished(info) => return Ok(info),
-        Start::Todo(run) => run,
-    };
-    let data = fit::load_run_data(
-        paths,
-        &config.train_split,
-        &config.test_split,
-        config.input_size,
-        config.resize,
-    )?;
-    let captions = data.manifest.text.as_ref().map(|t| {
-        data.train_rows
-            .iter()
-            .map(|&r| t[r].as_str())
-            .collect::<Vec<_>>()
-    });
-    let vocab = Vocab::build(captions.unwrap_or_default().into_iter(), config.max_vocab);
-    let (tokens, truncated) = vocab::tokenize_rows(
-        &data.manifest,
-        &data.train_rows,
-        &vocab,
-        config.context,
-        &paths.train,
-    )?;
-    if truncated > 0 {
-        tracing::warn!(
-            train = %paths.train.display(),
-            truncated,
-            context = config.context,
-            "captions longer than the context were truncated (raise --context to keep them whole)"
-        );
-    }
-    run.write_record(serde_json::json!({
-        "objective": Pretraining::Contrastive,
-        "config": config,
-        "vocab_size": vocab.len(),
-    }))?;
-    let objective = Contrastive {
+    let at = fit::Keyed {
+        namespace: NAMESPACE,
         config,
-        run: &run,
-        data: &data,
-        vocab,
-        tokens,
-        truncated,
+        common: &config.common,
+        also: &["text.safetensors"],
     };
-    let info = fit::fit(&objective, &run, &data.train_set, data.normalize)?;
-    nml_core::write_json_atomic(paths.out.join("model.json"), &info)?;
-    Ok(info)
+    fit::train(at, paths, device, resume, |run, data| {
+        let captions = data.manifest.text.as_ref().map(|t| {
+            data.train_rows
+                .iter()
+                .map(|&r| t[r].as_str())
+                .collect::<Vec<_>>()
+        });
+        let vocab = Vocab::build(captions.unwrap_or_default().into_iter(), config.max_vocab);
+        let (tokens, truncated) = vocab::tokenize_rows(
+            &data.manifest,
+            &data.train_rows,
+            &vocab,
+            config.context,
+            &paths.train,
+        )?;
+        if truncated > 0 {
+            tracing::warn!(
+                train = %paths.train.display(),
+                truncated,
+                context = config.context,
+                "captions longer than the context were truncated (raise --context to keep them whole)"
+            );
+        }
+        let record = serde_json::json!({
+            "objective": Pretraining::Contrastive,
+            "config": config,
+            "vocab_size": vocab.len(),
+        });
+        let objective = Contrastive {
+            config,
+            run,
+            data,
+            vocab,
+            tokens,
+            truncated,
+        };
+        Ok((objective, record))
+    })
 }
 
 /// The content hash a contrastive run is keyed by.
@@ -261,8 +221,8 @@ pub fn run_key(
 /// Symmetric InfoNCE on image–caption pairs, as an [`Objective`] of the shared loop.
 struct Contrastive<'a> {
     config: &'a ContrastiveConfig,
-    run: &'a Run,
-    data: &'a RunData,
+    run: Run,
+    data: RunData,
     vocab: Vocab,
     /// Token ids of the training rows' captions, `[N, context]`.
     tokens: Tensor,
@@ -275,18 +235,24 @@ impl Objective for Contrastive<'_> {
     type Metrics = ContrastiveMetrics;
     type Info = ContrastiveInfo;
 
-    fn schedule(&self) -> Schedule {
-        let c = self.config;
-        Schedule {
-            epochs: c.epochs,
-            batch_size: c.batch_size,
-            lr: c.lr,
-            warmup_epochs: c.warmup_epochs,
-            augment: c.augment.clone(),
-            seed: c.seed,
-            amp: c.amp,
-            checkpoint_every_steps: c.checkpoint_every_steps,
-        }
+    fn common(&self) -> &Common {
+        &self.config.common
+    }
+
+    fn peak_lr(&self) -> (f64, f64) {
+        (self.config.lr, self.config.warmup_epochs)
+    }
+
+    fn run(&self) -> &Run {
+        &self.run
+    }
+
+    fn data(&self) -> &RunData {
+        &self.data
+    }
+
+    fn key(info: &ContrastiveInfo) -> &str {
+        &info.key
     }
 
     fn build(&self, vs: &VarStore) -> Clip {
@@ -325,7 +291,7 @@ impl Objective for Contrastive<'_> {
     }
 
     fn metrics(&self, clip: &Clip, epoch: usize, lr: f64, r: &fit::Running) -> ContrastiveMetrics {
-        let (data, config, device) = (self.data, self.config, self.run.device);
+        let (data, config, device) = (&self.data, self.config, self.run.device);
         let test_acc = (!data.test_set.is_empty()).then(|| {
             let classes = clip.class_embeddings(
                 &self.vocab,
@@ -352,7 +318,7 @@ impl Objective for Contrastive<'_> {
         format!(
             "epoch {}/{}: loss {:.4}, in-batch retrieval {:.4}, zero-shot {}, τ {:.4}, {:.0} img/s",
             m.epoch,
-            self.config.epochs,
+            self.config.common.epochs,
             m.train_loss,
             m.train_retrieval_acc,
             test_cell(m.test_acc, "-", 4),
@@ -396,19 +362,16 @@ impl Objective for Contrastive<'_> {
             arch: config.arch,
             classes: config.embed_dim as usize,
             class_names: manifest.class_names.clone(),
-            input_size: config.input_size,
+            input_size: config.common.input_size,
             feature_dim: config.arch.feature_dim(),
             embed_dim: config.embed_dim,
             vocab_size: self.vocab.len(),
             normalize: self.data.normalize,
             config: config.clone(),
-            seed: config.seed,
+            seed: config.common.seed,
             train_manifest: self.run.paths.train.display().to_string(),
             train_manifest_hash: self.run.train_hash.to_hex(),
-            noise: manifest
-                .metadata
-                .get("nml.noise")
-                .and_then(|s| serde_json::from_str(s).ok()),
+            noise: self.data.noise(),
             truncated_captions: self.truncated,
             key,
             metrics,

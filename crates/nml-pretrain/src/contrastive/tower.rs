@@ -139,24 +139,10 @@ impl Clip {
         normalize: Normalize,
         device: Device,
     ) -> f64 {
-        let _guard = tch::no_grad_guard();
-        let n = set.len() as i64;
-        let mut correct = 0i64;
-        for start in (0..n).step_by(512) {
-            let len = (n - start).min(512);
-            let x = set.images.narrow(0, start, len).to_kind(Kind::Float) / 255.0;
-            let x = normalize.apply(&x).to_device(device);
-            let img = unit(&self.image.logits(&x, false).to_kind(Kind::Float));
-            let predicted = img
-                .matmul(&classes.tr())
-                .argmax(-1, false)
-                .to_device(Device::Cpu);
-            correct += predicted
-                .eq_tensor(&set.clean.narrow(0, start, len))
-                .sum(Kind::Int64)
-                .int64_value(&[]);
-        }
-        correct as f64 / n.max(1) as f64
+        crate::data::top1_accuracy(set, normalize, device, |x| {
+            let img = unit(&self.image.logits(x, false).to_kind(Kind::Float));
+            img.matmul(&classes.tr()).argmax(-1, false)
+        })
     }
 }
 

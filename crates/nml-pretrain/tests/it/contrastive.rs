@@ -15,7 +15,7 @@ use crate::{paths, smoke_corpus};
 
 fn fast(epochs: usize) -> ContrastiveConfig {
     let mut config = ContrastiveConfig::new(Arch::Small, epochs);
-    config.batch_size = 32;
+    config.common.batch_size = 32;
     config
 }
 

@@ -69,7 +69,7 @@ fn bad_checkpoints_and_inputs_are_refused() {
     );
 
     let mut big = fast_config(Arch::Small, 1);
-    big.input_size = 64;
+    big.common.input_size = 64;
     let err = nml_pretrain::train(
         &big,
         &paths(&corpus, &dir.path().join("big")),
@@ -83,7 +83,7 @@ fn bad_checkpoints_and_inputs_are_refused() {
             && err.contains("image is 32x32 but the model input is 64x64"),
         "{err}"
     );
-    big.resize = true;
+    big.common.resize = true;
     nml_pretrain::train(
         &big,
         &paths(&corpus, &dir.path().join("big")),

@@ -20,7 +20,7 @@ pub fn smoke_corpus(dir: &Path) -> PathBuf {
 /// A fast config for the smoke corpus: batch 32, lr 0.05.
 pub fn fast_config(arch: Arch, epochs: usize) -> TrainConfig {
     let mut config = TrainConfig::new(arch, epochs);
-    config.batch_size = 32;
+    config.common.batch_size = 32;
     config.sgd.lr = 0.05;
     config
 }

@@ -24,7 +24,7 @@ fn linear_probe_matches_logistic_regression_on_the_smoke_benchmark() {
     let bench = dir.path().join("bench");
     synth::generate(&SynthConfig::preset(Preset::Smoke, 0), &bench).unwrap();
     let mut config = TrainConfig::new(Arch::Small, 4);
-    config.batch_size = 32;
+    config.common.batch_size = 32;
     config.sgd.lr = 0.05;
     let model = dir.path().join("model");
     let paths = RunPaths {
