@@ -10,6 +10,17 @@ use serde::{Deserialize, Serialize};
 use crate::data::Augment;
 use crate::models::Arch;
 
+/// What the shared driver of [`crate::fit`] needs of an objective's config:
+/// it serialises (the run key hashes it), names its key namespace and the
+/// files a finished run holds besides `model.safetensors`, and holds a [`Common`].
+pub(crate) trait RunConfig: Serialize {
+    /// Namespace of the run key.
+    const NAMESPACE: &'static str;
+    /// Files of a finished run besides `model.safetensors`.
+    const ALSO: &'static [&'static str];
+    fn common(&self) -> &Common;
+}
+
 /// What the shared loop of [`crate::fit`] reads from a config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Common {

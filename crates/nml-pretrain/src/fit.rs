@@ -23,7 +23,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint;
-use crate::common::Common;
+use crate::common::RunConfig;
 use crate::data::{self, Batch};
 pub(crate) use crate::data::{load_run_data, RunData};
 use crate::optim::{lr_at, Optimizer};
@@ -42,8 +42,11 @@ pub(crate) trait Objective {
     /// What `model.json` holds at the end.
     type Info: Serialize + DeserializeOwned;
 
-    /// The loop's settings from the objective's config.
-    fn common(&self) -> &Common;
+    /// The objective's config.
+    type Config: RunConfig;
+
+    /// The objective's config.
+    fn config(&self) -> &Self::Config;
     /// Peak learning rate and warm-up epochs (then a cosine decay to 0).
     fn peak_lr(&self) -> (f64, f64);
     /// The run being trained.
@@ -155,39 +158,24 @@ struct ResumeState<M> {
     history: Vec<M>,
 }
 
-/// What keys a run: its namespace and config, the loop settings in that
-/// config, and the files a finished run holds besides `model.safetensors`.
-pub(crate) struct Keyed<'a, C> {
-    pub namespace: &'a str,
-    pub config: &'a C,
-    pub common: &'a Common,
-    pub also: &'a [&'a str],
-}
-
 /// Trains (or resumes, or finds finished) a run: keys it, decodes its data,
 /// makes the objective with `make` (which also returns the objective's fields
 /// of `config.json`), writes `config.json`, fits, and writes `model.json`.
-pub(crate) fn train<C: Serialize, O: Objective>(
-    at: Keyed<'_, C>,
+pub(crate) fn train<O: Objective>(
+    config: &O::Config,
     paths: &RunPaths,
     device: Device,
     resume: bool,
     make: impl FnOnce(Run, RunData) -> Result<(O, serde_json::Value)>,
 ) -> Result<O::Info> {
     let key_of = |i: &O::Info| O::key(i).to_owned();
-    let run = match start(
-        at.namespace,
-        at.config,
-        paths,
-        at.also,
-        key_of,
-        device,
-        resume,
-    )? {
+    let namespace = <O::Config as RunConfig>::NAMESPACE;
+    let also = <O::Config as RunConfig>::ALSO;
+    let run = match start(namespace, config, paths, also, key_of, device, resume)? {
         Start::Finished(info) => return Ok(info),
         Start::Todo(run) => *run,
     };
-    let c = at.common;
+    let c = config.common();
     let data = load_run_data(paths, &c.train_split, &c.test_split, c.input_size, c.resize)?;
     let (objective, record) = make(run, data)?;
     objective.run().write_record(record)?;
@@ -199,7 +187,7 @@ pub(crate) fn train<C: Serialize, O: Objective>(
 /// Trains `objective` on batches of its training images, from the resume
 /// checkpoint when there is one; returns what the objective saved.
 fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
-    let (run, common) = (objective.run(), objective.common());
+    let (run, common) = (objective.run(), objective.config().common());
     let (train, normalize) = (&objective.data().train_set, objective.data().normalize);
     let (peak_lr, warmup_epochs) = objective.peak_lr();
     let device = run.device;
@@ -291,7 +279,7 @@ fn prepare<O: Objective>(
 ) -> Result<(VarStore, O::Model, O::Optimizer, ResumeState<O::Metrics>)> {
     // Weights are initialised from libtorch's generator: seed it right before building.
     let rng = nml_torch::rng_lock();
-    nml_torch::seed(objective.common().seed);
+    nml_torch::seed(objective.config().common().seed);
     let vs = VarStore::new(run.device);
     let model = objective.build(&vs);
     drop(rng);

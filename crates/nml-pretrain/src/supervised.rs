@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::common::Common;
+use crate::common::{Common, RunConfig};
 use crate::data::{self, Batch, ImageSet, Normalize};
 use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
 use crate::models::{Arch, Net};
@@ -108,13 +108,7 @@ pub fn train(
     resume: bool,
 ) -> Result<ModelInfo> {
     config.validate()?;
-    let at = fit::Keyed {
-        namespace: NAMESPACE,
-        config,
-        common: &config.common,
-        also: &[],
-    };
-    fit::train(at, paths, device, resume, |run, data| {
+    fit::train(config, paths, device, resume, |run, data| {
         let record = serde_json::json!({ "config": config });
         Ok((Supervised { config, run, data }, record))
     })
@@ -136,14 +130,24 @@ struct Supervised<'a> {
     data: RunData,
 }
 
+impl RunConfig for TrainConfig {
+    const NAMESPACE: &'static str = NAMESPACE;
+    const ALSO: &'static [&'static str] = &[];
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
 impl Objective for Supervised<'_> {
+    type Config = TrainConfig;
     type Model = Net;
     type Optimizer = Sgd;
     type Metrics = EpochMetrics;
     type Info = ModelInfo;
 
-    fn common(&self) -> &Common {
-        &self.config.common
+    fn config(&self) -> &TrainConfig {
+        self.config
     }
 
     fn peak_lr(&self) -> (f64, f64) {

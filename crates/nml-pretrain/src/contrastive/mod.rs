@@ -32,7 +32,7 @@ use tch::{Device, Kind, Tensor};
 pub use tower::{Clip, TextTower};
 pub use vocab::{words, Vocab, PAD, UNK};
 
-use crate::common::Common;
+use crate::common::{Common, RunConfig};
 use crate::data::{Batch, Normalize};
 use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
 use crate::models::Arch;
@@ -163,13 +163,7 @@ pub fn train_contrastive(
     resume: bool,
 ) -> Result<ContrastiveInfo> {
     config.validate()?;
-    let at = fit::Keyed {
-        namespace: NAMESPACE,
-        config,
-        common: &config.common,
-        also: &["text.safetensors"],
-    };
-    fit::train(at, paths, device, resume, |run, data| {
+    fit::train(config, paths, device, resume, |run, data| {
         let captions = data.manifest.text.as_ref().map(|t| {
             data.train_rows
                 .iter()
@@ -229,14 +223,24 @@ struct Contrastive<'a> {
     truncated: usize,
 }
 
+impl RunConfig for ContrastiveConfig {
+    const NAMESPACE: &'static str = NAMESPACE;
+    const ALSO: &'static [&'static str] = &["text.safetensors"];
+
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
 impl Objective for Contrastive<'_> {
+    type Config = ContrastiveConfig;
     type Model = Clip;
     type Optimizer = AdamW;
     type Metrics = ContrastiveMetrics;
     type Info = ContrastiveInfo;
 
-    fn common(&self) -> &Common {
-        &self.config.common
+    fn config(&self) -> &ContrastiveConfig {
+        self.config
     }
 
     fn peak_lr(&self) -> (f64, f64) {
