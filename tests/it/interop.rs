@@ -33,6 +33,7 @@ fn parquet_files_cross_to_python_and_back() {
         split: manifest.split.clone(),
         label: manifest.label.clone(),
         domain: None,
+        view: None,
         dim: 4,
         features: (0..200).map(|v| v as f32 / 8.0).collect(),
         class_names: Some(manifest.class_names.clone()),

@@ -22,7 +22,9 @@ mod table;
 pub use atomic::{write_atomic, write_json_atomic, AtomicFile};
 pub use device::DeviceSpec;
 pub use error::{CoreError, Result};
-pub use features::{Embeddings, FeatureBatch, FeatureSchema, FeatureTable, FeatureWriter};
+pub use features::{
+    AugmentedViews, Embeddings, FeatureBatch, FeatureSchema, FeatureTable, FeatureWriter,
+};
 pub use hash::{hash_bytes, hash_file, hash_json, ContentHash, KeyBuilder};
 pub use manifest::{Manifest, ReadOptions, Sample};
 

@@ -84,6 +84,8 @@ fn main() {
         cache: dir.join("cache"),
         force: true,
         pretrained: None,
+        embedding: None,
+        views: nml_features::ViewRequest::none(),
     };
     let threads = nml_torch::configure_threads(None);
     let _ = extract(&request, Device::Cpu).unwrap();

@@ -9,15 +9,21 @@
 //! (`features.parquet` and `config.json`); `--out` receives a copy.
 //! Memory stays bounded: images are decoded and run one batch at a time and
 //! each batch's vectors go straight to the Parquet writer.
+//!
+//! With `views = K > 0` every image also gets K augmented views (the
+//! official train transform, [`nml_models::augment`]), written as rows with
+//! `view` 1..K after its eval row (`view` 0); K, the transform and its seed
+//! are part of the key.
 
 use std::path::{Path, PathBuf};
 
 use nml_core::{FeatureBatch, FeatureSchema, FeatureWriter, KeyBuilder, Manifest};
-use nml_models::{checkpoint, image, Arch, BackboneInfo, Net};
+use nml_models::{image, Augment, Net};
 use serde::{Deserialize, Serialize};
-use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use crate::backbone::{Backbone, Described};
+pub use crate::backbone::{Embedding, Pretrained, IMAGENET};
 use crate::{FeatureError, Result};
 
 /// One extraction: which model, which data, where the cache is.
@@ -36,81 +42,31 @@ pub struct ExtractRequest {
     pub force: bool,
     /// Set when `checkpoint` is a published weights file rather than an `nml-pretrain` output.
     pub pretrained: Option<Pretrained>,
+    /// Which vector is the feature (`None`: the projection for contrastive backbones, else pooled).
+    pub embedding: Option<Embedding>,
+    /// Augmented views per image besides the eval view (0: none).
+    pub views: ViewRequest,
 }
 
-/// How to read a published weights file: the architecture whose reference
-/// names its tensors follow, the input normalisation it was trained with and
-/// the input side (default: the architecture's native one). The number of
-/// classes is read from the classifier's weight.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Pretrained {
-    pub arch: Arch,
-    pub normalize: image::Normalize,
-    pub input_size: Option<u32>,
+/// The augmented views to cache beside each eval row.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ViewRequest {
+    /// K: views 1..=K per image.
+    pub count: u32,
+    pub augment: Augment,
+    /// Seed of the per-view generators.
+    pub seed: u64,
 }
 
-/// ImageNet's channel statistics, used by torchvision and most published CIFAR weights.
-pub const IMAGENET: image::Normalize = image::Normalize {
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
-};
-
-/// What extraction needs to know about a model.
-struct Described {
-    weights: PathBuf,
-    arch: Arch,
-    classes: usize,
-    input_size: u32,
-    normalize: image::Normalize,
-}
-
-fn describe(request: &ExtractRequest) -> Result<Described> {
-    if let Some(p) = &request.pretrained {
-        let weights = request.checkpoint.clone();
-        let (tensors, _) = checkpoint::read(&weights)?;
-        let classes = head_classes(&tensors, p.arch).ok_or_else(|| {
-            FeatureError::Invalid(format!(
-                "{}: no classifier weight of a `{}` (checked `{}`)",
-                weights.display(),
-                p.arch,
-                p.arch.head_weight()
-            ))
-        })?;
-        return Ok(Described {
-            weights,
-            arch: p.arch,
-            classes,
-            input_size: p.input_size.unwrap_or_else(|| p.arch.native_input()),
-            normalize: p.normalize,
-        });
+impl ViewRequest {
+    /// No augmented view.
+    pub fn none() -> ViewRequest {
+        ViewRequest {
+            count: 0,
+            augment: Augment::new(nml_models::AugmentKind::Rrc),
+            seed: 0,
+        }
     }
-    let (weights, info_path) = locate(&request.checkpoint)?;
-    let info: BackboneInfo =
-        serde_json::from_str(&std::fs::read_to_string(&info_path).map_err(|e| {
-            FeatureError::Invalid(format!("{}: cannot read: {e}", info_path.display()))
-        })?)
-        .map_err(|e| {
-            FeatureError::Invalid(format!(
-                "{}: not an nml-pretrain model.json: {e} (for published weights pass --arch)",
-                info_path.display()
-            ))
-        })?;
-    Ok(Described {
-        weights,
-        arch: info.arch,
-        classes: info.classes,
-        input_size: info.input_size,
-        normalize: info.normalize,
-    })
-}
-
-/// Rows of the classifier weight `[classes, D]`.
-fn head_classes(tensors: &[(String, Tensor)], arch: Arch) -> Option<usize> {
-    let name = arch.head_weight();
-    tensors
-        .iter()
-        .find(|(n, _)| *n == name)
-        .and_then(|(_, t)| t.size().first().map(|&c| c as usize))
 }
 
 /// What an extraction did.
@@ -135,11 +91,24 @@ struct Preprocess {
     resize: bool,
     normalize: image::Normalize,
     splits: Option<Vec<String>>,
+    /// Absent for pooled features (the keys of older entries stay valid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    embedding: Option<Embedding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    views: Option<ViewRequest>,
 }
 
 /// Extracts (or finds in the cache) the features of `request.manifest`.
 pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcome> {
-    let info = describe(request)?;
+    let info = Described::read(&request.checkpoint, request.pretrained.as_ref())?;
+    let embedding = info.embedding(request.embedding)?;
+    if request.views.count > 0 {
+        request
+            .views
+            .augment
+            .validate()
+            .map_err(FeatureError::Invalid)?;
+    }
     let weights = info.weights.clone();
     let preprocess = Preprocess {
         format: 1,
@@ -147,6 +116,8 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         resize: request.resize,
         normalize: info.normalize,
         splits: request.splits.clone(),
+        embedding: (embedding != Embedding::Pooled).then_some(embedding),
+        views: (request.views.count > 0).then_some(request.views),
     };
     let model_hash = nml_core::hash_file(&weights)?;
     let manifest_hash = nml_core::hash_file(&request.manifest)?;
@@ -173,14 +144,14 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
     let manifest = Manifest::read(&request.manifest)?;
     let rows = selected_rows(&manifest, request)?;
     nml_torch::configure_threads(None);
-    let vs = VarStore::new(device);
-    let net = Net::new(&vs.root(), info.arch, info.classes as i64);
-    checkpoint::load_model(&vs, &weights, info.arch)?;
+    let arch = info.arch;
+    let backbone = Backbone::load(info, embedding, device)?;
 
     let mut metadata = std::collections::BTreeMap::new();
     metadata.insert("nml.model_hash".to_owned(), model_hash.to_hex());
     metadata.insert("nml.manifest_hash".to_owned(), manifest_hash.to_hex());
-    metadata.insert("nml.arch".to_owned(), info.arch.to_string());
+    metadata.insert("nml.arch".to_owned(), arch.to_string());
+    metadata.insert("nml.embedding".to_owned(), embedding.name().to_owned());
     metadata.insert("nml.checkpoint".to_owned(), weights.display().to_string());
     metadata.insert(
         "nml.manifest".to_owned(),
@@ -191,15 +162,16 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         serde_json::to_string(&preprocess)?,
     );
     metadata.insert("nml.key".to_owned(), key.to_hex());
-    let dim = info.arch.feature_dim() as usize;
+    let dim = backbone.info.dim(embedding);
     let spec = FeatureSchema {
         dim,
         has_domain: manifest.domain.is_some(),
+        has_view: request.views.count > 0,
         class_names: Some(manifest.class_names.clone()),
         metadata,
     };
     let mut writer = FeatureWriter::create(&path, spec)?;
-    write_features(&net, &info, &manifest, &rows, request, &mut writer, device)?;
+    write_features(&backbone, &manifest, &rows, request, &mut writer)?;
     writer.finish()?;
     nml_core::write_json_atomic(
         entry.join("config.json"),
@@ -209,7 +181,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
             "manifest": request.manifest.display().to_string(),
             "manifest_hash": manifest_hash.to_hex(),
             "preprocess": preprocess,
-            "arch": info.arch,
+            "arch": arch,
             "key": key.to_hex(),
         }),
     )?;
@@ -218,7 +190,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         key: key.to_hex(),
         cache_hit: false,
         images: rows.len(),
-        rows: rows.len(),
+        rows: rows.len() * (1 + request.views.count as usize),
         dim,
     })
 }
@@ -241,41 +213,51 @@ fn selected_rows(manifest: &Manifest, request: &ExtractRequest) -> Result<Vec<us
     Ok(rows)
 }
 
-/// Runs `net` in eval mode under no-grad over `rows`, batch by batch, into `writer`.
+/// Runs the backbone over `rows`, batch by batch, into `writer`: the eval
+/// view of each batch, then its augmented views 1..=K.
 fn write_features(
-    net: &Net,
-    info: &Described,
+    backbone: &Backbone,
     manifest: &Manifest,
     rows: &[usize],
     request: &ExtractRequest,
     writer: &mut FeatureWriter,
-    device: Device,
 ) -> Result<()> {
-    let _guard = tch::no_grad_guard();
+    let views = request.views;
     for chunk in rows.chunks(request.batch_size.max(1)) {
         let set = image::load(
             manifest,
             chunk,
-            info.input_size,
+            backbone.info.input_size,
             request.resize,
             &request.manifest,
         )
         .map_err(FeatureError::Model)?;
-        let x = info
-            .normalize
-            .apply(&(set.images.to_kind(Kind::Float) / 255.0))
-            .to_device(device);
-        let features = net
-            .features(&x, false)
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous();
-        write_rows(writer, manifest, chunk, &features)?;
+        let eval = backbone.encode(&set.images);
+        write_rows(
+            writer,
+            manifest,
+            chunk,
+            &eval,
+            (views.count > 0).then_some(0),
+        )?;
+        let ids: Vec<(&str, i64)> = chunk
+            .iter()
+            .map(|&r| (manifest.split[r].as_str(), manifest.index[r]))
+            .collect();
+        for v in 1..=views.count {
+            let augmented =
+                views
+                    .augment
+                    .batch(&set.images, views.seed, &ids, &vec![v; chunk.len()]);
+            let vectors = backbone.encode(&augmented);
+            write_rows(writer, manifest, chunk, &vectors, Some(v as i64))?;
+        }
     }
     Ok(())
 }
 
-/// Writes the vectors of manifest rows `chunk` (with their index, split, label and domain).
+/// Writes the vectors of manifest rows `chunk` (with their index, split,
+/// label and domain, and `view` when the table has views).
 ///
 /// # Shapes
 /// `vectors`: `[chunk.len(), D]` float on the CPU.
@@ -284,6 +266,7 @@ pub(crate) fn write_rows(
     manifest: &Manifest,
     chunk: &[usize],
     vectors: &Tensor,
+    view: Option<i64>,
 ) -> Result<()> {
     let values: Vec<f32> = Vec::try_from(vectors.to_kind(Kind::Float).contiguous().flatten(0, -1))
         .map_err(|e| FeatureError::Invalid(format!("cannot read vectors back: {e}")))?;
@@ -292,30 +275,16 @@ pub(crate) fn write_rows(
     let label: Vec<i64> = chunk.iter().map(|&r| manifest.label[r]).collect();
     let split = pick(&manifest.split);
     let domain = manifest.domain.as_deref().map(pick);
+    let view_column = view.map(|v| vec![v; chunk.len()]);
     writer.write(&FeatureBatch {
         index: &index,
         split: &split,
         label: &label,
         domain: domain.as_deref(),
+        view: view_column.as_deref(),
         features: &values,
     })?;
     Ok(())
-}
-
-/// `model.safetensors` and `model.json` from a folder or the weights file.
-fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
-    let weights = if checkpoint.is_dir() {
-        checkpoint.join("model.safetensors")
-    } else {
-        checkpoint.to_path_buf()
-    };
-    let info = weights.with_extension("json");
-    for p in [&weights, &info] {
-        if !p.exists() {
-            return Err(FeatureError::Invalid(format!("{}: missing (an nml-pretrain output folder holds model.safetensors and model.json)", p.display())));
-        }
-    }
-    Ok((weights, info))
 }
 
 /// Copies a cached table to `out` atomically.

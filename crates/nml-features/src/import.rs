@@ -85,6 +85,7 @@ pub fn import(
         split: pick(&manifest.split),
         label: rows.iter().map(|&r| manifest.label[r]).collect(),
         domain: manifest.domain.as_deref().map(pick),
+        view: None,
         dim,
         features: values,
         class_names: Some(manifest.class_names.clone()),

@@ -5,17 +5,21 @@
 //!   table in a content-addressed cache (key: the checkpoint's bytes, the
 //!   manifest's bytes and the preprocessing), so a second request for the same
 //!   pair returns at once;
+//! - [`backbone`]: a frozen backbone and the vector it gives (pooled, or a
+//!   contrastive tower's projection), shared with `nml-tune --encoder`;
 //! - [`import`]: embeddings from a black box (Parquet vector column or
 //!   `.npy`), validated and joined to a manifest's labels;
 //! - [`text`]: sentence embeddings of a manifest's `text` with a BERT encoder
 //!   (all-MiniLM-L6-v2), cached the same way.
 
+pub mod backbone;
 pub mod extract;
 pub mod import;
 mod npy;
 pub mod text;
 
-pub use extract::{extract, ExtractOutcome, ExtractRequest};
+pub use backbone::{Backbone, Described, Embedding};
+pub use extract::{extract, ExtractOutcome, ExtractRequest, ViewRequest};
 pub use import::import;
 
 /// Why features cannot be produced.

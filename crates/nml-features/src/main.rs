@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
-use nml_features::extract::{copy_out, Pretrained, IMAGENET};
-use nml_features::{extract, import, ExtractRequest};
-use nml_models::Arch;
-use nml_models::Normalize;
+use nml_features::extract::{copy_out, Pretrained};
+use nml_features::{extract, import, Embedding, ExtractRequest, ViewRequest};
+use nml_models::{Arch, Augment, AugmentKind};
 
 /// Feature tables from a frozen backbone (cached) or from a black box.
 #[derive(Debug, Parser)]
@@ -24,45 +23,7 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a checkpoint over a manifest (eval mode, no grad) into a cached feature table
-    Extract {
-        /// nml-pretrain output folder (or its model.safetensors)
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// Manifest whose images to encode
-        #[arg(long)]
-        manifest: PathBuf,
-        /// Copy the feature table here too
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Cache folder (entries keyed by checkpoint bytes, manifest bytes and preprocessing)
-        #[arg(long, default_value = "data/cache/features")]
-        cache: PathBuf,
-        /// Comma-separated splits to encode (default: every row)
-        #[arg(long)]
-        splits: Option<String>,
-        /// Images per batch
-        #[arg(long, default_value_t = 256)]
-        batch_size: usize,
-        /// Resize images whose size differs from the model's input
-        #[arg(long)]
-        resize: bool,
-        /// Recompute even when the cache has the entry
-        #[arg(long)]
-        force: bool,
-        /// Device: auto, cpu, cuda or cuda:N
-        #[arg(long, default_value = "auto")]
-        device: DeviceSpec,
-        /// The checkpoint is a published weights file of this architecture
-        /// (e.g. mobilenet-v2, resnet20, resnet56), not an nml-pretrain output
-        #[arg(long)]
-        arch: Option<Arch>,
-        /// With --arch: input normalisation, `imagenet` or `M,M,M/S,S,S`
-        #[arg(long, default_value = "imagenet")]
-        normalize: String,
-        /// With --arch: input side in pixels (default: the architecture's native one)
-        #[arg(long)]
-        input_size: Option<u32>,
-    },
+    Extract(ExtractArgs),
     /// Sentence embeddings of a manifest's `text` with a BERT encoder (e.g. all-MiniLM-L6-v2), cached
     Text {
         /// Model folder: config.json, tokenizer.json, model.safetensors (Hugging Face layout)
@@ -113,6 +74,100 @@ enum Command {
     },
 }
 
+/// `nml-features extract`.
+#[derive(Debug, clap::Args)]
+struct ExtractArgs {
+    /// nml-pretrain output folder (or its model.safetensors)
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Manifest whose images to encode
+    #[arg(long)]
+    manifest: PathBuf,
+    /// Copy the feature table here too
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Cache folder (entries keyed by checkpoint bytes, manifest bytes and preprocessing)
+    #[arg(long, default_value = "data/cache/features")]
+    cache: PathBuf,
+    /// Comma-separated splits to encode (default: every row)
+    #[arg(long)]
+    splits: Option<String>,
+    /// Images per batch
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// Resize images whose size differs from the model's input
+    #[arg(long)]
+    resize: bool,
+    /// Recompute even when the cache has the entry
+    #[arg(long)]
+    force: bool,
+    /// Device: auto, cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    device: DeviceSpec,
+    /// The checkpoint is a published weights file of this architecture
+    /// (e.g. mobilenet-v2, resnet20, resnet56), not an nml-pretrain output
+    #[arg(long)]
+    arch: Option<Arch>,
+    /// With --arch: input normalisation, `imagenet` or `M,M,M/S,S,S`
+    #[arg(long, default_value = "imagenet")]
+    normalize: String,
+    /// With --arch: input side in pixels (default: the architecture's native one)
+    #[arg(long)]
+    input_size: Option<u32>,
+    #[command(flatten)]
+    views: ViewArgs,
+    /// Which vector is the feature: projection (a contrastive tower's
+    /// image embedding, CLIP's encode_image; the default for contrastive
+    /// backbones) or pooled (the vector before the head; the default otherwise)
+    #[arg(long)]
+    embedding: Option<Embedding>,
+}
+
+/// Augmented views cached beside the eval view, for two-view tuning.
+#[derive(Debug, clap::Args)]
+struct ViewArgs {
+    /// Augmented views per image besides the eval view (rows with `view` 1..K)
+    #[arg(long, default_value_t = 0)]
+    views: u32,
+    /// Train transform of the views: rrc (RandomResizedCrop 0.8-1.0, bicubic,
+    /// horizontal flip; the official timm recipe) or rrc-noflip (open_clip's, scale 0.9-1.0)
+    #[arg(long, default_value = "rrc")]
+    augment: AugmentKind,
+    /// Crop area range LO,HI (default: 0.8,1.0 for rrc, 0.9,1.0 for rrc-noflip)
+    #[arg(long)]
+    augment_scale: Option<String>,
+    /// Seed of the view generators (a view is a function of seed, image and view number)
+    #[arg(long, default_value_t = 0)]
+    view_seed: u64,
+}
+
+impl ViewArgs {
+    fn request(&self) -> anyhow::Result<ViewRequest> {
+        let mut augment = Augment::new(self.augment);
+        if let Some(text) = &self.augment_scale {
+            let parts: Vec<f64> = text
+                .split(',')
+                .map(|x| x.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::format_err!("--augment-scale `{text}`: {e}"))?;
+            let [lo, hi] = <[f64; 2]>::try_from(parts)
+                .map_err(|_| anyhow::format_err!("--augment-scale `{text}`: expected LO,HI"))?;
+            augment.scale = (lo, hi);
+        }
+        augment
+            .validate()
+            .map_err(|e| anyhow::format_err!("--augment-scale: {e}"))?;
+        if self.augment_scale.is_some() && self.views == 0 {
+            anyhow::bail!("--augment-scale needs --views K (K > 0)");
+        }
+        Ok(ViewRequest {
+            count: self.views,
+            augment,
+            seed: self.view_seed,
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     logging::init(args.verbosity);
@@ -121,56 +176,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Extract {
-            checkpoint,
-            manifest,
-            out,
-            cache,
-            splits,
-            batch_size,
-            resize,
-            force,
-            device,
-            arch,
-            normalize,
-            input_size,
-        } => {
-            let pretrained = arch
-                .map(|arch| -> anyhow::Result<Pretrained> {
-                    Ok(Pretrained {
-                        arch,
-                        normalize: parse_normalize(&normalize)?,
-                        input_size,
-                    })
-                })
-                .transpose()?;
-            let device = nml_torch::resolve_device(device)?;
-            let splits = parse_splits(splits);
-            let request = ExtractRequest {
-                checkpoint,
-                manifest,
-                splits,
-                batch_size,
-                resize,
-                cache,
-                force,
-                pretrained,
-            };
-            let start = std::time::Instant::now();
-            let outcome = extract(&request, device)?;
-            if let Some(out) = out {
-                copy_out(&outcome.path, &out)?;
-            }
-            let seconds = start.elapsed().as_secs_f64();
-            tracing::info!(
-                path = %outcome.path.display(),
-                cache_hit = outcome.cache_hit,
-                rows = outcome.rows,
-                dim = outcome.dim,
-                images_per_second = format!("{:.0}", outcome.images as f64 / seconds.max(1e-9)),
-                "features ready"
-            );
-        }
+        Command::Extract(args) => extract_command(args)?,
         Command::Text {
             model,
             manifest,
@@ -214,6 +220,65 @@ fn run(command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `nml-features extract`: validate the flags, extract (or hit the cache), copy out.
+fn extract_command(a: ExtractArgs) -> anyhow::Result<()> {
+    let ExtractArgs {
+        checkpoint,
+        manifest,
+        out,
+        cache,
+        splits,
+        batch_size,
+        resize,
+        force,
+        device,
+        arch,
+        normalize,
+        input_size,
+        views,
+        embedding,
+    } = a;
+    let views = views.request()?;
+    let pretrained = arch
+        .map(|arch| -> anyhow::Result<Pretrained> {
+            Ok(Pretrained {
+                arch,
+                normalize: nml_features::backbone::parse_normalize(&normalize)?,
+                input_size,
+            })
+        })
+        .transpose()?;
+    let device = nml_torch::resolve_device(device)?;
+    let splits = parse_splits(splits);
+    let request = ExtractRequest {
+        checkpoint,
+        manifest,
+        splits,
+        batch_size,
+        resize,
+        cache,
+        force,
+        pretrained,
+        embedding,
+        views,
+    };
+    let start = std::time::Instant::now();
+    let outcome = extract(&request, device)?;
+    if let Some(out) = out {
+        copy_out(&outcome.path, &out)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    tracing::info!(
+        path = %outcome.path.display(),
+        cache_hit = outcome.cache_hit,
+        rows = outcome.rows,
+        dim = outcome.dim,
+        images_per_second = format!("{:.0}", outcome.images as f64 / seconds.max(1e-9)),
+        "features ready"
+    );
+    Ok(())
+}
+
 /// `train,test` as a list of split names (empty names dropped).
 fn parse_splits(text: Option<String>) -> Option<Vec<String>> {
     text.map(|s| {
@@ -222,32 +287,4 @@ fn parse_splits(text: Option<String>) -> Option<Vec<String>> {
             .filter(|x| !x.is_empty())
             .collect()
     })
-}
-
-/// `imagenet`, or `M,M,M/S,S,S`.
-fn parse_normalize(text: &str) -> anyhow::Result<Normalize> {
-    if text == "imagenet" {
-        return Ok(IMAGENET);
-    }
-    let parse = |part: &str| -> anyhow::Result<[f64; 3]> {
-        let v: Vec<f64> = part
-            .split(',')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|e| anyhow::format_err!("--normalize `{text}`: {e}"))?;
-        <[f64; 3]>::try_from(v)
-            .map_err(|_| anyhow::format_err!("--normalize `{text}`: expected 3 means / 3 stds"))
-    };
-    let (mean, std) = text.split_once('/').ok_or_else(|| {
-        anyhow::format_err!("--normalize `{text}`: expected imagenet or M,M,M/S,S,S")
-    })?;
-    let normalize = Normalize {
-        mean: parse(mean)?,
-        std: parse(std)?,
-    };
-    anyhow::ensure!(
-        normalize.std.iter().all(|s| *s > 0.0),
-        "--normalize `{text}`: standard deviations must be positive"
-    );
-    Ok(normalize)
 }

@@ -80,6 +80,7 @@ pub fn embed_manifest(request: &TextRequest, device: Device) -> Result<PathBuf> 
     let spec = FeatureSchema {
         dim,
         has_domain: manifest.domain.is_some(),
+        has_view: false,
         class_names: Some(manifest.class_names.clone()),
         metadata,
     };
@@ -87,7 +88,7 @@ pub fn embed_manifest(request: &TextRequest, device: Device) -> Result<PathBuf> 
     for chunk in rows.chunks(request.batch_size.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|&r| text[r].as_str()).collect();
         let embeddings = encoder.embed(&texts, device)?;
-        crate::extract::write_rows(&mut writer, &manifest, chunk, &embeddings)?;
+        crate::extract::write_rows(&mut writer, &manifest, chunk, &embeddings, None)?;
     }
     writer.finish()?;
     nml_core::write_json_atomic(

@@ -4,15 +4,18 @@
 //! - [`models`]: the image architectures, on VarStore paths named like their PyTorch references;
 //! - [`checkpoint`]: safetensors read/write with strict name and shape checks;
 //! - [`image`]: a manifest's images decoded into a u8 tensor, and their normalisation;
+//! - [`augment`]: the official train transforms (RandomResizedCrop, flip), one generator per view;
 //! - [`backbone`]: what every `model.json` says about a backbone ([`BackboneInfo`]);
 //! - [`bert`]: a BERT sentence encoder under Hugging Face's names.
 
+pub mod augment;
 pub mod backbone;
 pub mod bert;
 pub mod checkpoint;
 pub mod image;
 pub mod models;
 
+pub use augment::{Augment, AugmentKind};
 pub use backbone::{BackboneInfo, Objective};
 pub use image::{ImageSet, Normalize};
 pub use models::{Arch, Net};

@@ -91,6 +91,22 @@ pub fn transition(labels: &[i64], matrix: &[Vec<f64>], rng: &mut impl Rng) -> Ve
         .collect()
 }
 
+/// The official script's swaps: ⌊R·N⌋ of them, each of two distinct rows
+/// drawn uniformly (`random.sample(pool, 2)`), rows reused across swaps;
+/// applied in order.
+pub fn official_swaps(n: usize, ratio: f64, rng: &mut impl Rng) -> Vec<(usize, usize)> {
+    if n < 2 {
+        return Vec::new();
+    }
+    let swaps = (ratio * n as f64).floor() as usize;
+    (0..swaps)
+        .map(|_| {
+            let pair = index::sample(rng, n, 2).into_vec();
+            (pair[0], pair[1])
+        })
+        .collect()
+}
+
 /// round(R·N/2) disjoint pairs of distinct rows, for caption swaps.
 pub fn caption_pairs(n: usize, ratio: f64, rng: &mut impl Rng) -> Vec<(usize, usize)> {
     let pairs = ((ratio * n as f64 / 2.0).round() as usize).min(n / 2);

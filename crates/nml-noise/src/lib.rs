@@ -66,8 +66,13 @@ pub enum NoiseKind {
     },
     /// Each row's noisy label drawn from row `label` of a C×C row-stochastic matrix.
     Transition { matrix: Vec<Vec<f64>> },
-    /// round(R·N/2) disjoint pairs swap their `text`, corrupting 2·round(R·N/2) ≈ R·N rows.
-    CaptionSwap { ratio: f64 },
+    /// Captions swapped between pairs of rows (see [`SwapSemantics`]); a row
+    /// counts as corrupted only when its caption text changed.
+    CaptionSwap {
+        ratio: f64,
+        #[serde(default, skip_serializing_if = "SwapSemantics::is_nml")]
+        semantics: SwapSemantics,
+    },
     /// An existing label column (e.g. CIFAR-10N's `worse_label`) becomes `noisy_label`.
     Column { column: String },
 }
@@ -79,7 +84,7 @@ impl NoiseKind {
             NoiseKind::Symmetric { ratio, .. }
             | NoiseKind::Uniform { ratio }
             | NoiseKind::Asymmetric { ratio, .. }
-            | NoiseKind::CaptionSwap { ratio } => Some(*ratio),
+            | NoiseKind::CaptionSwap { ratio, .. } => Some(*ratio),
             NoiseKind::Transition { .. } | NoiseKind::Column { .. } => None,
         }
     }
@@ -87,10 +92,40 @@ impl NoiseKind {
     /// The expected fraction of corrupted in-scope rows, where it is known in advance.
     pub fn expected_rate(&self, classes: usize) -> Option<f64> {
         match self {
-            NoiseKind::Symmetric { ratio, .. } | NoiseKind::CaptionSwap { ratio } => Some(*ratio),
+            NoiseKind::Symmetric { ratio, .. }
+            | NoiseKind::CaptionSwap {
+                ratio,
+                semantics: SwapSemantics::Nml,
+            } => Some(*ratio),
+            // ⌊R·N⌋ swaps of two rows drawn with replacement across swaps: a row
+            // escapes every swap with probability (1 − 2/N)^(R·N) ≈ e^(−2R).
+            NoiseKind::CaptionSwap {
+                ratio,
+                semantics: SwapSemantics::Official,
+            } => Some(1.0 - (-2.0 * ratio).exp()),
             NoiseKind::Uniform { ratio } => Some(ratio * (1.0 - 1.0 / classes as f64)),
             _ => None,
         }
+    }
+}
+
+/// How many caption swaps a ratio R means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwapSemantics {
+    /// round(R·N/2) disjoint pairs swap, so R·N rows take another row's
+    /// caption (R is the fraction of rows, as for label noise).
+    #[default]
+    Nml,
+    /// The official `shuffle_data.py`: ⌊R·N⌋ swaps, each of two distinct rows
+    /// drawn uniformly, rows reused across swaps; about N(1 − e^(−2R)) rows
+    /// end up changed (R = 0.025, tagged "2.5", changes about 4.9 %).
+    Official,
+}
+
+impl SwapSemantics {
+    fn is_nml(&self) -> bool {
+        *self == SwapSemantics::Nml
     }
 }
 

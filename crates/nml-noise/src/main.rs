@@ -34,8 +34,10 @@ struct Args {
     ///                 (the official code; realised rate ≈ R·(1−1/C))
     ///   asymmetric    round(R·N_c) rows of each class c move to map(c); map: --class-map or c → c+1 mod C
     ///   transition    noisy label drawn from row `label` of the C×C row-stochastic matrix in --matrix
-    ///   caption-swap  round(R·N/2) disjoint pairs swap their `text`, so R·N rows are corrupted;
-    ///                 the ratio is the fraction of corrupted pairs, not of swaps; `clean_text` keeps the original
+    ///   caption-swap  round(R·N/2) disjoint pairs swap their `text` (R: the fraction of rows that take
+    ///                 another row's caption); rows whose text did not change (equal captions) are not
+    ///                 counted as noisy; `clean_text` keeps the original; --swap-semantics official: the
+    ///                 official script's floor(R·N) swaps with replacement (≈ N(1−e^(−2R)) rows changed)
     ///   column        an existing label column (--column, e.g. CIFAR-10N's worse_label) becomes noisy_label
     #[arg(long, value_enum, verbatim_doc_comment)]
     kind: Kind,
@@ -61,6 +63,9 @@ struct Args {
     /// column: the label column to use as noisy labels
     #[arg(long)]
     column: Option<String>,
+    /// caption-swap: nml (round(R·N/2) disjoint pairs) or official (floor(R·N) swaps, rows reused)
+    #[arg(long, value_enum)]
+    swap_semantics: Option<Semantics>,
     #[command(flatten)]
     verbosity: Verbosity,
 }
@@ -73,6 +78,12 @@ enum Kind {
     Transition,
     CaptionSwap,
     Column,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Semantics {
+    Nml,
+    Official,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,6 +113,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&ratio) {
         bail!("--ratio {ratio} is outside [0, 1]");
     }
+    if args.swap_semantics.is_some() && args.kind != Kind::CaptionSwap {
+        bail!("--swap-semantics applies to --kind caption-swap only");
+    }
     let manifest = Manifest::read(&args.input)?;
     let per_class = |default: bool| args.stratify.map_or(default, |s| s == Stratify::PerClass);
     let kind = match args.kind {
@@ -128,7 +142,13 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 matrix: read_transition_matrix(path)?,
             }
         }
-        Kind::CaptionSwap => NoiseKind::CaptionSwap { ratio },
+        Kind::CaptionSwap => NoiseKind::CaptionSwap {
+            ratio,
+            semantics: match args.swap_semantics {
+                Some(Semantics::Official) => nml_noise::SwapSemantics::Official,
+                _ => nml_noise::SwapSemantics::Nml,
+            },
+        },
         Kind::Column => NoiseKind::Column {
             column: args
                 .column

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::summary::NoiseSummary;
-use crate::{kinds, NoiseConfig, NoiseError, NoiseKind, Result};
+use crate::{kinds, NoiseConfig, NoiseError, NoiseKind, Result, SwapSemantics};
 
 /// Extra column marking rows whose label (or caption) was corrupted.
 pub const IS_NOISY: &str = "is_noisy";
@@ -37,6 +37,7 @@ pub fn corrupt(
         .retain(|(f, _)| f.name() != IS_NOISY && f.name() != CLEAN_TEXT);
     let mut noisy_all = manifest.label.clone();
     let mut corrupted = vec![false; manifest.len()];
+    let mut swaps = None;
 
     let scoped_noisy = match &config.kind {
         NoiseKind::Symmetric { ratio, per_class } => {
@@ -71,27 +72,16 @@ pub fn corrupt(
             kinds::transition(&clean, matrix, &mut rng)
         }
         NoiseKind::Column { column } => column_labels(manifest, column, &scope, source)?,
-        NoiseKind::CaptionSwap { ratio } => {
-            let Some(text) = &manifest.text else {
-                return Err(CoreError::MissingColumn {
-                    path: source.to_owned(),
-                    column: "text".to_owned(),
-                }
-                .into());
-            };
-            let mut swapped = text.clone();
-            for (a, b) in kinds::caption_pairs(scope.len(), *ratio, &mut rng) {
-                let (ra, rb) = (scope[a], scope[b]);
-                swapped.swap(ra, rb);
-                corrupted[ra] = true;
-                corrupted[rb] = true;
-            }
-            let clean_text: ArrayRef = Arc::new(StringArray::from_iter_values(text));
-            out.extra.push((
-                Arc::new(Field::new(CLEAN_TEXT, DataType::Utf8, false)),
-                clean_text,
-            ));
-            out.text = Some(swapped);
+        NoiseKind::CaptionSwap { ratio, semantics } => {
+            swaps = Some(swap_captions(
+                manifest,
+                &scope,
+                (*ratio, *semantics),
+                &mut rng,
+                &mut out,
+                &mut corrupted,
+                source,
+            )?);
             clean.clone()
         }
     };
@@ -110,6 +100,7 @@ pub fn corrupt(
         &scoped_noisy,
         &scoped_corrupted,
     );
+    let summary = NoiseSummary { swaps, ..summary };
     if manifest.noisy_label.is_some() {
         tracing::warn!(input = %source.display(), "input already has `noisy_label`; it is replaced");
     }
@@ -120,6 +111,45 @@ pub fn corrupt(
         flags,
     ));
     Ok((out, summary))
+}
+
+/// Swaps captions between rows of `scope` into `out` (keeping `clean_text`)
+/// and marks the rows whose caption text changed; returns the number of swaps.
+fn swap_captions(
+    manifest: &Manifest,
+    scope: &[usize],
+    (ratio, semantics): (f64, SwapSemantics),
+    rng: &mut ChaCha8Rng,
+    out: &mut Manifest,
+    corrupted: &mut [bool],
+    source: &Path,
+) -> Result<usize> {
+    let Some(text) = &manifest.text else {
+        return Err(CoreError::MissingColumn {
+            path: source.to_owned(),
+            column: "text".to_owned(),
+        }
+        .into());
+    };
+    let pairs = match semantics {
+        SwapSemantics::Nml => kinds::caption_pairs(scope.len(), ratio, rng),
+        SwapSemantics::Official => kinds::official_swaps(scope.len(), ratio, rng),
+    };
+    let mut swapped = text.clone();
+    for &(a, b) in &pairs {
+        swapped.swap(scope[a], scope[b]);
+    }
+    // A swap of two equal captions (or one undone later) changes nothing.
+    for &row in scope {
+        corrupted[row] = swapped[row] != text[row];
+    }
+    let clean_text: ArrayRef = Arc::new(StringArray::from_iter_values(text));
+    out.extra.push((
+        Arc::new(Field::new(CLEAN_TEXT, DataType::Utf8, false)),
+        clean_text,
+    ));
+    out.text = Some(swapped);
+    Ok(pairs.len())
 }
 
 /// Refuses an output that is the input file itself.

@@ -15,7 +15,11 @@ pub struct NoiseSummary {
     pub input_hash: Option<String>,
     pub rows: usize,
     pub rows_in_scope: usize,
+    /// Rows marked noisy: for caption swaps, rows whose caption text changed.
     pub rows_noisy: usize,
+    /// Caption swaps performed (caption-swap only; a swap of equal captions changes no row).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swaps: Option<usize>,
     pub ratio_requested: Option<f64>,
     /// The rate the kind implies in expectation (e.g. R·(1−1/C) for `uniform`).
     pub ratio_expected: Option<f64>,
@@ -95,6 +99,7 @@ impl NoiseSummary {
             rows,
             rows_in_scope: clean.len(),
             rows_noisy,
+            swaps: None,
             ratio_requested: config.kind.ratio(),
             ratio_expected: config.kind.expected_rate(c),
             ratio_realised: ratio(rows_noisy, clean.len()),

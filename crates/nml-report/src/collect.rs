@@ -62,6 +62,8 @@ pub struct TuneRecord {
     /// SVE and LSVR of the head's representation z on these rows.
     pub sve: f64,
     pub lsvr: f64,
+    /// Trained on two augmented views per step (the official loop) rather than the eval view.
+    pub two_view: bool,
 }
 
 /// Everything the report is made of.
@@ -315,6 +317,12 @@ impl Results {
             let lsvr = floats(&frame, "lsvr", &path)?;
             // A table may hold several head seeds; each row says its own.
             let seeds = ints(&frame, "seed", &path)?;
+            // Absent in tables written before two-view training existed.
+            let two_view = frame
+                .column("two_view")
+                .ok()
+                .and_then(|c| c.bool().ok().map(|b| b.get(0).unwrap_or(false)))
+                .unwrap_or(false);
             for (i, domain) in evals.iter().enumerate() {
                 if !accuracy[i].is_finite() {
                     return Err(ReportError::Invalid(format!(
@@ -334,6 +342,7 @@ impl Results {
                     accuracy: accuracy[i],
                     sve: sve[i],
                     lsvr: lsvr[i],
+                    two_view,
                 });
             }
         }
@@ -385,7 +394,8 @@ impl Results {
             "split" => t.iter().map(|r| r.split).collect::<Vec<_>>(),
             "accuracy" => t.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
             "z_sve" => t.iter().map(|r| r.sve).collect::<Vec<_>>(),
-            "z_lsvr" => t.iter().map(|r| r.lsvr).collect::<Vec<_>>()
+            "z_lsvr" => t.iter().map(|r| r.lsvr).collect::<Vec<_>>(),
+            "two_view" => t.iter().map(|r| r.two_view).collect::<Vec<_>>()
         )
         .map_err(fail)?;
         Ok(vec![

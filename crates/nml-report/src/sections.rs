@@ -21,12 +21,12 @@ pub fn render_real(run: &RunInfo, results: &Results, claims: &[Claim]) -> String
          MobileNetV2 features of PACS (96 px): heads trained on photo (train split), tested on photo (ID) and on {} (OOD). \
          all-MiniLM-L6-v2 sentence embeddings of SST-2: heads trained on the dev split, tested on the test split (ID). \
          Mean ± standard deviation over {} head seeds ({}); every number is also in `results/*.parquet`. \
-         Heads use the official hyper-parameters; features are cached, so NMTune's consistency term compares z with the frozen \
-         feature of the same view (the official code compares a strongly augmented view's z with a weakly augmented view's feature).\n",
+         Heads use the official hyper-parameters. {}\n",
         run.shape.arch,
         run.shape.ood_domains.join(", "),
         run.seeds.len(),
-        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        views_sentence(results, run.shape.views)
     );
     s.push_str(
         "## Claims checklist\n\n| # | claim | verdict | evidence | rule |\n|---|---|---|---|---|\n",
@@ -232,8 +232,12 @@ fn spectrum(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) 
 
 /// LP, MLP and NMTune per ratio.
 fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
-    s.push_str("\n## NMTune: LP vs MLP vs NMTune\n\nHeads on frozen features with the official hyper-parameters (AdamW, batch 64, 30 epochs, cosine; \
-                NMTune weights 1.0 / 0.04 / 0.001, top-5). Features are cached, so NMTune's consistency term compares z with the frozen feature of the same view.\n");
+    let _ = writeln!(
+        s,
+        "\n## NMTune: LP vs MLP vs NMTune\n\nHeads on frozen features with the official hyper-parameters (AdamW, batch 64, 30 epochs, cosine; \
+         NMTune weights 1.0 / 0.04 / 0.001, top-5). {}",
+        views_sentence(results, run.shape.views)
+    );
     fig(
         s,
         "nmtune-vs-noise",
@@ -350,8 +354,10 @@ pub fn contrastive_section(
     let mut s = String::from(
         "\n## Contrastive pre-training (the paper's image–text setting)\n\n\
          The same backbone trained CLIP-style on the images' captions (bag-of-tokens text tower, symmetric InfoNCE, learnable temperature), \
-         with noise injected by swapping captions between pairs: a ratio is the fraction of training image–text pairs whose caption belongs to another pair. \
-         The frozen image tower then goes through the same feature cache, spectrum and LP / MLP / NMTune heads. \
+         with noise injected by swapping captions between pairs: a ratio is the fraction of training image–text pairs whose caption belongs to another pair \
+         (rows whose caption did not change, a swap of two equal class-name captions, are not counted as noisy). \
+         The frozen image tower then goes through the same feature cache, spectrum and LP / MLP / NMTune heads; its feature is the \
+         image embedding after the projection into the joint space (CLIP's `encode_image`, which the official code probes), not the pooled vector before it. \
          Supervised and contrastive columns sit side by side, as the paper's ImageNet-1K and YFCC15M panels.\n",
     );
     if figures.contains(&"settings-lp-vs-noise") {
@@ -414,4 +420,37 @@ fn provenance(s: &mut String, run: &RunInfo) {
         "\nEnvironment (`nml-doctor`):\n\n```text\n{}\n```",
         run.provenance.environment.trim_end()
     );
+}
+
+/// How the heads met their features, read from the tuning tables themselves.
+pub(crate) fn views_sentence(results: &Results, views: u32) -> String {
+    let trained = |two: bool| -> std::collections::BTreeSet<String> {
+        results
+            .tune
+            .iter()
+            .filter(|r| r.variant != "lp" && r.two_view == two)
+            .map(|r| r.task.clone())
+            .collect()
+    };
+    let (two, single) = (trained(true), trained(false));
+    let mut out = String::from(
+        "LP trains on the cached eval-transform features, as the official linear probe. ",
+    );
+    if !two.is_empty() {
+        out.push_str(&format!(
+            "MLP and NMTune heads{} train as the official loop does: every step, each image's two distinct views, drawn from its {views} cached \
+             augmented views (RandomResizedCrop, bicubic, flip for supervised backbones; no flip and scale 0.9–1.0 for CLIP-style ones), \
+             pass through the head as one 2B-row batch (BatchNorm, covariance and SVD over both views), and the consistency term compares \
+             the strong view's z with the weak view's frozen feature. ",
+            if single.is_empty() { String::new() } else { format!(" of {}", two.into_iter().collect::<Vec<_>>().join(", ")) }
+        ));
+    }
+    if !single.is_empty() {
+        out.push_str(&format!(
+            "MLP and NMTune heads of {} train on one vector per item (black-box embeddings, or features cached without views): \
+             the consistency term then compares z with the frozen feature of the same view, unlike the official code.",
+            single.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    out.trim_end().to_owned()
 }

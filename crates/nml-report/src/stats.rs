@@ -241,6 +241,7 @@ pub(crate) mod tests {
                 arch: "small".to_owned(),
                 epochs: 1,
                 ablation_ratio: 10,
+                views: 0,
             },
             provenance: Provenance {
                 device: "cpu".to_owned(),
@@ -286,6 +287,7 @@ pub(crate) mod tests {
                             accuracy: acc + sign * gain,
                             sve: 2.0 + sign * gain,
                             lsvr: 0.3,
+                            two_view: variant != "lp",
                         });
                     }
                 }

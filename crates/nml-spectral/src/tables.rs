@@ -38,7 +38,8 @@ pub fn analyse(
     selection: &Selection,
     config: &SpectralConfig,
 ) -> Result<Analysis> {
-    let table = FeatureTable::read(path)?;
+    // The spectrum is of the eval-transform features; augmented views are for tuning.
+    let table = FeatureTable::read(path)?.eval_view();
     let rows = table.rows_where(selection.split.as_deref(), selection.domain.as_deref());
     if rows.len() < 2 {
         return Err(SpectralError::Invalid(format!(

@@ -127,6 +127,7 @@ impl Study {
                 epochs: sizes.epochs,
                 ratios: RATIOS.to_vec(),
                 ablation_ratio: sizes.ablation_ratio,
+                views: sizes.views,
             },
             Study::RealModels(_) => Shape {
                 tasks: strings(&["mobilenet-v2/pacs", "all-minilm-l6-v2/sst2"]),
@@ -138,6 +139,7 @@ impl Study {
                 epochs: 0,
                 ratios: vec![0],
                 ablation_ratio: 0,
+                views: crate::plan::REAL_VIEWS,
             },
         }
     }

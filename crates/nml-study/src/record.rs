@@ -52,6 +52,10 @@ pub struct Shape {
     pub epochs: u32,
     pub ratios: Vec<u32>,
     pub ablation_ratio: u32,
+    /// Augmented views cached per image for two-view MLP and NMTune heads
+    /// (0: every head trains on the eval view; absent in older records).
+    #[serde(default)]
+    pub views: u32,
 }
 
 /// Where the study ran.

@@ -264,15 +264,18 @@ pub struct Sizes {
     pub tasks: usize,
     /// Rows kept per (split, domain, class) of CIFAR-10 and PACS (none: all).
     pub real_per_class: (Option<usize>, Option<usize>),
+    /// Augmented views cached per image (`extract --views`); MLP and NMTune
+    /// train on two of them per step (`nml-tune --two-view`), as the official loop.
+    pub views: u32,
 }
 
 impl Profile {
     /// This profile's sizes.
     pub fn sizes(self) -> Sizes {
-        let (tasks, arch, epochs, seeds, real_per_class) = match self {
-            Profile::Smoke => (2, "small", 4, 2, (Some(200), Some(30))),
-            Profile::Quick => (3, "small", 8, 2, (Some(1000), None)),
-            Profile::Full => (4, "preact-resnet18", 60, 3, (None, None)),
+        let (tasks, arch, epochs, seeds, real_per_class, views) = match self {
+            Profile::Smoke => (2, "small", 4, 2, (Some(200), Some(30)), 4),
+            Profile::Quick => (3, "small", 8, 2, (Some(1000), None), 8),
+            Profile::Full => (4, "preact-resnet18", 60, 3, (None, None), 8),
         };
         Sizes {
             profile: self,
@@ -282,6 +285,7 @@ impl Profile {
             ablation_ratio: 10,
             tasks,
             real_per_class,
+            views,
         }
     }
 }

@@ -30,6 +30,7 @@ fn table(dim: usize) -> FeatureTable {
         split: vec!["train".into(); ROWS],
         label: (0..ROWS as i64).map(|i| i % CLASSES as i64).collect(),
         domain: None,
+        view: None,
         dim,
         features,
         class_names: Some((0..CLASSES).map(|c| format!("c{c}")).collect()),

@@ -7,16 +7,21 @@
 //!
 //! - [`model`]: the heads, named like the official code's modules;
 //! - [`losses`]: the three regularisers, term for term as the official code;
-//! - [`train`]: AdamW with per-step cosine decay, evaluation, NaN guards;
+//! - [`source`]: where a batch's frozen features come from (eval view, cached
+//!   augmented views, or [`encoder`]: the backbone in the loop);
+//! - [`train`]: the two-view (official) or single-view loss, AdamW with
+//!   per-step cosine decay, evaluation, NaN guards;
 //! - [`results`]: the tidy results table (polars, Parquet) and the JSON summary.
 
+pub mod encoder;
 pub mod losses;
 pub mod model;
 pub mod results;
+pub mod source;
 pub mod train;
 
 pub use model::{Head, Method};
-pub use train::{tune, EvalResult, TuneConfig};
+pub use train::{fit, loss_terms, tune, EvalResult, TuneConfig};
 
 /// Why tuning cannot proceed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +32,9 @@ pub enum TuneError {
     /// Polars could not build or write the results table.
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
+    /// The backbone of `--encoder` cannot be used.
+    #[error(transparent)]
+    Features(#[from] nml_features::FeatureError),
     /// Inputs do not fit the head, or training diverged.
     #[error("{0}")]
     Invalid(String),

@@ -7,10 +7,19 @@ use anyhow::Context;
 use clap::Parser;
 use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
+use nml_features::Embedding;
+use nml_models::{Augment, AugmentKind};
+use nml_tune::encoder::{tune_encoder, EncoderRequest};
 use nml_tune::train::load;
 use nml_tune::{results, tune, Method, TuneConfig};
 
 /// Train a head on frozen features and evaluate it on named tables.
+///
+/// --two-view trains as the official loop does: every step, each row's two
+/// distinct cached augmented views (weak, strong; `nml-features extract
+/// --views K`) go through the head as one 2B-row batch. --encoder CKPT
+/// --manifest M runs the backbone in the loop on fresh augmentations instead
+/// (the exact method, slow). Evaluation always uses the eval view.
 ///
 /// lp: a linear classifier (defaults lr 0.01). mlp: NMTune's MLP with the
 /// residual z = s*h(f) + f, cross-entropy only. nmtune: the same plus
@@ -23,8 +32,19 @@ use nml_tune::{results, tune, Method, TuneConfig};
 #[command(version, verbatim_doc_comment)]
 struct Args {
     /// Training feature table (rows of --train-split)
+    #[arg(long, required_unless_present = "encoder", conflicts_with = "encoder")]
+    train: Option<PathBuf>,
+    /// Two augmented views per step from the training table's cached views (the official loop)
     #[arg(long)]
-    train: PathBuf,
+    two_view: bool,
+    /// Run this backbone (nml-pretrain output) in the loop on fresh augmentations of --manifest
+    #[arg(long, requires = "manifest")]
+    encoder: Option<PathBuf>,
+    /// With --encoder: the manifest whose images to train on
+    #[arg(long, requires = "encoder")]
+    manifest: Option<PathBuf>,
+    #[command(flatten)]
+    encoder_args: EncoderArgs,
     /// Split of the training table to train on (`all`: every row)
     #[arg(long, default_value = "train")]
     train_split: String,
@@ -77,6 +97,65 @@ struct Args {
     verbosity: Verbosity,
 }
 
+/// How `--encoder` mode feeds the backbone.
+#[derive(Debug, clap::Args)]
+struct EncoderArgs {
+    /// With --encoder: train transform, rrc (scale 0.8-1.0, flip) or rrc-noflip (0.9-1.0)
+    #[arg(long, default_value = "rrc", requires = "encoder")]
+    augment: AugmentKind,
+    /// With --encoder: crop area range LO,HI
+    #[arg(long, requires = "encoder")]
+    augment_scale: Option<String>,
+    /// With --encoder: resize images whose size differs from the backbone's input
+    #[arg(long, requires = "encoder")]
+    resize: bool,
+    /// With --encoder: pooled or projection (default: projection for contrastive backbones)
+    #[arg(long, requires = "encoder")]
+    embedding: Option<Embedding>,
+    /// With --encoder: the checkpoint is a published weights file of this architecture
+    #[arg(long, requires = "encoder")]
+    arch: Option<nml_models::Arch>,
+    /// With --encoder --arch: input normalisation, `imagenet` or `M,M,M/S,S,S`
+    #[arg(long, default_value = "imagenet")]
+    normalize: String,
+    /// With --encoder --arch: input side in pixels (default: the architecture's native one)
+    #[arg(long, requires = "arch")]
+    input_size: Option<u32>,
+}
+
+impl EncoderArgs {
+    fn augment(&self) -> anyhow::Result<Augment> {
+        let mut augment = Augment::new(self.augment);
+        if let Some(text) = &self.augment_scale {
+            let (lo, hi) = text
+                .split_once(',')
+                .with_context(|| format!("--augment-scale `{text}`: expected LO,HI"))?;
+            let parse = |x: &str| {
+                x.trim()
+                    .parse::<f64>()
+                    .with_context(|| format!("--augment-scale `{text}`: `{x}` is not a number"))
+            };
+            augment.scale = (parse(lo)?, parse(hi)?);
+        }
+        augment
+            .validate()
+            .map_err(|e| anyhow::format_err!("--augment-scale: {e}"))?;
+        Ok(augment)
+    }
+
+    fn pretrained(&self) -> anyhow::Result<Option<nml_features::backbone::Pretrained>> {
+        self.arch
+            .map(|arch| -> anyhow::Result<_> {
+                Ok(nml_features::backbone::Pretrained {
+                    arch,
+                    normalize: nml_features::backbone::parse_normalize(&self.normalize)?,
+                    input_size: self.input_size,
+                })
+            })
+            .transpose()
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     logging::init(args.verbosity);
@@ -112,23 +191,91 @@ fn run(a: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("--seeds: `{s}` is not a number"))
         })
         .collect::<anyhow::Result<_>>()?;
+    config.two_view = a.two_view || a.encoder.is_some();
+    if a.method == Method::Lp && config.two_view {
+        anyhow::bail!(
+            "--method lp trains on the eval view, as the official linear probe; drop --two-view and --encoder"
+        );
+    }
+    let evals = eval_tables(&a.evals)?;
+    let train = match &a.train {
+        Some(path) => Some(train_table(&a, path)?),
+        None => None,
+    };
+    let mut all = Vec::new();
+    for &seed in &seeds {
+        let results = match &train {
+            Some(table) => tune(&config, table, &evals, seed, device)?,
+            None => {
+                let request = EncoderRequest {
+                    checkpoint: a.encoder.as_deref().expect("clap: --train or --encoder"),
+                    manifest: a
+                        .manifest
+                        .as_deref()
+                        .expect("clap: --encoder requires --manifest"),
+                    split: (a.train_split != "all").then_some(a.train_split.as_str()),
+                    domain: a.train_domain.as_deref(),
+                    resize: a.encoder_args.resize,
+                    augment: a.encoder_args.augment()?,
+                    embedding: a.encoder_args.embedding,
+                    pretrained: a.encoder_args.pretrained()?,
+                };
+                tune_encoder(&config, &request, &evals, seed, device)?
+            }
+        };
+        for r in &results {
+            tracing::info!(method = a.method.name(), seed, eval = %r.eval, accuracy = format!("{:.4}", r.accuracy), sve = format!("{:.3}", r.sve), lsvr = format!("{:.4}", r.lsvr), "evaluated");
+        }
+        all.extend(results);
+    }
+    let inputs = serde_json::json!({
+        "train": a.train.as_ref().map(|p| p.display().to_string()),
+        "encoder": a.encoder.as_ref().map(|p| p.display().to_string()),
+        "manifest": a.manifest.as_ref().map(|p| p.display().to_string()),
+        "train_split": a.train_split,
+        "train_domain": a.train_domain,
+        "evals": a.evals,
+        "seeds": seeds,
+    });
+    results::write(&a.out, &config, &all, inputs)?;
+    for s in results::summarise(&all) {
+        tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
+    }
+    Ok(())
+}
+
+/// The training table's rows of the requested split and domain (every view);
+/// errors name an empty selection, or `--two-view` without augmented views.
+fn train_table(a: &Args, path: &std::path::Path) -> anyhow::Result<nml_core::FeatureTable> {
     let train = select(
-        load(&a.train)?,
+        load(path)?,
         (a.train_split != "all").then_some(a.train_split.as_str()),
         a.train_domain.as_deref(),
     );
     if train.is_empty() {
         anyhow::bail!(
             "{}: no rows in split `{}`{}",
-            a.train.display(),
+            path.display(),
             a.train_split,
             a.train_domain
                 .as_deref()
                 .map_or_else(String::new, |d| format!(" and domain `{d}`"))
         );
     }
+    if a.two_view && train.views_per_row() < 2 {
+        anyhow::bail!(
+            "{}: --two-view needs at least 2 augmented views per row; the table has {} (extract with --views K)",
+            path.display(),
+            train.views_per_row()
+        );
+    }
+    Ok(train)
+}
+
+/// `NAME=PATH[:SPLIT[:DOMAIN]]` specs as eval-view tables.
+fn eval_tables(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf, nml_core::FeatureTable)>> {
     let mut evals = Vec::new();
-    for spec in &a.evals {
+    for spec in specs {
         let (name, rest) = spec
             .split_once('=')
             .with_context(|| format!("--eval `{spec}`: expected NAME=PATH[:SPLIT[:DOMAIN]]"))?;
@@ -136,23 +283,10 @@ fn run(a: Args) -> anyhow::Result<()> {
         let path = PathBuf::from(parts.next().unwrap_or_default());
         let split = parts.next().unwrap_or("test");
         let domain = parts.next();
-        let table = select(load(&path)?, (split != "all").then_some(split), domain);
+        let table = select(load(&path)?, (split != "all").then_some(split), domain).eval_view();
         evals.push((name.to_owned(), path, table));
     }
-    let mut all = Vec::new();
-    for &seed in &seeds {
-        let results = tune(&config, &train, &evals, seed, device)?;
-        for r in &results {
-            tracing::info!(method = a.method.name(), seed, eval = %r.eval, accuracy = format!("{:.4}", r.accuracy), sve = format!("{:.3}", r.sve), lsvr = format!("{:.4}", r.lsvr), "evaluated");
-        }
-        all.extend(results);
-    }
-    let inputs = serde_json::json!({ "train": a.train.display().to_string(), "train_split": a.train_split, "train_domain": a.train_domain, "evals": a.evals, "seeds": seeds });
-    results::write(&a.out, &config, &all, inputs)?;
-    for s in results::summarise(&all) {
-        tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
-    }
-    Ok(())
+    Ok(evals)
 }
 
 /// The rows of `table` in `split` (and `domain`), in order.

@@ -3,7 +3,7 @@
 //!
 //! Layer names follow the official code (`mlp.0`, `mlp.1`, `mlp.3`, `scale`,
 //! `classifier`). The MLP layers use PyTorch's default initialisation
-//! (uniform ±1/√fan_in); the classifier uses kaiming_uniform(a=0) weights and
+//! (uniform ±1/√fan_in; BatchNorm γ = 1, β = 0); the classifier uses kaiming_uniform(a=0) weights and
 //! zero bias, as the official linear probe.
 
 use tch::nn::{self, ModuleT};
@@ -57,7 +57,16 @@ impl Head {
     ) -> Head {
         let mlp = (method != Method::Lp).then(|| Mlp {
             fc1: torch_default_linear(vs / "mlp" / 0, dim, 4 * dim),
-            bn: nn::batch_norm1d(vs / "mlp" / 1, 4 * dim, Default::default()),
+            // PyTorch's BatchNorm1d starts at γ = 1, β = 0 (tch's default draws γ from U(0, 1)).
+            bn: nn::batch_norm1d(
+                vs / "mlp" / 1,
+                4 * dim,
+                nn::BatchNormConfig {
+                    ws_init: nn::Init::Const(1.0),
+                    bs_init: nn::Init::Const(0.0),
+                    ..Default::default()
+                },
+            ),
             fc2: torch_default_linear(vs / "mlp" / 3, 4 * dim, dim),
             scale: residual.then(|| vs.var("scale", &[1, dim], nn::Init::Const(scale_init))),
         });

@@ -63,6 +63,7 @@ pub fn frame(config: &TuneConfig, results: &[EvalResult]) -> Result<DataFrame> {
         "cov_weight" => vec![config.cov_weight; n],
         "svd_weight" => vec![config.svd_weight; n],
         "svd_topk" => vec![config.svd_topk; n],
+        "two_view" => vec![config.two_view; n],
         "seed" => results.iter().map(|r| r.seed as i64).collect::<Vec<_>>(),
         "eval" => results.iter().map(|r| r.eval.clone()).collect::<Vec<_>>(),
         "rows" => results.iter().map(|r| r.rows as i64).collect::<Vec<_>>(),

@@ -1,10 +1,17 @@
 //! Training a head on a cached feature table and evaluating it on named
 //! tables: accuracy and the spectrum (SVE, LSVR) of the tuned features z.
 //!
-//! Single-view mode: the feature cache holds one eval-transform view per
-//! image, so the consistency term compares z with the frozen feature of the
-//! *same* view (the official code compares a strong view's z with a weak
-//! view's frozen feature) and no augmentation reaches the head.
+//! Two-view mode (`two_view`, the official loop): every step feeds
+//! `[weak; strong]` (2B rows) through the head, so BatchNorm, the covariance
+//! (divisor 2B − 1) and the SVD (r = min(2B, D)) see both views;
+//! cross-entropy is over both views (labels duplicated) and the consistency
+//! term compares the strong view's z with the weak view's frozen feature.
+//! The views come from a [`Source`]: cached augmented views, or the backbone
+//! itself in the loop.
+//!
+//! Single-view mode (black-box embeddings, one vector per item): B rows of
+//! the eval view; the consistency term then compares z with the frozen
+//! feature of the *same* view.
 
 use std::path::PathBuf;
 
@@ -17,8 +24,11 @@ use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+use crate::source::rows_tensor;
+
 use crate::losses;
 use crate::model::{Head, Method};
+use crate::source::{Batch, CachedViews, SingleView, Source};
 use crate::{Result, TuneError};
 
 /// Everything that determines a tuned head.
@@ -35,6 +45,9 @@ pub struct TuneConfig {
     pub svd_topk: i64,
     pub residual: bool,
     pub scale_init: f64,
+    /// Train on two augmented views per row (the official loop); else on the eval view.
+    #[serde(default)]
+    pub two_view: bool,
 }
 
 impl TuneConfig {
@@ -53,6 +66,7 @@ impl TuneConfig {
             svd_topk: 5,
             residual: true,
             scale_init: 1.0,
+            two_view: false,
         }
     }
 }
@@ -74,6 +88,10 @@ pub fn load(path: &std::path::Path) -> Result<FeatureTable> {
 }
 
 /// Trains one head (one seed) on `train` and evaluates it on every `(name, table)`.
+///
+/// `train` may hold augmented views (a `view` column); single-view training
+/// uses its eval rows, two-view training (`config.two_view`) draws from the
+/// augmented ones.
 pub fn tune(
     config: &TuneConfig,
     train: &FeatureTable,
@@ -81,13 +99,61 @@ pub fn tune(
     seed: u64,
     device: Device,
 ) -> Result<Vec<EvalResult>> {
-    let dim = train.dim;
-    let classes = check_inputs(train, evals)?;
-    let features = Tensor::from_slice(&train.features)
-        .view([train.len() as i64, dim as i64])
-        .to_device(device);
-    let labels = Tensor::from_slice(&train.label).to_device(device);
+    let rows = train.eval_view();
+    let classes = check_inputs(&rows, evals)?;
+    let mut source: Box<dyn Source> = if config.two_view {
+        let views = train
+            .augmented_views(&rows, std::path::Path::new("the training table"))?
+            .ok_or_else(|| {
+                TuneError::Invalid(
+                    "two-view training needs augmented views in the training table (extract with --views K)"
+                        .to_owned(),
+                )
+            })?;
+        Box::new(CachedViews::new(
+            &views,
+            rows.len(),
+            rows.dim,
+            seed,
+            device,
+        )?)
+    } else {
+        Box::new(SingleView::new(&rows, device))
+    };
+    let (_vs, head) = fit(config, source.as_mut(), &rows.label, classes, seed, device)?;
+    evals
+        .iter()
+        .map(|(name, _, table)| evaluate(&head, name, table, seed, device))
+        .collect()
+}
 
+/// Trains one head on batches of `source` (labels `labels`, one per row):
+/// AdamW, per-step cosine decay to 0, the official defaults.
+pub fn fit(
+    config: &TuneConfig,
+    source: &mut dyn Source,
+    labels: &[i64],
+    classes: usize,
+    seed: u64,
+    device: Device,
+) -> Result<(nn::VarStore, Head)> {
+    if config.two_view != source.two_view() {
+        return Err(TuneError::Invalid(format!(
+            "the configuration asks for {} training but the features give {}",
+            if config.two_view {
+                "two-view"
+            } else {
+                "single-view"
+            },
+            if source.two_view() {
+                "two views"
+            } else {
+                "one view"
+            }
+        )));
+    }
+    let dim = source.dim();
+    let labels = Tensor::from_slice(labels).to_device(device);
     let (vs, head) = {
         let _rng = nml_torch::rng_lock();
         nml_torch::seed(seed);
@@ -108,10 +174,9 @@ pub fn tune(
     }
     .build(&vs, config.lr)
     .map_err(|e| TuneError::Invalid(format!("cannot build AdamW: {e}")))?;
-    let n = train.len();
+    let n = source.rows();
     let batch = config.batch_size.max(2);
-    let steps_per_epoch = n.div_ceil(batch);
-    let total = (steps_per_epoch * config.epochs).max(1);
+    let total = (n.div_ceil(batch) * config.epochs).max(1);
     let mut step = 0usize;
     for epoch in 0..config.epochs {
         let mut order: Vec<i64> = (0..n as i64).collect();
@@ -122,10 +187,10 @@ pub fn tune(
             if chunk.len() < 2 {
                 continue;
             }
+            let features = source.batch(chunk, epoch)?;
             let index = Tensor::from_slice(chunk).to_device(device);
-            let f = features.index_select(0, &index);
             let y = labels.index_select(0, &index);
-            let loss = step_loss(config, &head, &f, &y, epoch, step)?;
+            let loss = loss_terms(config, &head, &features, &y).total(epoch, step)?;
             // Per-step cosine decay to 0, no warm-up (the official schedule).
             let lr =
                 config.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
@@ -134,16 +199,12 @@ pub fn tune(
             step += 1;
         }
     }
-    evals
-        .iter()
-        .map(|(name, _, table)| evaluate(&head, name, table, seed, device))
-        .collect()
+    Ok((vs, head))
 }
 
 /// The number of classes of `train`; errors name an empty, mis-sized or
 /// mislabelled eval table, or a training table too small to tune on.
 fn check_inputs(train: &FeatureTable, evals: &[(String, PathBuf, FeatureTable)]) -> Result<usize> {
-    let dim = train.dim;
     let classes = train
         .class_names
         .as_ref()
@@ -155,6 +216,17 @@ fn check_inputs(train: &FeatureTable, evals: &[(String, PathBuf, FeatureTable)])
             train.len()
         )));
     }
+    check_evals(evals, train.dim, classes)?;
+    Ok(classes)
+}
+
+/// Errors name an eval table that is empty, of another dimension than the
+/// head's input, or labelled outside its classes.
+pub(crate) fn check_evals(
+    evals: &[(String, PathBuf, FeatureTable)],
+    dim: usize,
+    classes: usize,
+) -> Result<()> {
     for (name, path, table) in evals {
         if table.is_empty() {
             return Err(TuneError::Invalid(format!(
@@ -181,55 +253,80 @@ fn check_inputs(train: &FeatureTable, evals: &[(String, PathBuf, FeatureTable)])
             )));
         }
     }
-    Ok(classes)
+    Ok(())
 }
 
-/// The training loss of one batch: cross-entropy plus the weighted
-/// regularisers; a term that is not finite stops training, named.
-fn step_loss(
-    config: &TuneConfig,
-    head: &Head,
-    f: &Tensor,
-    y: &Tensor,
-    epoch: usize,
-    step: usize,
-) -> Result<Tensor> {
-    let z = head.tuned(f, true);
-    let ce = head.logits(&z).cross_entropy_for_logits(y);
-    let mut terms: Vec<(&str, Tensor)> = vec![("cross-entropy", ce)];
+/// The weighted terms of one batch's loss, in the official order.
+#[derive(Debug)]
+pub struct Terms {
+    /// `(name, weighted value)`: cross-entropy, then the non-zero regularisers.
+    pub weighted: Vec<(&'static str, Tensor)>,
+}
+
+impl Terms {
+    /// The sum of the terms; a term that is not finite stops training, named.
+    pub fn total(self, epoch: usize, step: usize) -> Result<Tensor> {
+        for (name, value) in &self.weighted {
+            let v = value.double_value(&[]);
+            if !v.is_finite() {
+                return Err(TuneError::Invalid(format!(
+                    "the {name} term became {v} in epoch {} (step {step}); training stopped",
+                    epoch + 1
+                )));
+            }
+        }
+        Ok(self
+            .weighted
+            .into_iter()
+            .map(|(_, t)| t)
+            .reduce(|a, b| a + b)
+            .expect("cross-entropy is always there"))
+    }
+}
+
+/// The loss terms of one batch, as the official loop computes them.
+///
+/// Two views: Z = head([f_w; f_s]) over 2B rows (BN in train mode), CE over
+/// both views with labels duplicated, consistency MSE(norm(z_s), norm(f_w)),
+/// covariance and top-k singular-value terms of the whole Z. One view: the
+/// same on B rows with f_w = f.
+pub fn loss_terms(config: &TuneConfig, head: &Head, batch: &Batch, y: &Tensor) -> Terms {
+    let b = batch.weak.size()[0];
+    let (input, labels) = match &batch.strong {
+        None => (batch.weak.shallow_clone(), y.shallow_clone()),
+        Some(strong) => (
+            Tensor::cat(&[&batch.weak, strong], 0),
+            Tensor::cat(&[y, y], 0),
+        ),
+    };
+    let z = head.tuned(&input, true);
+    let ce = head.logits(&z).cross_entropy_for_logits(&labels);
+    let mut weighted: Vec<(&'static str, Tensor)> = vec![("cross-entropy", ce)];
     if config.mse_weight != 0.0 {
-        terms.push((
+        let z_strong = if batch.strong.is_some() {
+            z.narrow(0, b, b)
+        } else {
+            z.shallow_clone()
+        };
+        weighted.push((
             "consistency",
-            losses::consistency(&z, f) * config.mse_weight,
+            losses::consistency(&z_strong, &batch.weak) * config.mse_weight,
         ));
     }
     if config.cov_weight != 0.0 {
-        terms.push(("covariance", losses::covariance(&z) * config.cov_weight));
+        weighted.push(("covariance", losses::covariance(&z) * config.cov_weight));
     }
     if config.svd_weight != 0.0 {
-        terms.push((
+        weighted.push((
             "dominant singular values",
             losses::dominant_sv(&z, config.svd_topk) * config.svd_weight,
         ));
     }
-    for (name, value) in &terms {
-        if !value.double_value(&[]).is_finite() {
-            return Err(TuneError::Invalid(format!(
-                "the {name} term became {} in epoch {} (step {step}); training stopped",
-                value.double_value(&[]),
-                epoch + 1
-            )));
-        }
-    }
-    let loss = terms
-        .into_iter()
-        .map(|(_, t)| t)
-        .reduce(|a, b| a + b)
-        .expect("cross-entropy is always there");
-    Ok(loss)
+    Terms { weighted }
 }
 
-fn evaluate(
+/// Accuracy of `head` on `table`'s eval rows, and the spectrum of their z.
+pub fn evaluate(
     head: &Head,
     name: &str,
     table: &FeatureTable,
@@ -237,9 +334,14 @@ fn evaluate(
     device: Device,
 ) -> Result<EvalResult> {
     let _guard = tch::no_grad_guard();
-    let f = Tensor::from_slice(&table.features)
-        .view([table.len() as i64, table.dim as i64])
-        .to_device(device);
+    let eval_rows;
+    let table = if table.view.is_some() {
+        eval_rows = table.eval_view();
+        &eval_rows
+    } else {
+        table
+    };
+    let f = rows_tensor(&table.features, table.len(), table.dim, device);
     let z = head.tuned(&f, false);
     let predicted = head.logits(&z).argmax(-1, false).to_device(Device::Cpu);
     let labels = Tensor::from_slice(&table.label);

@@ -16,6 +16,7 @@ fn table(n: usize, dim: usize) -> FeatureTable {
             .collect(),
         label: (0..n as i64).map(|i| i % 3).collect(),
         domain: Some(vec!["photo".to_owned(); n]),
+        view: None,
         dim,
         features: (0..n * dim).map(|v| v as f32 * 0.5 - 3.0).collect(),
         class_names: Some(vec!["a".into(), "b".into(), "c".into()]),
@@ -44,6 +45,7 @@ fn round_trip_and_streamed_batches_agree() {
                 split: &t.split[start..end],
                 label: &t.label[start..end],
                 domain: t.domain.as_deref().map(|d| &d[start..end]),
+                view: None,
                 features: &t.features[start * 7..end * 7],
             })
             .unwrap();
@@ -98,6 +100,7 @@ fn non_finite_and_inconsistent_rows_are_refused_on_write() {
         split: &t.split[r.clone()],
         label: &t.label[r.clone()],
         domain: t.domain.as_deref().map(|d| &d[r.clone()]),
+        view: None,
         features: &t.features[r.start * 4..r.end * 4],
     };
     writer.write(&batch(0..5)).unwrap();

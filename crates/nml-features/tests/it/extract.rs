@@ -24,6 +24,8 @@ fn extraction_is_exact_cached_and_invalidated_by_one_byte() {
         cache: dir.path().join("cache"),
         force: false,
         pretrained: None,
+        embedding: None,
+        views: nml_features::ViewRequest::none(),
     };
     let first = extract(&request, Device::Cpu).unwrap();
     assert!(!first.cache_hit);

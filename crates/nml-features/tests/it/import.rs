@@ -136,6 +136,7 @@ fn npy_and_parquet_embeddings_are_validated_and_labelled() {
         split: vec!["train".into(); 3],
         label: vec![0; 3],
         domain: None,
+        view: None,
         dim: 2,
         features: vec![0.5; 6],
         class_names: None,

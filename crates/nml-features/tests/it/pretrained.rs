@@ -114,6 +114,8 @@ fn resnet56_reaches_its_published_accuracy_through_extract() {
             normalize: IMAGENET,
             input_size: None,
         }),
+        embedding: None,
+        views: nml_features::ViewRequest::none(),
     };
     let outcome = extract(&request, Device::Cpu).unwrap();
     assert_eq!((outcome.rows, outcome.dim), (1000, 64));

@@ -4,6 +4,7 @@
 use tch::nn;
 use tch::Tensor;
 
+use super::init::Scheme;
 use super::{bn, conv, pool, Body};
 
 #[derive(Debug)]
@@ -19,7 +20,7 @@ impl SmallNet {
             .enumerate()
             .map(|(i, &(a, b))| {
                 (
-                    conv(vs / format!("conv{}", i + 1), a, b, 3, 1, 1),
+                    conv(Scheme::Torch, vs / format!("conv{}", i + 1), a, b, 3, 1, 1),
                     bn(vs / format!("bn{}", i + 1), b),
                 )
             })
@@ -55,9 +56,9 @@ struct BasicA {
 impl BasicA {
     pub(super) fn new(vs: nn::Path, c_in: i64, c_out: i64, stride: i64) -> BasicA {
         BasicA {
-            conv1: conv(&vs / "conv1", c_in, c_out, 3, stride, 1),
+            conv1: conv(Scheme::Akamaster, &vs / "conv1", c_in, c_out, 3, stride, 1),
             bn1: bn(&vs / "bn1", c_out),
-            conv2: conv(&vs / "conv2", c_out, c_out, 3, 1, 1),
+            conv2: conv(Scheme::Akamaster, &vs / "conv2", c_out, c_out, 3, 1, 1),
             bn2: bn(&vs / "bn2", c_out),
             pad: (stride != 1 || c_in != c_out).then_some(c_out / 4),
         }
@@ -107,7 +108,7 @@ impl CifarResNet {
             }
         }
         CifarResNet {
-            conv1: conv(vs / "conv1", 3, 16, 3, 1, 1),
+            conv1: conv(Scheme::Akamaster, vs / "conv1", 3, 16, 3, 1, 1),
             bn1: bn(vs / "bn1", 16),
             blocks,
         }

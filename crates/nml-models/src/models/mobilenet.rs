@@ -3,6 +3,7 @@
 use tch::nn;
 use tch::Tensor;
 
+use super::init::Scheme;
 use super::{bn, pool, Body};
 
 /// Conv (no bias) + BN, as torchvision's `Conv2dNormActivation` names them (`0`, `1`).
@@ -26,6 +27,7 @@ impl ConvBn {
             padding: (k - 1) / 2,
             groups,
             bias: false,
+            ws_init: Scheme::Mobile.conv(),
             ..Default::default()
         };
         ConvBn {
@@ -74,6 +76,7 @@ impl InvertedResidual {
                 1,
                 nn::ConvConfig {
                     bias: false,
+                    ws_init: Scheme::Mobile.conv(),
                     ..Default::default()
                 },
             ),

@@ -15,6 +15,7 @@ use std::fmt;
 use std::str::FromStr;
 
 mod cifar;
+pub mod init;
 mod mobilenet;
 mod preact;
 mod torchvision;
@@ -187,7 +188,7 @@ impl Net {
             arch.head_path(vs),
             arch.feature_dim(),
             classes,
-            Default::default(),
+            init::Scheme::of(arch).linear(),
         );
         Net { arch, body, head }
     }
@@ -215,18 +216,27 @@ impl ModuleT for Net {
     }
 }
 
-fn conv(vs: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, padding: i64) -> nn::Conv2D {
+fn conv(
+    scheme: init::Scheme,
+    vs: nn::Path,
+    c_in: i64,
+    c_out: i64,
+    k: i64,
+    stride: i64,
+    padding: i64,
+) -> nn::Conv2D {
     let config = nn::ConvConfig {
         stride,
         padding,
         bias: false,
+        ws_init: scheme.conv(),
         ..Default::default()
     };
     nn::conv2d(vs, c_in, c_out, k, config)
 }
 
 fn bn(vs: nn::Path, c: i64) -> nn::BatchNorm {
-    nn::batch_norm2d(vs, c, Default::default())
+    nn::batch_norm2d(vs, c, init::batch_norm())
 }
 
 /// Global average pool.

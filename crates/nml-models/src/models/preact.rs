@@ -3,6 +3,7 @@
 use tch::nn;
 use tch::Tensor;
 
+use super::init::Scheme;
 use super::{bn, conv, pool, Body};
 
 /// Pre-activation block: BN-ReLU before each convolution, 1×1 projection shortcut.
@@ -19,11 +20,20 @@ impl PreActBlock {
     pub(super) fn new(vs: nn::Path, c_in: i64, c_out: i64, stride: i64) -> PreActBlock {
         PreActBlock {
             bn1: bn(&vs / "bn1", c_in),
-            conv1: conv(&vs / "conv1", c_in, c_out, 3, stride, 1),
+            conv1: conv(Scheme::Torch, &vs / "conv1", c_in, c_out, 3, stride, 1),
             bn2: bn(&vs / "bn2", c_out),
-            conv2: conv(&vs / "conv2", c_out, c_out, 3, 1, 1),
-            shortcut: (stride != 1 || c_in != c_out)
-                .then(|| conv(&vs / "shortcut" / 0, c_in, c_out, 1, stride, 0)),
+            conv2: conv(Scheme::Torch, &vs / "conv2", c_out, c_out, 3, 1, 1),
+            shortcut: (stride != 1 || c_in != c_out).then(|| {
+                conv(
+                    Scheme::Torch,
+                    &vs / "shortcut" / 0,
+                    c_in,
+                    c_out,
+                    1,
+                    stride,
+                    0,
+                )
+            }),
         }
     }
 
@@ -67,7 +77,7 @@ impl PreActResNet18 {
             }
         }
         PreActResNet18 {
-            conv1: conv(vs / "conv1", 3, 64, 3, 1, 1),
+            conv1: conv(Scheme::Torch, vs / "conv1", 3, 64, 3, 1, 1),
             blocks,
             bn: bn(vs / "bn", 512),
         }

@@ -3,6 +3,7 @@
 use tch::nn;
 use tch::Tensor;
 
+use super::init::Scheme;
 use super::{bn, conv, pool, Body};
 
 /// torchvision's BasicBlock (ResNet-18) or Bottleneck (ResNet-50, stride on the 3×3).
@@ -35,7 +36,15 @@ impl TvBlock {
             .enumerate()
             .map(|(i, &(a, b, k, s))| {
                 (
-                    conv(&vs / format!("conv{}", i + 1), a, b, k, s, k / 2),
+                    conv(
+                        Scheme::Torchvision,
+                        &vs / format!("conv{}", i + 1),
+                        a,
+                        b,
+                        k,
+                        s,
+                        k / 2,
+                    ),
                     bn(&vs / format!("bn{}", i + 1), b),
                 )
             })
@@ -43,7 +52,15 @@ impl TvBlock {
         let c_out = planes * expansion;
         let downsample = (stride != 1 || c_in != c_out).then(|| {
             (
-                conv(&vs / "downsample" / 0, c_in, c_out, 1, stride, 0),
+                conv(
+                    Scheme::Torchvision,
+                    &vs / "downsample" / 0,
+                    c_in,
+                    c_out,
+                    1,
+                    stride,
+                    0,
+                ),
                 bn(&vs / "downsample" / 1, c_out),
             )
         });
@@ -94,7 +111,7 @@ impl TvResNet {
             }
         }
         TvResNet {
-            conv1: conv(vs / "conv1", 3, 64, 7, 2, 3),
+            conv1: conv(Scheme::Torchvision, vs / "conv1", 3, 64, 7, 2, 3),
             bn1: bn(vs / "bn1", 64),
             blocks,
         }

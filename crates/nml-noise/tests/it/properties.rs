@@ -149,3 +149,73 @@ fn caption_swaps_never_pair_a_sample_with_itself() {
         }
     }
 }
+
+/// A manifest of `n` rows whose captions are the class names ("a photo of a cK"), as in the study.
+fn class_name_captions(n: usize, classes: usize) -> nml_core::Manifest {
+    let samples = (0..n as i64)
+        .map(|i| nml_core::Sample {
+            index: i,
+            split: "train".to_owned(),
+            label: i % classes as i64,
+            text: Some(format!("a photo of a c{}", i % classes as i64)),
+            ..nml_core::Sample::default()
+        })
+        .collect();
+    nml_core::Manifest::from_samples((0..classes).map(|c| format!("c{c}")).collect(), samples)
+        .unwrap()
+}
+
+#[test]
+fn caption_swaps_count_only_rows_whose_caption_changed() {
+    use arrow::array::AsArray;
+    use nml_noise::{NoiseConfig, NoiseKind, SwapSemantics};
+    let (n, classes) = (4000, 5);
+    let manifest = class_name_captions(n, classes);
+    let config = |ratio, semantics| NoiseConfig {
+        kind: NoiseKind::CaptionSwap { ratio, semantics },
+        seed: 3,
+        splits: vec!["train".to_owned()],
+    };
+    let path = std::path::Path::new("captions.parquet");
+    let (out, summary) =
+        nml_noise::corrupt(&manifest, &config(0.2, SwapSemantics::Nml), path).unwrap();
+    let text = out.text.as_ref().unwrap();
+    let changed = (0..n)
+        .filter(|&r| text[r] != manifest.text.as_ref().unwrap()[r])
+        .count();
+    assert_eq!(summary.swaps, Some(400), "round(0.2 * 4000 / 2) pairs");
+    assert_eq!(summary.rows_noisy, changed, "noisy = changed captions");
+    // About 1/C of the pairs share a caption and change nothing.
+    let expected = 800.0 * (1.0 - 1.0 / classes as f64);
+    assert!(
+        (changed as f64 - expected).abs() < 60.0,
+        "{changed} vs ~{expected}"
+    );
+    let flags = out
+        .extra
+        .iter()
+        .find(|(f, _)| f.name() == "is_noisy")
+        .unwrap()
+        .1
+        .clone();
+    let flags = flags.as_boolean();
+    assert!((0..n).all(|r| flags.value(r) == (text[r] != manifest.text.as_ref().unwrap()[r])));
+
+    // The official script: floor(R·N) swaps drawn with replacement change
+    // about N(1 − e^(−2R)) rows when captions are distinct.
+    let distinct = {
+        let mut m = manifest.clone();
+        m.text = Some((0..n).map(|i| format!("caption {i}")).collect());
+        m
+    };
+    let (_, official) =
+        nml_noise::corrupt(&distinct, &config(0.025, SwapSemantics::Official), path).unwrap();
+    assert_eq!(official.swaps, Some(100));
+    let expected = n as f64 * (1.0 - (-0.05f64).exp());
+    assert!(
+        (official.rows_noisy as f64 - expected).abs() < 8.0,
+        "{} vs ~{expected}",
+        official.rows_noisy
+    );
+    assert!((official.ratio_expected.unwrap() - 0.0488).abs() < 1e-3);
+}

@@ -65,7 +65,10 @@ fn clean_captions_give_zero_shot_accuracy_and_swapped_captions_do_not() {
 
     let manifest = nml_core::Manifest::read(&corpus).unwrap();
     let noise = NoiseConfig {
-        kind: NoiseKind::CaptionSwap { ratio: 1.0 },
+        kind: NoiseKind::CaptionSwap {
+            ratio: 1.0,
+            semantics: Default::default(),
+        },
         seed: 0,
         splits: vec!["train".into()],
     };

@@ -39,6 +39,7 @@ pub fn structured_table(n: usize, dim: usize, seed: u64) -> FeatureTable {
             .collect(),
         label: vec![0; rows],
         domain: None,
+        view: None,
         dim,
         features,
         class_names: None,

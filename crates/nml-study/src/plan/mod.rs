@@ -12,7 +12,7 @@ mod real;
 use std::fmt::Write as _;
 
 pub use noisy::build;
-pub use real::build_real;
+pub use real::{build_real, REAL_VIEWS};
 
 use crate::record::TableEntry;
 use crate::types::{Program, Stage};

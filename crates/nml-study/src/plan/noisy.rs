@@ -207,6 +207,13 @@ fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[u
         &features,
     ]);
     args.extend(cell.benchmark.extract_args.iter().cloned());
+    if cell.sizes.views > 0 {
+        args.extend(strings(&["--views", &cell.sizes.views.to_string()]));
+        if cell.condition.setting == Setting::Contrastive {
+            // open_clip's train transform, as the official CLIP runs use.
+            args.extend(strings(&["--augment", "rrc-noflip"]));
+        }
+    }
     let mut deps = vec![pretrain];
     deps.extend(data);
     plan.add(
@@ -246,6 +253,9 @@ fn tune(plan: &mut Plan, cell: &Cell, task: &Task, extract: usize) {
             args.extend(strings(&["--train-domain", &benchmark.id_domain]));
         }
         args.extend(strings(&["--method", variant.method().name()]));
+        if two_view(variant, cell.sizes.views) {
+            args.push("--two-view".to_owned());
+        }
         for e in &evals {
             args.extend(["--eval".to_owned(), e.clone()]);
         }
@@ -274,6 +284,12 @@ fn tune(plan: &mut Plan, cell: &Cell, task: &Task, extract: usize) {
             entry,
         );
     }
+}
+
+/// MLP and NMTune heads train on two cached views per step when there are
+/// views to draw from (the official loop); the linear probe on the eval view.
+pub(super) fn two_view(variant: Variant, views: u32) -> bool {
+    views >= 2 && variant.method() != crate::types::Method::Lp
 }
 
 /// Spectrum of the tasks' test features: one analysis per domain for tasks

@@ -5,6 +5,9 @@ use super::{strings, Plan, Tune};
 use crate::record::TableEntry;
 use crate::types::{Noise, Program, Setting, Stage, TableKind, Variant};
 
+/// Augmented views cached per PACS image for MobileNetV2's two-view heads.
+pub const REAL_VIEWS: u32 = 8;
+
 /// MobileNetV2 (ImageNet-1k) features of PACS, heads trained on photo and
 /// tested on every domain; all-MiniLM-L6-v2 (a billion noisy web sentence
 /// pairs) embeddings of SST-2, heads trained on the dev split (6,735
@@ -42,6 +45,9 @@ pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
     let seed_list: Vec<String> = seeds.iter().map(u64::to_string).collect();
     let seed_list = seed_list.join(",");
     for (task, train_split, domain, features, evals, dep) in jobs {
+        // MobileNetV2 runs here, so its views are cached; MiniLM's sentence
+        // embeddings come one per text (a black box), so its heads stay single-view.
+        let views = if dep == vision { REAL_VIEWS } else { 0 };
         for variant in Variant::METHODS {
             let method = variant.method().name();
             let run = format!("tune/{task}/{method}");
@@ -55,6 +61,9 @@ pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
             ]);
             if let Some(d) = domain {
                 args.extend(["--train-domain".to_owned(), d.to_owned()]);
+            }
+            if super::noisy::two_view(variant, views) {
+                args.push("--two-view".to_owned());
             }
             for e in evals {
                 args.extend(["--eval".to_owned(), e.clone()]);
@@ -109,6 +118,8 @@ fn features(plan: &mut Plan, data_dir: &str, device: &str) -> (usize, usize) {
             "cache/features",
             "--device",
             device,
+            "--views",
+            &REAL_VIEWS.to_string(),
             "--out",
             &pacs,
         ]),

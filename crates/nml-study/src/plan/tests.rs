@@ -54,6 +54,23 @@ fn plan_covers_the_study_and_keys_chain() {
         &step("tune-s1-n10-task-1-no-covariance").args,
         ["--cov-weight", "0"]
     ));
+    // Backbones nml runs get 4 cached augmented views (open_clip's transform
+    // for the CLIP-style ones); MLP and NMTune train on two per step, LP on the eval view.
+    let views = &step("features-s0-n10-task-0").args;
+    assert!(has(views, ["--views", "4"]) && !views.contains(&"--augment".to_owned()));
+    assert!(has(
+        &step("features-s0-clip-n10-task-0").args,
+        ["--augment", "rrc-noflip"]
+    ));
+    for step in plan.steps.iter().filter(|s| s.stage == Stage::Tune) {
+        let lp = has(&step.args, ["--method", "lp"]);
+        assert_eq!(
+            step.args.contains(&"--two-view".to_owned()),
+            !lp,
+            "{}",
+            step.name
+        );
+    }
     // Heads train on the source domain only, so the other domains are out of distribution.
     for step in plan.steps.iter().filter(|s| s.stage == Stage::Tune) {
         let at = step.args.iter().position(|a| a == "--train-domain");
@@ -147,6 +164,16 @@ fn real_models_plan_tunes_three_heads_per_model() {
     assert_eq!(tunes.len(), 6);
     assert!(tunes.contains(&"tune-all-minilm-l6-v2-sst2-nmtune"));
     assert_eq!(plan.steps[1].args[0], "text");
+    // MobileNetV2's MLP and NMTune heads are two-view; MiniLM's embeddings come one per text.
+    let step = |name: &str| plan.steps.iter().find(|s| s.name == name).unwrap();
+    assert!(has(
+        &step("features-mobilenet-v2-pacs").args,
+        ["--views", "8"]
+    ));
+    let two_view = |name: &str| step(name).args.contains(&"--two-view".to_owned());
+    assert!(two_view("tune-mobilenet-v2-pacs-nmtune") && two_view("tune-mobilenet-v2-pacs-mlp"));
+    assert!(!two_view("tune-mobilenet-v2-pacs-lp"));
+    assert!(!two_view("tune-all-minilm-l6-v2-sst2-nmtune"));
     assert!(plan
         .tables
         .iter()

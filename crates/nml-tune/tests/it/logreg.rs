@@ -42,6 +42,8 @@ fn linear_probe_matches_logistic_regression_on_the_smoke_benchmark() {
         cache: dir.path().join("cache"),
         force: false,
         pretrained: None,
+        embedding: None,
+        views: nml_features::ViewRequest::none(),
     };
     let features = extract(&request, Device::Cpu).unwrap().path;
     let table = nml_core::FeatureTable::read(&features).unwrap();

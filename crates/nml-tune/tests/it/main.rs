@@ -1,8 +1,10 @@
 //! Integration tests of nml-tune.
 
+mod encoder; // views cached by extraction, cached two-view tuning, the backbone in the loop
 mod logreg; // the linear probe matches scikit-learn's logistic regression on the smoke benchmark
 mod losses; // each regulariser and its gradient against PyTorch
 mod training; // nmtune with zero weights is mlp; lp learns; bad inputs; NaN guard
+mod two_view; // one official two-view step against PyTorch; cached views drive two-view training
 
 use nml_core::FeatureTable;
 
@@ -23,6 +25,7 @@ pub fn clusters(classes: usize, dim: usize, per: usize, seed: u64) -> FeatureTab
         split: Vec::new(),
         label: Vec::new(),
         domain: None,
+        view: None,
         dim,
         features: Vec::new(),
         class_names: Some((0..classes).map(|c| format!("c{c}")).collect()),

@@ -6,7 +6,13 @@
 //! | `split` | string | yes |
 //! | `label` | int64 | yes, `>= 0` and below the class count when known |
 //! | `domain` | string | no |
+//! | `view` | int64 | no: 0 = the eval transform, 1..K = augmented views of the same row |
 //! | `feature` | fixed_size_list<float32, D> | yes, finite |
+//!
+//! A row is identified by (`split`, `index`, `view`); without a `view`
+//! column every row is the eval view. [`FeatureTable::eval_view`] keeps the
+//! rows every single-view consumer reads, [`FeatureTable::augmented_views`]
+//! lines up the others behind them.
 //!
 //! Metadata: `nml.feature_dim`, `nml.class_names` when the producer knows
 //! the classes, plus whatever the producer records (model and dataset hashes,
@@ -28,10 +34,14 @@ use crate::error::{CoreError, Result};
 use crate::manifest::{columns, META_CLASS_NAMES};
 use crate::table::{schema_with_metadata, ParquetSink, Table};
 
+mod views;
+
 /// Name of the feature vector column.
 pub const FEATURE: &str = "feature";
 /// Metadata key holding the feature dimension.
 pub const META_FEATURE_DIM: &str = "nml.feature_dim";
+/// Name of the optional view column (0 = eval transform, 1..K augmented).
+pub const VIEW: &str = "view";
 
 /// A feature table in memory; `features` is row-major, `len() * dim` values.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,10 +50,22 @@ pub struct FeatureTable {
     pub split: Vec<String>,
     pub label: Vec<i64>,
     pub domain: Option<Vec<String>>,
+    /// Which view of its image each row is (`None`: every row is the eval view).
+    pub view: Option<Vec<i64>>,
     pub dim: usize,
     pub features: Vec<f32>,
     pub class_names: Option<Vec<String>>,
     pub metadata: BTreeMap<String, String>,
+}
+
+/// The augmented views behind the eval rows of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AugmentedViews {
+    /// Views per row (K).
+    pub per_row: usize,
+    /// Row-major `[rows, K, D]`: view `v` (1-based in the file) of eval row `r`
+    /// is at `(r * K + v - 1) * D`.
+    pub values: Vec<f32>,
 }
 
 /// Vectors from another tool: an `index`, an optional `split`, and a vector column.
@@ -86,6 +108,7 @@ pub struct FeatureBatch<'a> {
     pub split: &'a [String],
     pub label: &'a [i64],
     pub domain: Option<&'a [String]>,
+    pub view: Option<&'a [i64]>,
     /// Row-major, `index.len() * dim` values.
     pub features: &'a [f32],
 }
@@ -95,6 +118,7 @@ pub struct FeatureBatch<'a> {
 pub struct FeatureSchema {
     pub dim: usize,
     pub has_domain: bool,
+    pub has_view: bool,
     pub class_names: Option<Vec<String>>,
     pub metadata: BTreeMap<String, String>,
 }
@@ -126,6 +150,10 @@ impl FeatureTable {
             split: pick(&self.split),
             label: rows.iter().map(|&r| self.label[r]).collect(),
             domain: self.domain.as_deref().map(pick),
+            view: self
+                .view
+                .as_ref()
+                .map(|v| rows.iter().map(|&r| v[r]).collect()),
             dim: self.dim,
             features: rows
                 .iter()
@@ -149,6 +177,7 @@ impl FeatureTable {
             columns::SPLIT,
             columns::LABEL,
             columns::DOMAIN,
+            VIEW,
             FEATURE,
         ];
         let table = Table::read(path, |c| wanted.contains(&c))?;
@@ -159,6 +188,7 @@ impl FeatureTable {
             .has(columns::DOMAIN)
             .then(|| table.strings(columns::DOMAIN))
             .transpose()?;
+        let view = table.has(VIEW).then(|| table.i64s(VIEW)).transpose()?;
         let (dim, features) = table.float_rows(FEATURE)?;
         let mut metadata = table.metadata.clone();
         metadata.remove("ARROW:schema");
@@ -179,6 +209,7 @@ impl FeatureTable {
             split,
             label,
             domain,
+            view,
             dim,
             features,
             class_names,
@@ -201,6 +232,7 @@ impl FeatureTable {
         FeatureSchema {
             dim: self.dim,
             has_domain: self.domain.is_some(),
+            has_view: self.view.is_some(),
             class_names: self.class_names.clone(),
             metadata: self.metadata.clone(),
         }
@@ -212,6 +244,7 @@ impl FeatureTable {
             split: &self.split,
             label: &self.label,
             domain: self.domain.as_deref(),
+            view: self.view.as_deref(),
             features: &self.features,
         }
     }
@@ -244,6 +277,9 @@ impl FeatureWriter {
         if spec.has_domain {
             fields.push(Field::new(columns::DOMAIN, DataType::Utf8, false));
         }
+        if spec.has_view {
+            fields.push(Field::new(VIEW, DataType::Int64, false));
+        }
         fields.push(Field::new(
             FEATURE,
             DataType::FixedSizeList(item.clone(), spec.dim as i32),
@@ -274,6 +310,9 @@ impl FeatureWriter {
         ];
         if let Some(domain) = batch.domain {
             arrays.push(Arc::new(StringArray::from_iter_values(domain)));
+        }
+        if let Some(view) = batch.view {
+            arrays.push(Arc::new(Int64Array::from(view.to_vec())));
         }
         let values = Arc::new(Float32Array::from(batch.features.to_vec()));
         let list =
@@ -308,8 +347,9 @@ struct RowChecker {
     path: PathBuf,
     dim: usize,
     has_domain: bool,
+    has_view: bool,
     classes: Option<usize>,
-    seen: HashSet<(String, i64)>,
+    seen: HashSet<(String, i64, i64)>,
     rows: usize,
 }
 
@@ -319,13 +359,15 @@ impl RowChecker {
             path: path.to_owned(),
             dim: spec.dim,
             has_domain: spec.has_domain,
+            has_view: spec.has_view,
             classes: spec.class_names.as_ref().map(Vec::len),
             seen: HashSet::new(),
             rows: 0,
         }
     }
 
-    fn check(&mut self, batch: &FeatureBatch<'_>) -> Result<()> {
+    /// Lengths of the batch's columns, and the optional columns the schema has.
+    fn check_columns(&self, batch: &FeatureBatch<'_>) -> Result<()> {
         let n = batch.index.len();
         let mismatch = |what: &str, len: usize| {
             CoreError::invalid(
@@ -365,15 +407,54 @@ impl RowChecker {
             (true, Some(d)) if d.len() != n => return Err(mismatch("domains", d.len())),
             _ => {}
         }
+        match (self.has_view, batch.view) {
+            (true, None) => {
+                return Err(CoreError::invalid(
+                    &self.path,
+                    "batch lacks the `view` column",
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(CoreError::invalid(
+                    &self.path,
+                    "batch has a `view` column the schema lacks",
+                ))
+            }
+            (true, Some(v)) if v.len() != n => return Err(mismatch("views", v.len())),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn check(&mut self, batch: &FeatureBatch<'_>) -> Result<()> {
+        self.check_columns(batch)?;
+        let n = batch.index.len();
         for i in 0..n {
             let row = self.rows + i;
-            if !self.seen.insert((batch.split[i].clone(), batch.index[i])) {
+            let view = batch.view.map_or(0, |v| v[i]);
+            if view < 0 {
+                return Err(CoreError::bad_value(
+                    &self.path,
+                    VIEW,
+                    row,
+                    format!("view {view} is negative"),
+                ));
+            }
+            if !self
+                .seen
+                .insert((batch.split[i].clone(), batch.index[i], view))
+            {
+                let which = if batch.view.is_some() {
+                    format!(" view {view}")
+                } else {
+                    String::new()
+                };
                 return Err(CoreError::bad_value(
                     &self.path,
                     columns::INDEX,
                     row,
                     format!(
-                        "index {} of split `{}` appears twice",
+                        "index {} of split `{}`{which} appears twice",
                         batch.index[i], batch.split[i]
                     ),
                 ));
