@@ -49,13 +49,19 @@ pub struct ExtractRequest {
 }
 
 /// The augmented views to cache beside each eval row.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ViewRequest {
     /// K: views 1..=K per image.
     pub count: u32,
     pub augment: Augment,
     /// Seed of the per-view generators.
     pub seed: u64,
+    /// Only rows of this split get views (the rows heads train on); `None`: every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
+    /// Only rows of this domain get views; `None`: every domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 impl ViewRequest {
@@ -65,7 +71,22 @@ impl ViewRequest {
             count: 0,
             augment: Augment::new(nml_models::AugmentKind::Rrc),
             seed: 0,
+            split: None,
+            domain: None,
         }
+    }
+
+    /// Whether manifest row `row` gets augmented views.
+    pub fn wants(&self, manifest: &Manifest, row: usize) -> bool {
+        self.count > 0
+            && self
+                .split
+                .as_ref()
+                .is_none_or(|s| manifest.split[row] == *s)
+            && self
+                .domain
+                .as_ref()
+                .is_none_or(|d| manifest.domain.as_ref().is_some_and(|dom| dom[row] == *d))
     }
 }
 
@@ -117,7 +138,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         normalize: info.normalize,
         splits: request.splits.clone(),
         embedding: (embedding != Embedding::Pooled).then_some(embedding),
-        views: (request.views.count > 0).then_some(request.views),
+        views: (request.views.count > 0).then(|| request.views.clone()),
     };
     let model_hash = nml_core::hash_file(&weights)?;
     let manifest_hash = nml_core::hash_file(&request.manifest)?;
@@ -171,7 +192,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         metadata,
     };
     let mut writer = FeatureWriter::create(&path, spec)?;
-    write_features(&backbone, &manifest, &rows, request, &mut writer)?;
+    let augmented = write_features(&backbone, &manifest, &rows, request, &mut writer)?;
     writer.finish()?;
     nml_core::write_json_atomic(
         entry.join("config.json"),
@@ -190,7 +211,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         key: key.to_hex(),
         cache_hit: false,
         images: rows.len(),
-        rows: rows.len() * (1 + request.views.count as usize),
+        rows: rows.len() + augmented,
         dim,
     })
 }
@@ -214,15 +235,17 @@ fn selected_rows(manifest: &Manifest, request: &ExtractRequest) -> Result<Vec<us
 }
 
 /// Runs the backbone over `rows`, batch by batch, into `writer`: the eval
-/// view of each batch, then its augmented views 1..=K.
+/// view of each batch, then the augmented views 1..=K of its rows that get
+/// views; returns the number of augmented rows written.
 fn write_features(
     backbone: &Backbone,
     manifest: &Manifest,
     rows: &[usize],
     request: &ExtractRequest,
     writer: &mut FeatureWriter,
-) -> Result<()> {
-    let views = request.views;
+) -> Result<usize> {
+    let views = &request.views;
+    let mut augmented_rows = 0;
     for chunk in rows.chunks(request.batch_size.max(1)) {
         let set = image::load(
             manifest,
@@ -240,20 +263,28 @@ fn write_features(
             &eval,
             (views.count > 0).then_some(0),
         )?;
-        let ids: Vec<(&str, i64)> = chunk
+        let picked: Vec<i64> = (0..chunk.len() as i64)
+            .filter(|&i| views.wants(manifest, chunk[i as usize]))
+            .collect();
+        if picked.is_empty() {
+            continue;
+        }
+        let sub: Vec<usize> = picked.iter().map(|&i| chunk[i as usize]).collect();
+        let images = set.images.index_select(0, &Tensor::from_slice(&picked));
+        let ids: Vec<(&str, i64)> = sub
             .iter()
             .map(|&r| (manifest.split[r].as_str(), manifest.index[r]))
             .collect();
         for v in 1..=views.count {
-            let augmented =
-                views
-                    .augment
-                    .batch(&set.images, views.seed, &ids, &vec![v; chunk.len()]);
+            let augmented = views
+                .augment
+                .batch(&images, views.seed, &ids, &vec![v; sub.len()]);
             let vectors = backbone.encode(&augmented);
-            write_rows(writer, manifest, chunk, &vectors, Some(v as i64))?;
+            write_rows(writer, manifest, &sub, &vectors, Some(v as i64))?;
+            augmented_rows += sub.len();
         }
     }
-    Ok(())
+    Ok(augmented_rows)
 }
 
 /// Writes the vectors of manifest rows `chunk` (with their index, split,

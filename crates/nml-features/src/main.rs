@@ -139,6 +139,12 @@ struct ViewArgs {
     /// Seed of the view generators (a view is a function of seed, image and view number)
     #[arg(long, default_value_t = 0)]
     view_seed: u64,
+    /// Only rows of this split get views (the rows heads train on; default: every row)
+    #[arg(long)]
+    view_split: Option<String>,
+    /// Only rows of this domain get views (default: every domain)
+    #[arg(long)]
+    view_domain: Option<String>,
 }
 
 impl ViewArgs {
@@ -157,13 +163,17 @@ impl ViewArgs {
         augment
             .validate()
             .map_err(|e| anyhow::format_err!("--augment-scale: {e}"))?;
-        if self.augment_scale.is_some() && self.views == 0 {
-            anyhow::bail!("--augment-scale needs --views K (K > 0)");
+        let options =
+            self.augment_scale.is_some() || self.view_split.is_some() || self.view_domain.is_some();
+        if options && self.views == 0 {
+            anyhow::bail!("--augment-scale, --view-split and --view-domain need --views K (K > 0)");
         }
         Ok(ViewRequest {
             count: self.views,
             augment,
             seed: self.view_seed,
+            split: self.view_split.clone(),
+            domain: self.view_domain.clone(),
         })
     }
 }

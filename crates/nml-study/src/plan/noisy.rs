@@ -208,7 +208,16 @@ fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[u
     ]);
     args.extend(cell.benchmark.extract_args.iter().cloned());
     if cell.sizes.views > 0 {
-        args.extend(strings(&["--views", &cell.sizes.views.to_string()]));
+        // Views only for the rows heads train on: the train split of the source domain.
+        args.extend(strings(&[
+            "--views",
+            &cell.sizes.views.to_string(),
+            "--view-split",
+            "train",
+        ]));
+        if task.domains {
+            args.extend(strings(&["--view-domain", &cell.benchmark.id_domain]));
+        }
         if cell.condition.setting == Setting::Contrastive {
             // open_clip's train transform, as the official CLIP runs use.
             args.extend(strings(&["--augment", "rrc-noflip"]));

@@ -6,7 +6,7 @@ use crate::record::TableEntry;
 use crate::types::{Noise, Program, Setting, Stage, TableKind, Variant};
 
 /// Augmented views cached per PACS image for MobileNetV2's two-view heads.
-pub const REAL_VIEWS: u32 = 8;
+pub const REAL_VIEWS: u32 = 16;
 
 /// MobileNetV2 (ImageNet-1k) features of PACS, heads trained on photo and
 /// tested on every domain; all-MiniLM-L6-v2 (a billion noisy web sentence
@@ -120,6 +120,10 @@ fn features(plan: &mut Plan, data_dir: &str, device: &str) -> (usize, usize) {
             device,
             "--views",
             &REAL_VIEWS.to_string(),
+            "--view-split",
+            "train",
+            "--view-domain",
+            "photo",
             "--out",
             &pacs,
         ]),

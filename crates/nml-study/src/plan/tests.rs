@@ -58,6 +58,7 @@ fn plan_covers_the_study_and_keys_chain() {
     // for the CLIP-style ones); MLP and NMTune train on two per step, LP on the eval view.
     let views = &step("features-s0-n10-task-0").args;
     assert!(has(views, ["--views", "4"]) && !views.contains(&"--augment".to_owned()));
+    assert!(has(views, ["--view-split", "train"]) && has(views, ["--view-domain", "photo"]));
     assert!(has(
         &step("features-s0-clip-n10-task-0").args,
         ["--augment", "rrc-noflip"]
@@ -166,10 +167,8 @@ fn real_models_plan_tunes_three_heads_per_model() {
     assert_eq!(plan.steps[1].args[0], "text");
     // MobileNetV2's MLP and NMTune heads are two-view; MiniLM's embeddings come one per text.
     let step = |name: &str| plan.steps.iter().find(|s| s.name == name).unwrap();
-    assert!(has(
-        &step("features-mobilenet-v2-pacs").args,
-        ["--views", "8"]
-    ));
+    let vision = &step("features-mobilenet-v2-pacs").args;
+    assert!(has(vision, ["--views", "16"]) && has(vision, ["--view-domain", "photo"]));
     let two_view = |name: &str| step(name).args.contains(&"--two-view".to_owned());
     assert!(two_view("tune-mobilenet-v2-pacs-nmtune") && two_view("tune-mobilenet-v2-pacs-mlp"));
     assert!(!two_view("tune-mobilenet-v2-pacs-lp"));

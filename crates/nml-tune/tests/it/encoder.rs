@@ -94,6 +94,23 @@ fn views_are_cached_and_tuned_on_and_the_encoder_runs_in_the_loop() {
     let photo = |t: &nml_core::FeatureTable, split: &str| {
         t.select(&t.rows_where(Some(split), Some("photo")))
     };
+    // Views for the training rows only (the rows of one split and domain).
+    let scoped = extract(
+        &ExtractRequest {
+            views: ViewRequest {
+                count: 2,
+                split: Some("train".to_owned()),
+                domain: Some("photo".to_owned()),
+                ..ViewRequest::none()
+            },
+            ..plain.clone()
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let photo_train = eval.rows_where(Some("train"), Some("photo")).len();
+    assert_eq!(scoped.rows, 600 + 2 * photo_train);
+    let scoped = nml_core::FeatureTable::read(&scoped.path).unwrap();
     let evals = vec![(
         "photo".to_owned(),
         PathBuf::from("photo"),
@@ -106,6 +123,15 @@ fn views_are_cached_and_tuned_on_and_the_encoder_runs_in_the_loop() {
     };
     let cached = tune(&two_view, &photo(&table, "train"), &evals, 0, Device::Cpu).unwrap();
     assert!(cached[0].accuracy > 0.2, "{cached:?}");
+    tune(&two_view, &photo(&scoped, "train"), &evals, 0, Device::Cpu).unwrap();
+    let sketch = scoped.select(&scoped.rows_where(Some("train"), Some("sketch")));
+    let err = tune(&two_view, &sketch, &evals, 0, Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("augmented views"),
+        "rows without views cannot train two-view: {err}"
+    );
 
     let request = EncoderRequest {
         checkpoint: &model,

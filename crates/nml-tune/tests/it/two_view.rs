@@ -50,6 +50,13 @@ fn a_two_view_step_matches_the_official_code() {
     let vs = VarStore::new(Device::Cpu);
     let head = Head::new(&vs.root(), Method::Nmtune, d, c, true, 1.0);
     let variables = vs.variables();
+    // PyTorch's BatchNorm1d starts at γ = 1, β = 0 (tch's default would draw γ from U(0, 1)).
+    let ones = variables["mlp.1.weight"].ones_like();
+    assert!(variables["mlp.1.weight"].equal(&ones), "γ starts at 1");
+    assert!(
+        variables["mlp.1.bias"].equal(&ones.zeros_like()),
+        "β starts at 0"
+    );
     let params = r["params"].as_object().unwrap();
     tch::no_grad(|| {
         for (name, p) in params {
