@@ -149,20 +149,12 @@ struct ViewArgs {
 
 impl ViewArgs {
     fn request(&self) -> anyhow::Result<ViewRequest> {
-        let mut augment = Augment::new(self.augment);
-        if let Some(text) = &self.augment_scale {
-            let parts: Vec<f64> = text
-                .split(',')
-                .map(|x| x.trim().parse::<f64>())
-                .collect::<Result<_, _>>()
-                .map_err(|e| anyhow::format_err!("--augment-scale `{text}`: {e}"))?;
-            let [lo, hi] = <[f64; 2]>::try_from(parts)
-                .map_err(|_| anyhow::format_err!("--augment-scale `{text}`: expected LO,HI"))?;
-            augment.scale = (lo, hi);
-        }
-        augment
-            .validate()
-            .map_err(|e| anyhow::format_err!("--augment-scale: {e}"))?;
+        let augment = match &self.augment_scale {
+            Some(text) => Augment::new(self.augment)
+                .parse_scale(text)
+                .map_err(|e| anyhow::format_err!("--augment-scale: {e}"))?,
+            None => Augment::new(self.augment),
+        };
         let options =
             self.augment_scale.is_some() || self.view_split.is_some() || self.view_domain.is_some();
         if options && self.views == 0 {

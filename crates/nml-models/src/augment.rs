@@ -81,6 +81,21 @@ impl Augment {
         Augment { kind, scale }
     }
 
+    /// Sets the scale from `LO,HI` text (a command-line value) and checks it.
+    pub fn parse_scale(mut self, text: &str) -> Result<Augment, String> {
+        let (lo, hi) = text
+            .split_once(',')
+            .ok_or_else(|| format!("augment scale `{text}`: expected LO,HI"))?;
+        let parse = |x: &str| {
+            x.trim()
+                .parse::<f64>()
+                .map_err(|e| format!("augment scale `{text}`: `{x}`: {e}"))
+        };
+        self.scale = (parse(lo)?, parse(hi)?);
+        self.validate()?;
+        Ok(self)
+    }
+
     /// Checks the scale range; the message names the problem.
     pub fn validate(&self) -> Result<(), String> {
         let (lo, hi) = self.scale;

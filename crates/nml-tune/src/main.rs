@@ -125,22 +125,12 @@ struct EncoderArgs {
 
 impl EncoderArgs {
     fn augment(&self) -> anyhow::Result<Augment> {
-        let mut augment = Augment::new(self.augment);
-        if let Some(text) = &self.augment_scale {
-            let (lo, hi) = text
-                .split_once(',')
-                .with_context(|| format!("--augment-scale `{text}`: expected LO,HI"))?;
-            let parse = |x: &str| {
-                x.trim()
-                    .parse::<f64>()
-                    .with_context(|| format!("--augment-scale `{text}`: `{x}` is not a number"))
-            };
-            augment.scale = (parse(lo)?, parse(hi)?);
+        match &self.augment_scale {
+            Some(text) => Augment::new(self.augment)
+                .parse_scale(text)
+                .map_err(|e| anyhow::format_err!("--augment-scale: {e}")),
+            None => Ok(Augment::new(self.augment)),
         }
-        augment
-            .validate()
-            .map_err(|e| anyhow::format_err!("--augment-scale: {e}"))?;
-        Ok(augment)
     }
 
     fn pretrained(&self) -> anyhow::Result<Option<nml_features::backbone::Pretrained>> {
