@@ -64,6 +64,8 @@ pub struct TuneRecord {
     pub lsvr: f64,
     /// Trained on two augmented views per step (the official loop) rather than the eval view.
     pub two_view: bool,
+    /// Test rows of the eval (0 in tables written before nml-tune recorded them).
+    pub rows: u64,
 }
 
 /// Everything the report is made of.
@@ -323,6 +325,11 @@ impl Results {
                 .ok()
                 .and_then(|c| c.bool().ok().map(|b| b.get(0).unwrap_or(false)))
                 .unwrap_or(false);
+            let rows = if frame.column("rows").is_ok() {
+                ints(&frame, "rows", &path)?
+            } else {
+                vec![0; evals.len()]
+            };
             for (i, domain) in evals.iter().enumerate() {
                 if !accuracy[i].is_finite() {
                     return Err(ReportError::Invalid(format!(
@@ -343,6 +350,7 @@ impl Results {
                     sve: sve[i],
                     lsvr: lsvr[i],
                     two_view,
+                    rows: u64::try_from(rows[i]).unwrap_or(0),
                 });
             }
         }
@@ -395,7 +403,8 @@ impl Results {
             "accuracy" => t.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
             "z_sve" => t.iter().map(|r| r.sve).collect::<Vec<_>>(),
             "z_lsvr" => t.iter().map(|r| r.lsvr).collect::<Vec<_>>(),
-            "two_view" => t.iter().map(|r| r.two_view).collect::<Vec<_>>()
+            "two_view" => t.iter().map(|r| r.two_view).collect::<Vec<_>>(),
+            "rows" => t.iter().map(|r| r.rows).collect::<Vec<_>>()
         )
         .map_err(fail)?;
         Ok(vec![

@@ -4,17 +4,21 @@
 //!
 //! - [`run`]: the run index (`run.json`);
 //! - [`collect`]: the stages' outputs as flat records;
-//! - [`stats`]: means and standard deviations over seeds, correlations;
-//! - [`claims`]: the paper's qualitative claims, one function each, decided by stated rules;
+//! - [`stats`]: means and standard deviations over seeds and conditions;
+//! - [`dist`]: Student's t and the normal distribution;
+//! - [`inference`]: the one-sided tests (Welch, paired, Pearson, slope) and their power;
+//! - [`claims`]: the rulebook, the paper's claims each decided by a stated rule;
 //! - [`figures`]: the analogues of the paper's Figures 1, 3 and 5;
 //! - [`markdown`]: the report's files (REPORT.md and the summary tables);
-//! - [`sections`]: the report text, one function per section.
+//! - [`sections`]: the report text, a list of sections, one function each.
 //!
 //! This crate does not link libtorch.
 
 pub mod claims;
 pub mod collect;
+pub mod dist;
 pub mod figures;
+pub mod inference;
 pub mod markdown;
 pub mod run;
 pub mod sections;

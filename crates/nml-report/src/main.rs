@@ -39,7 +39,7 @@ fn run(a: Args) -> anyhow::Result<()> {
     let claims = nml_report::markdown::write_report(&run, &a.out)
         .with_context(|| format!("cannot write the report of {}", run.display()))?;
     for c in &claims {
-        tracing::info!(claim = c.id, verdict = %c.verdict, "{}", c.evidence);
+        tracing::info!(claim = c.id(), verdict = %c.verdict(), "{}", c.decision.evidence);
     }
     tracing::info!(report = %a.out.join("REPORT.md").display(), "report written");
     Ok(())

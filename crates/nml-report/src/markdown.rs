@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::claims::{self, Checked};
 use crate::collect::Results;
 use crate::run::RunInfo;
-use crate::stats::{self, Claim, Stat};
+use crate::sections::Report;
+use crate::stats::{self, Stat};
 use crate::{figures, ReportError, Result};
-
-pub use crate::sections::{contrastive_section, real_noise_section, render, render_real};
 
 /// Ablation variants in table order, with what each removes.
 pub const ABLATION: [(&str, &str); 6] = [
@@ -26,16 +26,16 @@ pub(crate) const METHODS: [(&str, &str); 3] = [("lp", "LP"), ("mlp", "MLP"), ("n
 
 /// Reads `run` and the tables it lists under `dir`; writes `dir/REPORT.md`,
 /// `dir/figures/*` and `dir/results/*.parquet`. Returns the claims.
-pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
+pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Checked>> {
     let run = RunInfo::read(run_path)?;
     let all = Results::collect(&run, dir)?;
     // The claims, figures and summaries are the supervised study's ratios;
     // real noise conditions and the contrastive setting get their own sections.
     let (results, real_noise) = all.setting("supervised").split_real_noise();
     let contrastive = all.setting("contrastive");
-    let claims = stats::claims(&run, &results);
+    let claims = claims::check(&run, &results);
     let contrastive_claims =
-        (!contrastive.tune.is_empty()).then(|| stats::claims(&run, &contrastive));
+        (!contrastive.tune.is_empty()).then(|| claims::check(&run, &contrastive));
     let results_dir = dir.join("results");
     let mut frames = all.frames()?;
     let mut summary = summary_frame(&run, &results, "supervised")?;
@@ -49,7 +49,7 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
     if !real {
         frames.push(("ablation", ablation_frame(&run, &results)?));
     }
-    let mut all_claims: Vec<(&str, &Claim)> = claims.iter().map(|c| ("supervised", c)).collect();
+    let mut all_claims: Vec<(&str, &Checked)> = claims.iter().map(|c| ("supervised", c)).collect();
     if let Some(cc) = &contrastive_claims {
         all_claims.extend(cc.iter().map(|c| ("contrastive", c)));
     }
@@ -88,23 +88,15 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Claim>> {
             nml_core::write_atomic(figures_dir.join("spectrum").with_extension(ext), &bytes)?;
         }
     }
-    let mut text = render(&run, &results, &claims, &stems);
-    // Extra sections go before the provenance section, which closes the report.
-    let mut extra = String::new();
-    if !real_noise.pretrain.is_empty() {
-        extra.push_str(&real_noise_section(&run, &results, &real_noise));
+    let text = Report {
+        run: &run,
+        results: &results,
+        claims: &claims,
+        real_noise: &real_noise,
+        contrastive: contrastive_claims.as_deref().map(|cc| (&contrastive, cc)),
+        figures: &stems,
     }
-    if let Some(cc) = &contrastive_claims {
-        extra.push_str(&contrastive_section(
-            &run,
-            &results,
-            &contrastive,
-            cc,
-            &stems,
-        ));
-    }
-    let at = text.find("\n## Provenance").unwrap_or(text.len());
-    text.insert_str(at, &extra);
+    .render();
     nml_core::write_atomic(dir.join("REPORT.md"), text.as_bytes())?;
     Ok(claims)
 }
@@ -166,14 +158,21 @@ fn ablation_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
     .map_err(polars_error("results/ablation.parquet"))
 }
 
-fn claims_frame(claims: &[(&str, &Claim)]) -> Result<DataFrame> {
+fn claims_frame(claims: &[(&str, &Checked)]) -> Result<DataFrame> {
+    let first = |c: &Checked, f: fn(&crate::inference::Test) -> f64| {
+        c.decision.tests.first().map_or(f64::NAN, f)
+    };
     df!(
         "setting" => claims.iter().map(|c| c.0).collect::<Vec<_>>(),
-        "claim_id" => claims.iter().map(|c| c.1.id).collect::<Vec<_>>(),
-        "claim" => claims.iter().map(|c| c.1.claim).collect::<Vec<_>>(),
-        "verdict" => claims.iter().map(|c| c.1.verdict.to_string()).collect::<Vec<_>>(),
-        "rule" => claims.iter().map(|c| c.1.rule).collect::<Vec<_>>(),
-        "evidence" => claims.iter().map(|c| c.1.evidence.clone()).collect::<Vec<_>>()
+        "claim_id" => claims.iter().map(|c| c.1.id()).collect::<Vec<_>>(),
+        "claim" => claims.iter().map(|c| c.1.claim.statement).collect::<Vec<_>>(),
+        "verdict" => claims.iter().map(|c| c.1.verdict().to_string()).collect::<Vec<_>>(),
+        "rule" => claims.iter().map(|c| c.1.claim.rule).collect::<Vec<_>>(),
+        "evidence" => claims.iter().map(|c| c.1.decision.evidence.clone()).collect::<Vec<_>>(),
+        "tests" => claims.iter().map(|c| c.1.tests()).collect::<Vec<_>>(),
+        "statistic" => claims.iter().map(|c| first(c.1, |t| t.statistic)).collect::<Vec<_>>(),
+        "p_value" => claims.iter().map(|c| first(c.1, |t| t.p)).collect::<Vec<_>>(),
+        "power" => claims.iter().map(|c| c.1.power.clone().unwrap_or_default()).collect::<Vec<_>>()
     )
     .map_err(polars_error("results/claims.parquet"))
 }
@@ -199,69 +198,4 @@ fn timings_frame(run: &RunInfo) -> Result<DataFrame> {
         "seconds" => t.iter().map(|r| r.2).collect::<Vec<_>>()
     )
     .map_err(polars_error("results/timings.parquet"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::collect::PretrainRecord;
-
-    fn pretrain(noise: &str, ratio: u32, realised: f64) -> PretrainRecord {
-        PretrainRecord {
-            setting: "supervised".to_owned(),
-            noise: noise.to_owned(),
-            ratio,
-            seed: 0,
-            noise_realised: realised,
-            test_acc: 0.5,
-            train_acc_noisy: 0.5,
-            train_acc_clean: 0.5,
-            images_per_sec: 1.0,
-        }
-    }
-
-    #[test]
-    fn real_noise_rows_sit_between_the_ratios_of_similar_rate() {
-        let run = stats::tests::run(&[0]);
-        let mut all = stats::tests::results(&run, 1.0);
-        for &ratio in &run.shape.ratios {
-            all.pretrain
-                .push(pretrain("symmetric", ratio, f64::from(ratio) / 100.0));
-        }
-        all.pretrain.push(pretrain("cifar10n-aggre", 9, 0.0901));
-        all.pretrain.push(pretrain("cifar10n-worse", 40, 0.4021));
-        let mut tune = all.tune[0].clone();
-        (tune.noise, tune.ratio, tune.accuracy) = ("cifar10n-aggre".to_owned(), 9, 0.123);
-        all.tune.push(tune);
-
-        let (synthetic, real) = all.split_real_noise();
-        assert_eq!(synthetic.pretrain.len(), 5);
-        assert_eq!(real.pretrain.len(), 2);
-        assert_eq!(real.tune.len(), 1);
-        assert!(synthetic.tune.iter().all(|r| r.noise == "symmetric"));
-
-        let text = real_noise_section(&run, &synthetic, &real);
-        let order: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with("| symmetric") || l.starts_with("| `"))
-            .map(|l| l.split('|').nth(1).unwrap().trim())
-            .collect();
-        assert_eq!(
-            order,
-            [
-                "symmetric 0%",
-                "symmetric 5%",
-                "`cifar10n-aggre`",
-                "symmetric 10%",
-                "symmetric 20%",
-                "symmetric 30%",
-                "`cifar10n-worse`"
-            ]
-        );
-        let aggre = text.lines().find(|l| l.contains("cifar10n-aggre")).unwrap();
-        assert!(
-            aggre.contains("| 9.0% |") && aggre.contains("12.3"),
-            "{aggre}"
-        );
-    }
 }

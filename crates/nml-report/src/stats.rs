@@ -1,19 +1,10 @@
-//! Means and standard deviations over seeds, correlations, and the paper's
-//! qualitative claims (PAPER.md §5) decided by stated rules from the numbers.
-//!
-//! "Significantly above" always means: the difference of the means is larger
-//! than the larger of the two seed standard deviations, with at least two
-//! seeds on each side. With one seed nothing is significant, so every claim
-//! that needs a comparison is inconclusive.
+//! Means and standard deviations over seeds, per seed and per condition: what
+//! the report's tables show and what [`crate::inference`]'s tests read.
 
 use std::collections::BTreeMap;
 
 use crate::collect::{Results, SpectralRecord};
 use crate::run::RunInfo;
-
-#[cfg(test)]
-use crate::claims::by_correlation;
-pub use crate::claims::{claims, claims_real, Claim, Verdict, CORRELATION};
 
 /// Mean and sample standard deviation over seeds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -21,6 +12,10 @@ pub struct Stat {
     pub mean: f64,
     pub std: f64,
     pub n: usize,
+    /// The variance of the mean from sampling one fixed test set (the
+    /// binomial p(1 − p)/N, averaged over the split's evals); 0 where the
+    /// seeds already vary everything that the claim generalises over.
+    pub test_var: f64,
 }
 
 impl Stat {
@@ -33,45 +28,46 @@ impl Stat {
         } else {
             0.0
         };
-        Stat { mean, std, n }
+        // Equal values averaged in different orders differ by rounding only:
+        // that is no spread (accuracies differ by at least one test row).
+        let std = if std <= 1e-9 * mean.abs() { 0.0 } else { std };
+        Stat {
+            mean,
+            std,
+            n,
+            test_var: 0.0,
+        }
     }
 
-    /// `a` is above `b` by more than the larger seed standard deviation (two seeds at least).
-    pub fn significantly_above(&self, other: &Stat) -> bool {
-        self.n >= 2 && other.n >= 2 && self.mean - other.mean > self.std.max(other.std)
-    }
-
-    /// As a percentage, `85.3 ± 1.2`.
+    /// As a percentage with its seeds, `85.3 ± 1.2 (n=3)` (`– (n=0)` without values).
     pub fn pct(&self) -> String {
-        if self.n > 1 {
-            format!("{:.1} ± {:.1}", 100.0 * self.mean, 100.0 * self.std)
+        if self.n == 0 {
+            "– (n=0)".to_owned()
+        } else if self.n > 1 {
+            format!(
+                "{:.1} ± {:.1} (n={})",
+                100.0 * self.mean,
+                100.0 * self.std,
+                self.n
+            )
         } else {
-            format!("{:.1}", 100.0 * self.mean)
+            format!("{:.1} (n={})", 100.0 * self.mean, self.n)
         }
     }
 
-    /// With `digits` decimals, `2.713 ± 0.004`.
+    /// With `digits` decimals and its seeds, `2.713 ± 0.004 (n=3)`.
     pub fn fixed(&self, digits: usize) -> String {
-        if self.n > 1 {
-            format!("{:.digits$} ± {:.digits$}", self.mean, self.std)
+        if self.n == 0 {
+            "– (n=0)".to_owned()
+        } else if self.n > 1 {
+            format!(
+                "{:.digits$} ± {:.digits$} (n={})",
+                self.mean, self.std, self.n
+            )
         } else {
-            format!("{:.digits$}", self.mean)
+            format!("{:.digits$} (n={})", self.mean, self.n)
         }
     }
-}
-
-/// Pearson correlation (NaN when either side is constant or there are fewer than 3 points).
-pub fn pearson(points: &[(f64, f64)]) -> f64 {
-    let n = points.len() as f64;
-    if points.len() < 3 {
-        return f64::NAN;
-    }
-    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let syy: f64 = points.iter().map(|p| (p.1 - my).powi(2)).sum();
-    sxy / (sxx * syy).sqrt()
 }
 
 pub(crate) fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -174,183 +170,84 @@ pub fn scatter(
     points
 }
 
-/// Accuracy of `variant` on `task` and `split` over head seeds (mean over the split's evals per seed).
+/// Accuracy of `variant` on `task` and `split` over head seeds (mean over the
+/// split's evals per seed), with the binomial variance of its fixed test sets:
+/// (1/m²) Σ_j p_j(1 − p_j)/N_j over the split's m evals, p_j the eval's mean
+/// accuracy and N_j its test rows (0 where the tables do not record them).
 pub fn task_accuracy(results: &Results, task: &str, variant: &str, split: &str) -> Stat {
-    let values: Vec<f64> = mean_by_seed(
-        results
-            .tune
-            .iter()
-            .filter(|r| r.task == task && r.variant == variant && r.split == split)
-            .map(|r| (r.seed, r.accuracy)),
-    )
-    .into_values()
-    .collect();
-    Stat::of(&values)
+    let rows: Vec<&crate::collect::TuneRecord> = results
+        .tune
+        .iter()
+        .filter(|r| r.task == task && r.variant == variant && r.split == split)
+        .collect();
+    let values: Vec<f64> = mean_by_seed(rows.iter().map(|r| (r.seed, r.accuracy)))
+        .into_values()
+        .collect();
+    let mut by_eval: BTreeMap<&str, (Vec<f64>, u64)> = BTreeMap::new();
+    for r in &rows {
+        let e = by_eval.entry(r.domain.as_str()).or_default();
+        e.0.push(r.accuracy);
+        e.1 = e.1.max(r.rows);
+    }
+    let m = by_eval.len() as f64;
+    let test_var = by_eval
+        .values()
+        .filter(|(_, n)| *n > 0)
+        .map(|(acc, n)| {
+            let p = acc.iter().sum::<f64>() / acc.len() as f64;
+            p * (1.0 - p) / *n as f64
+        })
+        .sum::<f64>()
+        / (m * m).max(1.0);
+    Stat {
+        test_var,
+        ..Stat::of(&values)
+    }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+/// (Sxx, Syy, Sxy) of `points` about their means.
+pub(crate) fn moments(points: &[(f64, f64)]) -> (f64, f64, f64) {
+    let n = points.len() as f64;
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let syy = points.iter().map(|p| (p.1 - my).powi(2)).sum();
+    (sxx, syy, sxy)
+}
 
-    #[test]
-    fn stats_and_significance() {
-        let a = Stat::of(&[0.8, 0.9]);
-        assert!((a.mean - 0.85).abs() < 1e-12);
-        assert!((a.std - 0.0707106781).abs() < 1e-9);
-        let b = Stat::of(&[0.6, 0.62]);
-        assert!(a.significantly_above(&b));
-        assert!(!b.significantly_above(&a));
-        // Within the spread: not significant either way.
-        let c = Stat::of(&[0.78, 0.84]);
-        assert!(!a.significantly_above(&c) && !c.significantly_above(&a));
-        // One seed: never significant.
-        let one = Stat::of(&[0.1]);
-        assert_eq!(one.std, 0.0);
-        assert!(!a.significantly_above(&one));
-        assert_eq!(a.pct(), "85.0 ± 7.1");
-        assert_eq!(one.pct(), "10.0");
-    }
-
-    #[test]
-    fn pearson_matches_hand_values() {
-        assert!((pearson(&[(1.0, 2.0), (2.0, 4.0), (3.0, 6.0)]) - 1.0).abs() < 1e-12);
-        assert!((pearson(&[(1.0, 3.0), (2.0, 2.0), (3.0, 1.0)]) + 1.0).abs() < 1e-12);
-        assert!(pearson(&[(1.0, 1.0), (2.0, 1.0), (3.0, 1.0)]).is_nan());
-        assert!(pearson(&[(1.0, 1.0)]).is_nan());
-        assert_eq!(by_correlation(0.5), Verdict::Reproduced);
-        assert_eq!(by_correlation(-0.5), Verdict::NotReproduced);
-        assert_eq!(by_correlation(f64::NAN), Verdict::Inconclusive);
-    }
-
-    use crate::collect::{SpectralRecord, TuneRecord};
-
-    pub(crate) fn run(seeds: &[u64]) -> RunInfo {
-        use nml_study::record::{Provenance, Shape};
-        RunInfo {
-            format: "nml-run/1".to_owned(),
-            benchmark: nml_study::Benchmark::Synth,
-            profile: nml_study::Profile::Smoke,
-            seed: 0,
-            seeds: seeds.to_vec(),
-            shape: Shape {
-                ratios: vec![0, 5, 10, 20, 30],
-                tasks: vec!["task-0".to_owned()],
-                id_domain: "photo".to_owned(),
-                ood_domains: vec!["sketch".to_owned()],
-                id_evals: Vec::new(),
-                arch: "small".to_owned(),
-                epochs: 1,
-                ablation_ratio: 10,
-                views: 0,
-            },
-            provenance: Provenance {
-                device: "cpu".to_owned(),
-                jobs: 1,
-                git_commit: String::new(),
-                environment: String::new(),
-            },
-            tables: Vec::new(),
-            steps: Vec::new(),
+/// Ranks from 1, ties sharing their mean rank.
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut out = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
         }
-    }
-
-    /// Results shaped like the paper's (sign +1) or the opposite (sign −1).
-    pub(crate) fn results(run: &RunInfo, sign: f64) -> Results {
-        let id = [0.80, 0.82, 0.81, 0.76, 0.70];
-        let ood = [0.60, 0.57, 0.55, 0.52, 0.48];
-        let mut r = Results::default();
-        for (k, &ratio) in run.shape.ratios.iter().enumerate() {
-            for &seed in &run.seeds {
-                let jitter = 0.002 * seed as f64;
-                let (a_id, a_ood) = (
-                    0.75 + sign * (id[k] - 0.75) + jitter,
-                    0.55 + sign * (ood[k] - 0.55) + jitter,
-                );
-                for (variant, gain_id, gain_ood) in [
-                    ("lp", 0.0, 0.0),
-                    ("mlp", 0.03, 0.05),
-                    ("nmtune", 0.05, 0.09),
-                ] {
-                    for (domain, split, acc, gain) in [
-                        ("photo", "ID", a_id, gain_id),
-                        ("sketch", "OOD", a_ood, gain_ood),
-                    ] {
-                        r.tune.push(TuneRecord {
-                            setting: "supervised".to_owned(),
-                            noise: "symmetric".to_owned(),
-                            ratio,
-                            seed,
-                            task: "task-0".to_owned(),
-                            variant: variant.to_owned(),
-                            domain: domain.to_owned(),
-                            split,
-                            accuracy: acc + sign * gain,
-                            sve: 2.0 + sign * gain,
-                            lsvr: 0.3,
-                            two_view: variant != "lp",
-                        });
-                    }
-                }
-                // SVE rises with noise, LSVR falls (paper-shaped), or the opposite.
-                for (domain, split) in [("photo", "ID"), ("sketch", "OOD")] {
-                    r.spectral.push(SpectralRecord {
-                        setting: "supervised".to_owned(),
-                        noise: "symmetric".to_owned(),
-                        ratio,
-                        seed,
-                        task: "task-0".to_owned(),
-                        domain: domain.to_owned(),
-                        split,
-                        sve: 2.0 + sign * 0.01 * f64::from(ratio) + jitter,
-                        lsvr: 0.3 - sign * 0.002 * f64::from(ratio) + jitter,
-                        effective_rank: 10.0,
-                    });
-                }
-            }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            out[k] = rank;
         }
-        r
+        i = j + 1;
     }
+    out
+}
 
-    fn verdicts(claims: &[Claim]) -> Vec<(&'static str, Verdict)> {
-        claims.iter().map(|c| (c.id, c.verdict)).collect()
+/// Pearson's r (NaN when a side is constant or there are fewer than three points).
+pub fn pearson_r(points: &[(f64, f64)]) -> f64 {
+    if points.len() < 3 {
+        return f64::NAN;
     }
+    let (sxx, syy, sxy) = moments(points);
+    sxy / (sxx * syy).sqrt()
+}
 
-    #[test]
-    fn paper_shaped_numbers_reproduce_every_measured_claim() {
-        let run = run(&[0, 1, 2]);
-        let claims = claims(&run, &results(&run, 1.0));
-        for (id, verdict) in verdicts(&claims) {
-            let expected = if ["6", "7", "3b"].contains(&id) {
-                // 3b: SVE rises with every ratio while ID falls at 20-30%: no rule to hold it to.
-                verdict
-            } else {
-                Verdict::Reproduced
-            };
-            assert_eq!(verdict, expected, "claim {id}: {claims:#?}");
-        }
-        assert!(claims
-            .iter()
-            .any(|c| c.id == "6" && c.verdict == Verdict::Inconclusive));
-    }
-
-    #[test]
-    fn opposite_numbers_are_not_reproduced() {
-        let run = run(&[0, 1, 2]);
-        let claims = claims(&run, &results(&run, -1.0));
-        // 4b is left out: OOD accuracy and LSVR both rising with noise still track each other.
-        for id in ["1", "2", "3a", "4a", "5a", "5b", "5c"] {
-            let c = claims.iter().find(|c| c.id == id).unwrap();
-            assert_eq!(c.verdict, Verdict::NotReproduced, "claim {id}: {c:#?}");
-        }
-    }
-
-    #[test]
-    fn one_seed_leaves_comparisons_inconclusive() {
-        let run = run(&[0]);
-        let claims = claims(&run, &results(&run, 1.0));
-        for id in ["1", "2", "3a", "4a", "5a", "5c"] {
-            let c = claims.iter().find(|c| c.id == id).unwrap();
-            assert_eq!(c.verdict, Verdict::Inconclusive, "claim {id}: {c:#?}");
-        }
-    }
+/// Spearman's ρ: Pearson's r of the ranks.
+pub fn spearman(points: &[(f64, f64)]) -> f64 {
+    let xs = ranks(&points.iter().map(|p| p.0).collect::<Vec<_>>());
+    let ys = ranks(&points.iter().map(|p| p.1).collect::<Vec<_>>());
+    pearson_r(&xs.into_iter().zip(ys).collect::<Vec<_>>())
 }

@@ -1,123 +1,17 @@
-//! The sections of `REPORT.md`, each a function that appends its text:
-//! the main study (introduction, claims, pre-training, figures, heads,
-//! ablation), real noise, the contrastive setting, published models, and
-//! where it all ran.
+//! The sections of a noise-ratio study: introduction, pre-training, the
+//! figures' tables, heads, ablation, real noise and the contrastive setting.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::{views_sentence, FigureLine};
+use crate::claims::Checked;
 use crate::collect::Results;
-use crate::markdown::{stage_times, ABLATION, METHODS};
+use crate::markdown::{ABLATION, METHODS};
 use crate::run::RunInfo;
-use crate::stats::{self, Claim, Stat};
-
-/// The report of the `real-models` study: published backbones as black boxes.
-pub fn render_real(run: &RunInfo, results: &Results, claims: &[Claim]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# nml report: NMTune on published noisy pre-trained models\n\n\
-         Backbones pre-trained on noisy data, used as black boxes (frozen features only): {}. \
-         MobileNetV2 features of PACS (96 px): heads trained on photo (train split), tested on photo (ID) and on {} (OOD). \
-         all-MiniLM-L6-v2 sentence embeddings of SST-2: heads trained on the dev split, tested on the test split (ID). \
-         Mean ± standard deviation over {} head seeds ({}); every number is also in `results/*.parquet`. \
-         Heads use the official hyper-parameters. {}\n",
-        run.shape.arch,
-        run.shape.ood_domains.join(", "),
-        run.seeds.len(),
-        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
-        views_sentence(results, run.shape.views)
-    );
-    s.push_str(
-        "## Claims checklist\n\n| # | claim | verdict | evidence | rule |\n|---|---|---|---|---|\n",
-    );
-    for c in claims {
-        let _ = writeln!(
-            s,
-            "| {} | {} | **{}** | {} | {} |",
-            c.id, c.claim, c.verdict, c.evidence, c.rule
-        );
-    }
-    s.push_str("\n## LP vs MLP vs NMTune\n\n| model / task | eval | LP (%) | MLP (%) | NMTune (%) |\n|---|---|---:|---:|---:|\n");
-    for task in &run.shape.tasks {
-        let mut evals: Vec<&str> = results
-            .tune
-            .iter()
-            .filter(|r| &r.task == task)
-            .map(|r| r.domain.as_str())
-            .collect();
-        evals.sort_unstable();
-        evals.dedup();
-        // The ID eval first, then the others.
-        evals.sort_by_key(|e| run.split_of(e) != "ID");
-        for eval in &evals {
-            let cell = |variant: &str| {
-                let v: BTreeMap<u64, f64> = results
-                    .tune
-                    .iter()
-                    .filter(|r| &r.task == task && r.variant == variant && r.domain == *eval)
-                    .map(|r| (r.seed, r.accuracy))
-                    .collect();
-                Stat::of(&v.into_values().collect::<Vec<_>>()).pct()
-            };
-            let _ = writeln!(
-                s,
-                "| {task} | {eval} ({}) | {} | {} | {} |",
-                run.split_of(eval),
-                cell("lp"),
-                cell("mlp"),
-                cell("nmtune")
-            );
-        }
-        for split in ["ID", "OOD"] {
-            // An average is shown where a split has several evals.
-            if evals.iter().filter(|e| run.split_of(e) == split).count() < 2 {
-                continue;
-            }
-            let l = stats::task_accuracy(results, task, "lp", split);
-            let _ = writeln!(
-                s,
-                "| {task} | **{split} average** | {} | {} | {} |",
-                l.pct(),
-                stats::task_accuracy(results, task, "mlp", split).pct(),
-                stats::task_accuracy(results, task, "nmtune", split).pct()
-            );
-        }
-    }
-    provenance(&mut s, run);
-    s
-}
-
-/// The Markdown report.
-pub fn render(run: &RunInfo, results: &Results, claims: &[Claim], figures: &[&str]) -> String {
-    if run.benchmark == nml_study::Benchmark::RealModels {
-        return render_real(run, results, claims);
-    }
-    let mut s = String::new();
-    let fig = |s: &mut String, stem: &str, caption: &str| {
-        if figures.contains(&stem) || stem == "spectrum" {
-            let _ = writeln!(
-                s,
-                "\n![{caption}](figures/{stem}.png)\n\n*{caption}* (also `figures/{stem}.svg`)\n"
-            );
-        }
-    };
-    introduction(&mut s, run);
-    claims_table(&mut s, claims);
-    pretraining(&mut s, run, results);
-    linear_probing(&mut s, run, results, &fig);
-    spectrum(&mut s, run, results, &fig);
-    heads(&mut s, run, results, &fig);
-    ablation(&mut s, run, results);
-    provenance(&mut s, run);
-    s
-}
-
-/// Writes a figure's image and caption, when the figure was drawn.
-type FigureLine<'a> = dyn Fn(&mut String, &str, &str) + 'a;
+use crate::stats::{self, Stat};
 
 /// What was run: benchmark, profile, backbone, ratios, seeds and domains.
-fn introduction(s: &mut String, run: &RunInfo) {
+pub(super) fn introduction(s: &mut String, run: &RunInfo) {
     let seeds = run.seeds.len();
     let _ = writeln!(
         s,
@@ -125,7 +19,7 @@ fn introduction(s: &mut String, run: &RunInfo) {
          Chen et al., *Understanding and Mitigating the Label Noise in Pre-training on Downstream Tasks* (ICLR 2024), \
          re-run on the `{}` benchmark with the `{}` profile: a `{}` backbone pre-trained for {} epochs at each noise ratio \
          ({}%), {seeds} seed(s) ({}), heads trained on the `{}` domain and tested on it (ID) and on {} (OOD). \
-         {}Every value is a mean ± standard deviation over seeds; every number is also in `results/*.parquet`.\n",
+         {}Every value is a mean ± standard deviation over seeds, with the number of seeds n; every number is also in `results/*.parquet`.\n",
         run.benchmark,
         run.profile,
         run.shape.arch,
@@ -145,22 +39,8 @@ fn introduction(s: &mut String, run: &RunInfo) {
     );
 }
 
-/// The claims checklist: the answer first, then the evidence.
-fn claims_table(s: &mut String, claims: &[Claim]) {
-    s.push_str("## Claims checklist\n\nEach claim of the paper (PAPER.md §5) is decided by the rule beside it, from the numbers below; \
-                *significantly* means by more than the larger of the two seed standard deviations, with two seeds or more.\n\n\
-                | # | claim | verdict | evidence | rule |\n|---|---|---|---|---|\n");
-    for c in claims {
-        let _ = writeln!(
-            s,
-            "| {} | {} | **{}** | {} | {} |",
-            c.id, c.claim, c.verdict, c.evidence, c.rule
-        );
-    }
-}
-
 /// Pre-training accuracy per ratio: test, and training against noisy and clean labels.
-fn pretraining(s: &mut String, run: &RunInfo, results: &Results) {
+pub(super) fn pretraining(s: &mut String, run: &RunInfo, results: &Results) {
     s.push_str("\n## Pre-training\n\nSymmetric label noise in the pre-training corpus, then one backbone per ratio and seed, trained on the noisy labels. \
                 *train (noisy)* is agreement with the labels training saw, *train (clean)* with the true ones: their gap is memorised noise.\n\n\
                 | noise | realised | test acc | train (noisy) | train (clean) |\n|---:|---:|---:|---:|---:|\n");
@@ -186,7 +66,7 @@ fn pretraining(s: &mut String, run: &RunInfo, results: &Results) {
 }
 
 /// Figure 1/2: linear probing against pre-training noise.
-fn linear_probing(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
+pub(super) fn linear_probing(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
     s.push_str("\n## Figure 1/2 analogue: linear probing against pre-training noise\n");
     fig(s, "fig1-lp-vs-noise", "average ID and OOD linear-probing accuracy against the pre-training noise ratio, error bars one seed standard deviation");
     s.push_str("| noise | LP ID (%) | LP OOD (%) |\n|---:|---:|---:|\n");
@@ -201,7 +81,7 @@ fn linear_probing(s: &mut String, run: &RunInfo, results: &Results, fig: &Figure
 }
 
 /// Figure 3/5: the feature spectrum.
-fn spectrum(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
+pub(super) fn spectrum(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
     s.push_str("\n## Figure 3/5 analogue: the feature spectrum\n\nSingular values of each backbone's features of the downstream test rows \
                 (official preprocessing: L2 rows, row centring), per task and domain, averaged. SVE is the entropy of σ_i/Σσ; LSVR is σ₁/Σσ.\n");
     fig(s, "spectrum", "σ_i/Σσ against rank (log-log), ID test features of the first seed, one line per noise ratio");
@@ -231,7 +111,7 @@ fn spectrum(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) 
 }
 
 /// LP, MLP and NMTune per ratio.
-fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
+pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
     let _ = writeln!(
         s,
         "\n## NMTune: LP vs MLP vs NMTune\n\nHeads on frozen features with the official hyper-parameters (AdamW, batch 64, 30 epochs, cosine; \
@@ -252,7 +132,7 @@ fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
 }
 
 /// NMTune with one regulariser off, at the ablation ratio.
-fn ablation(s: &mut String, run: &RunInfo, results: &Results) {
+pub(super) fn ablation(s: &mut String, run: &RunInfo, results: &Results) {
     let _ = writeln!(
         s,
         "\n## Ablation of NMTune's regularisers ({}% noise)\n\n| head | ID (%) | OOD (%) |\n|---|---:|---:|",
@@ -348,7 +228,7 @@ pub fn contrastive_section(
     run: &RunInfo,
     supervised: &Results,
     contrastive: &Results,
-    claims: &[Claim],
+    claims: &[Checked],
     figures: &[&str],
 ) -> String {
     let mut s = String::from(
@@ -387,70 +267,17 @@ pub fn contrastive_section(
             stats::accuracy(contrastive, ratio, "nmtune", "OOD").pct()
         );
     }
-    s.push_str("\nThe claims, decided by the same rules on the contrastive numbers:\n\n| # | verdict | evidence |\n|---|---|---|\n");
+    s.push_str("\nThe claims, decided by the same rules on the contrastive numbers:\n\n| # | verdict | tests (one-sided, α = 0.05) | power | evidence |\n|---|---|---|---|---|\n");
     for c in claims {
-        let _ = writeln!(s, "| {} | **{}** | {} |", c.id, c.verdict, c.evidence);
+        let _ = writeln!(
+            s,
+            "| {} | **{}** | {} | {} | {} |",
+            c.id(),
+            c.verdict(),
+            c.tests(),
+            c.power.as_deref().unwrap_or(""),
+            c.decision.evidence
+        );
     }
     s
-}
-
-fn provenance(s: &mut String, run: &RunInfo) {
-    s.push_str("\n## Provenance\n\n");
-    let _ = writeln!(
-        s,
-        "- git commit: `{}`\n- command: `cargo xtask reproduce --benchmark {} --profile {} --seed {} --device {}` ({} job(s))\n\
-         - seeds: {}\n- results index: `run.json`; per-step logs: `logs/`; step keys: `.steps/`\n",
-        run.provenance.git_commit,
-        run.benchmark,
-        run.profile,
-        run.seed,
-        run.provenance.device,
-        run.provenance.jobs,
-        run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-    );
-    s.push_str("| stage | steps | wall time (s, summed over steps) |\n|---|---:|---:|\n");
-    let mut total = 0.0;
-    for (stage, steps, seconds) in stage_times(run) {
-        total += seconds;
-        let _ = writeln!(s, "| {stage} | {steps} | {seconds:.1} |");
-    }
-    let _ = writeln!(s, "| total | {} | {total:.1} |", run.steps.len());
-    let _ = writeln!(
-        s,
-        "\nEnvironment (`nml-doctor`):\n\n```text\n{}\n```",
-        run.provenance.environment.trim_end()
-    );
-}
-
-/// How the heads met their features, read from the tuning tables themselves.
-pub(crate) fn views_sentence(results: &Results, views: u32) -> String {
-    let trained = |two: bool| -> std::collections::BTreeSet<String> {
-        results
-            .tune
-            .iter()
-            .filter(|r| r.variant != "lp" && r.two_view == two)
-            .map(|r| r.task.clone())
-            .collect()
-    };
-    let (two, single) = (trained(true), trained(false));
-    let mut out = String::from(
-        "LP trains on the cached eval-transform features, as the official linear probe. ",
-    );
-    if !two.is_empty() {
-        out.push_str(&format!(
-            "MLP and NMTune heads{} train as the official loop does: every step, each image's two distinct views, drawn from its {views} cached \
-             augmented views (RandomResizedCrop, bicubic, flip for supervised backbones; no flip and scale 0.9–1.0 for CLIP-style ones), \
-             pass through the head as one 2B-row batch (BatchNorm, covariance and SVD over both views), and the consistency term compares \
-             the strong view's z with the weak view's frozen feature. ",
-            if single.is_empty() { String::new() } else { format!(" of {}", two.into_iter().collect::<Vec<_>>().join(", ")) }
-        ));
-    }
-    if !single.is_empty() {
-        out.push_str(&format!(
-            "MLP and NMTune heads of {} train on one vector per item (black-box embeddings, or features cached without views): \
-             the consistency term then compares z with the frozen feature of the same view, unlike the official code.",
-            single.into_iter().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    out.trim_end().to_owned()
 }

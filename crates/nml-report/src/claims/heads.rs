@@ -1,0 +1,256 @@
+//! The decide functions of the heads' claims (5a–5d, 6) of [`super::CLAIMS`].
+
+use std::collections::BTreeMap;
+
+use super::rules::{against_ratio, pairs, two_sided, TWO_SEEDS};
+use super::{Context, Decision, Verdict};
+use crate::inference::{self, paired, slope, welch, Direction, Scale, Test, MIN_POINTS};
+use crate::stats::{self, Stat};
+
+/// Paired tests of `better` above `worse` at each ratio on ID and OOD:
+/// (ratios where it is significant on either, ratios where the reverse is, the tests, p-values).
+fn per_ratio(c: &Context, better: &str, worse: &str) -> (usize, usize, Vec<String>) {
+    let (mut wins, mut losses, mut ps) = (0, 0, Vec::new());
+    for &ratio in &c.run.shape.ratios {
+        let (mut win, mut loss, mut cell) = (false, false, Vec::new());
+        for split in ["ID", "OOD"] {
+            let b = stats::accuracy_per_seed(c.results, ratio, better, split);
+            let w = stats::accuracy_per_seed(c.results, ratio, worse, split);
+            let pairs = pairs(&b, &w);
+            match paired(&pairs, "", Scale::Accuracy) {
+                Some(t) => {
+                    win |= t.significant();
+                    loss |= t.p > 1.0 - inference::ALPHA;
+                    cell.push(format!("{:.3}", t.p));
+                }
+                None => cell.push("–".to_owned()),
+            }
+        }
+        wins += usize::from(win);
+        losses += usize::from(loss);
+        ps.push(format!("{ratio}% {}", cell.join("/")));
+    }
+    (wins, losses, ps)
+}
+
+/// Per seed, the mean over ratios and splits of `better − worse`.
+fn pooled_pairs(c: &Context, better: &str, worse: &str, splits: &[&str]) -> Vec<(f64, f64)> {
+    let mut by_seed: BTreeMap<u64, (f64, f64, usize)> = BTreeMap::new();
+    for &ratio in &c.run.shape.ratios {
+        for split in splits {
+            let b = stats::accuracy_per_seed(c.results, ratio, better, split);
+            let w = stats::accuracy_per_seed(c.results, ratio, worse, split);
+            for (seed, x) in &b {
+                if let Some(y) = w.get(seed) {
+                    let e = by_seed.entry(*seed).or_default();
+                    (e.0, e.1, e.2) = (e.0 + x, e.1 + y, e.2 + 1);
+                }
+            }
+        }
+    }
+    by_seed
+        .into_values()
+        .map(|(x, y, n)| (x / n as f64, y / n as f64))
+        .collect()
+}
+
+/// 5a. NMTune > MLP > LP, by paired tests at a majority of ratios.
+pub(super) fn heads_ordered(c: &Context) -> Option<Decision> {
+    c.noisy_study()?;
+    let ratios = c.run.shape.ratios.len();
+    let majority = ratios / 2 + 1;
+    let (nm_wins, nm_losses, nm_ps) = per_ratio(c, "nmtune", "mlp");
+    let (ml_wins, ml_losses, ml_ps) = per_ratio(c, "mlp", "lp");
+    let evidence = format!(
+        "NMTune significantly above MLP at {nm_wins}/{ratios} ratios (ID or OOD), below at {nm_losses}; \
+         MLP above LP at {ml_wins}/{ratios}, below at {ml_losses}; one-sided p (ID/OOD), NMTune > MLP: {}; MLP > LP: {}",
+        nm_ps.join(", "),
+        ml_ps.join(", ")
+    );
+    let both = ["ID", "OOD"];
+    let (Some(nm), Some(ml)) = (
+        paired(
+            &pooled_pairs(c, "nmtune", "mlp", &both),
+            "NMTune > MLP, pooled over ratios and splits",
+            Scale::Accuracy,
+        ),
+        paired(
+            &pooled_pairs(c, "mlp", "lp", &both),
+            "MLP > LP, pooled",
+            Scale::Accuracy,
+        ),
+    ) else {
+        return Some(Decision::untestable(evidence, TWO_SEEDS));
+    };
+    let verdict = if nm_losses >= majority || ml_losses >= majority {
+        Verdict::NotReproduced
+    } else if nm_wins >= majority && ml_wins >= majority && nm_losses == 0 && ml_losses == 0 {
+        Verdict::Reproduced
+    } else {
+        Verdict::Inconclusive
+    };
+    Some(Decision::new(verdict, evidence, vec![nm, ml]))
+}
+
+/// Per seed, NMTune − LP on `split` averaged over ratios.
+fn gains(c: &Context, split: &str) -> BTreeMap<u64, f64> {
+    let mut by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+    for &ratio in &c.run.shape.ratios {
+        let n = stats::accuracy_per_seed(c.results, ratio, "nmtune", split);
+        let l = stats::accuracy_per_seed(c.results, ratio, "lp", split);
+        for (seed, x) in &n {
+            if let Some(y) = l.get(seed) {
+                by_seed.entry(*seed).or_default().push(x - y);
+            }
+        }
+    }
+    by_seed
+        .into_iter()
+        .map(|(s, v)| (s, v.iter().sum::<f64>() / v.len() as f64))
+        .collect()
+}
+
+/// 5b. The gain over LP is larger OOD than ID.
+pub(super) fn gain_larger_ood(c: &Context) -> Option<Decision> {
+    c.noisy_study()?;
+    let (id, ood) = (gains(c, "ID"), gains(c, "OOD"));
+    let evidence = format!(
+        "NMTune − LP: ID {:+.1} points, OOD {:+.1} points (means over ratios and seeds)",
+        100.0 * Stat::of(&id.values().copied().collect::<Vec<_>>()).mean,
+        100.0 * Stat::of(&ood.values().copied().collect::<Vec<_>>()).mean
+    );
+    let test = paired(&pairs(&ood, &id), "OOD gain > ID gain", Scale::Accuracy);
+    Some(two_sided(evidence, test, TWO_SEEDS))
+}
+
+/// 5d. The gain over LP grows with the noise ratio.
+pub(super) fn gain_grows_with_noise(c: &Context) -> Option<Decision> {
+    c.noisy_study()?;
+    let points = against_ratio(c, |r| {
+        let mut out = BTreeMap::new();
+        for split in ["ID", "OOD"] {
+            let n = stats::accuracy_per_seed(c.results, r, "nmtune", split);
+            let l = stats::accuracy_per_seed(c.results, r, "lp", split);
+            for (seed, x) in &n {
+                if let Some(y) = l.get(seed) {
+                    out.entry(*seed).or_insert_with(Vec::new).push(x - y);
+                }
+            }
+        }
+        out.into_iter()
+            .map(|(s, v)| (s, v.iter().sum::<f64>() / v.len() as f64))
+            .collect()
+    });
+    let evidence = format!(
+        "NMTune − LP (mean of ID and OOD) on {} backbones",
+        points.len()
+    );
+    let test = (points.len() >= MIN_POINTS)
+        .then(|| {
+            slope(
+                &points,
+                Direction::Positive,
+                c.run.shape.ratios.len(),
+                "gain against noise",
+                Scale::Accuracy,
+            )
+        })
+        .flatten();
+    Some(two_sided(
+        evidence,
+        test,
+        "fewer than 8 backbones with both heads: a slope is decided on 8 or more",
+    ))
+}
+
+/// 5c. NMTune raises SVE(z) relative to MLP.
+pub(super) fn nmtune_raises_sve(c: &Context) -> Option<Decision> {
+    c.noisy_study()?;
+    let z_sve = |variant: &str| -> BTreeMap<u64, f64> {
+        let mut by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
+        for r in c
+            .results
+            .tune
+            .iter()
+            .filter(|r| r.variant == variant && r.split == "ID")
+        {
+            by_seed.entry(r.seed).or_default().push(r.sve);
+        }
+        by_seed
+            .into_iter()
+            .map(|(s, v)| (s, v.iter().sum::<f64>() / v.len() as f64))
+            .collect()
+    };
+    let (n, m) = (z_sve("nmtune"), z_sve("mlp"));
+    let stat = |v: &BTreeMap<u64, f64>| Stat::of(&v.values().copied().collect::<Vec<_>>());
+    let evidence = format!(
+        "SVE(z): NMTune {}, MLP {}",
+        stat(&n).fixed(3),
+        stat(&m).fixed(3)
+    );
+    let test = paired(&pairs(&n, &m), "NMTune > MLP", Scale::Metric(3));
+    Some(two_sided(evidence, test, TWO_SEEDS))
+}
+
+/// 6. Published noisy models: NMTune above LP on every model and split.
+pub(super) fn published_models(c: &Context) -> Option<Decision> {
+    if c.noisy_study().is_some() {
+        return Some(Decision::untestable(
+            format!("not measured on the `{}` benchmark", c.run.benchmark),
+            "needs the `real-models` benchmark: inconclusive by construction",
+        ));
+    }
+    let (mut ordered, mut beats, mut reversed, mut complete) = (true, true, false, true);
+    let (mut evidence, mut tests) = (Vec::new(), Vec::new());
+    for task in &c.run.shape.tasks {
+        for split in ["ID", "OOD"] {
+            let l = stats::task_accuracy(c.results, task, "lp", split);
+            if l.n == 0 {
+                continue;
+            }
+            let m = stats::task_accuracy(c.results, task, "mlp", split);
+            let n = stats::task_accuracy(c.results, task, "nmtune", split);
+            ordered &= n.mean >= m.mean && m.mean >= l.mean;
+            let beat = welch(
+                &n,
+                &l,
+                format!("{task} {split}: NMTune > LP"),
+                Scale::Accuracy,
+            );
+            let against = [&m, &l].map(|x| welch(x, &n, "", Scale::Accuracy));
+            reversed |= against.iter().flatten().any(Test::significant);
+            complete &= beat.is_some();
+            beats &= beat.as_ref().is_some_and(Test::significant);
+            tests.extend(beat);
+            evidence.push(format!(
+                "{task} {split}: LP {}, MLP {}, NMTune {}",
+                l.pct(),
+                m.pct(),
+                n.pct()
+            ));
+        }
+    }
+    let evidence = evidence.join("; ");
+    if !complete {
+        return Some(Decision::untestable(
+            evidence,
+            "needs at least two head seeds",
+        ));
+    }
+    let verdict = if reversed {
+        Verdict::NotReproduced
+    } else if ordered && beats {
+        Verdict::Reproduced
+    } else {
+        Verdict::Inconclusive
+    };
+    let mut d = Decision::new(verdict, evidence, tests);
+    // The power line speaks of the weakest comparison.
+    d.primary = d
+        .tests
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.p.total_cmp(&b.1.p))
+        .map(|(i, _)| i);
+    Some(d)
+}

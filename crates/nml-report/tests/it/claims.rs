@@ -1,0 +1,182 @@
+//! The rulebook on fixed results: paper-shaped numbers reproduce, opposite
+//! numbers do not, one seed decides nothing, and every verdict shows its tests.
+
+use nml_report::claims::{check, Checked, Verdict, CLAIMS};
+use nml_report::collect::TuneRecord;
+use nml_report::Results;
+
+use crate::fixtures::{results, run};
+
+fn verdict(claims: &[Checked], id: &str) -> Verdict {
+    claims
+        .iter()
+        .find(|c| c.id() == id)
+        .unwrap_or_else(|| panic!("no claim {id}"))
+        .verdict()
+}
+
+#[test]
+fn the_rulebook_has_unique_ids_in_order_and_a_rule_for_each() {
+    let ids: Vec<&str> = CLAIMS.iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        ["1", "2", "3a", "3b", "4a", "4b", "5a", "5b", "5c", "5d", "6", "7"]
+    );
+    assert!(CLAIMS
+        .iter()
+        .all(|c| !c.rule.is_empty() && !c.statement.is_empty()));
+}
+
+#[test]
+fn paper_shaped_numbers_reproduce_every_measured_claim() {
+    let run = run(&[0, 1, 2]);
+    let claims = check(&run, &results(&run, 1.0));
+    assert_eq!(claims.len(), CLAIMS.len());
+    // 3b: SVE rises with every ratio while ID falls at 20–30%; 5d: the fixture's gain is constant.
+    for id in ["1", "2", "3a", "4a", "4b", "5a", "5b", "5c"] {
+        assert_eq!(
+            verdict(&claims, id),
+            Verdict::Reproduced,
+            "claim {id}: {claims:#?}"
+        );
+    }
+    assert_eq!(verdict(&claims, "3b"), Verdict::NotReproduced);
+    for id in ["5d", "6", "7"] {
+        assert_eq!(verdict(&claims, id), Verdict::Inconclusive, "claim {id}");
+    }
+    // Every decided claim prints its test statistic and p-value.
+    let c1 = claims.iter().find(|c| c.id() == "1").unwrap();
+    assert!(
+        c1.tests().contains("0% > 30%") && c1.tests().contains("Welch t ="),
+        "{}",
+        c1.tests()
+    );
+    assert!(c1.tests().contains("p "), "{}", c1.tests());
+    let c3b = claims.iter().find(|c| c.id() == "3b").unwrap();
+    assert!(c3b.tests().contains("Pearson r =") && c3b.tests().contains("Spearman ρ"));
+    // Decided verdicts carry no power line; inconclusive ones do.
+    assert!(c1.power.is_none());
+    assert!(claims
+        .iter()
+        .find(|c| c.id() == "5d")
+        .unwrap()
+        .power
+        .is_some());
+}
+
+#[test]
+fn opposite_numbers_are_not_reproduced() {
+    let run = run(&[0, 1, 2]);
+    let claims = check(&run, &results(&run, -1.0));
+    // 4b is left out: OOD accuracy and LSVR both rising with noise still track each other.
+    for id in ["1", "2", "3a", "4a", "5a", "5b", "5c"] {
+        assert_eq!(
+            verdict(&claims, id),
+            Verdict::NotReproduced,
+            "claim {id}: {claims:#?}"
+        );
+    }
+}
+
+#[test]
+fn one_seed_decides_nothing_and_says_why() {
+    let run = run(&[0]);
+    let claims = check(&run, &results(&run, 1.0));
+    for c in &claims {
+        assert_eq!(c.verdict(), Verdict::Inconclusive, "claim {}", c.id());
+    }
+    for id in ["1", "2", "3a", "4a", "5a", "5b", "5c"] {
+        let c = claims.iter().find(|c| c.id() == id).unwrap();
+        assert!(c.tests().contains("two seeds"), "claim {id}: {}", c.tests());
+    }
+    // Correlations over 5 backbones are computed but not decided.
+    let c3b = claims.iter().find(|c| c.id() == "3b").unwrap();
+    assert!(c3b.tests().contains("too few backbones"), "{}", c3b.tests());
+    assert!(
+        c3b.power.as_deref().unwrap().contains("detectable"),
+        "{:?}",
+        c3b.power
+    );
+}
+
+#[test]
+fn an_inconclusive_difference_reports_what_the_study_could_detect() {
+    // Two seeds, heaviest ratio 1 point below clean at about 1 point of seed spread: not significant.
+    let run = run(&[0, 1]);
+    let mut r = results(&run, 1.0);
+    for t in r
+        .tune
+        .iter_mut()
+        .filter(|t| t.variant == "lp" && t.split == "ID")
+    {
+        let noise = if t.seed == 0 { -0.01 } else { 0.01 };
+        t.accuracy = 0.80 + noise - if t.ratio == 30 { 0.01 } else { 0.0 };
+    }
+    let claims = check(&run, &r);
+    let c1 = claims.iter().find(|c| c.id() == "1").unwrap();
+    assert_eq!(c1.verdict(), Verdict::Inconclusive, "{c1:#?}");
+    let power = c1.power.as_deref().unwrap();
+    assert!(
+        power.contains("0% > 30%: detectable at 80% power with 2 seed(s)")
+            && power.contains("needs"),
+        "{power}"
+    );
+}
+
+/// The `real-models` fixture: one task, NMTune above LP by `gain` on a test set of `rows`.
+fn published(gain: f64, rows: u64) -> (nml_report::RunInfo, Results) {
+    let mut run = run(&[0, 1, 2]);
+    run.benchmark = nml_study::Benchmark::RealModels;
+    run.shape.tasks = vec!["sst2".to_owned()];
+    let mut r = Results::default();
+    for seed in 0..3u64 {
+        for (variant, acc) in [
+            ("lp", 0.78),
+            ("mlp", 0.78 + gain / 2.0),
+            ("nmtune", 0.78 + gain),
+        ] {
+            r.tune.push(TuneRecord {
+                setting: "supervised".to_owned(),
+                noise: "symmetric".to_owned(),
+                ratio: 0,
+                seed,
+                task: "sst2".to_owned(),
+                variant: variant.to_owned(),
+                domain: "test".to_owned(),
+                split: "ID",
+                accuracy: acc + 0.001 * seed as f64,
+                sve: 2.0,
+                lsvr: 0.3,
+                two_view: false,
+                rows,
+            });
+        }
+    }
+    (run, r)
+}
+
+#[test]
+fn published_models_count_the_test_sets_sampling_error() {
+    // 1.5 points over LP with a head-seed spread of 0.1 points: decisive on head seeds alone,
+    // not on 1,821 test sentences (binomial SE ≈ 1 point per side).
+    let (run, r) = published(0.015, 1821);
+    let claims = check(&run, &r);
+    assert_eq!(claims.iter().map(Checked::id).collect::<Vec<_>>(), ["6"]);
+    assert_eq!(
+        claims[0].verdict(),
+        Verdict::Inconclusive,
+        "{:#?}",
+        claims[0]
+    );
+    let power = claims[0].power.as_deref().unwrap();
+    assert!(
+        power.contains("sst2 ID: NMTune > LP: detectable"),
+        "{power}"
+    );
+    // Without recorded test rows the same numbers are decided on the seeds alone.
+    let (run, r) = published(0.015, 0);
+    assert_eq!(check(&run, &r)[0].verdict(), Verdict::Reproduced);
+    // A 6-point gain survives the test-set error.
+    let (run, r) = published(0.06, 1821);
+    assert_eq!(check(&run, &r)[0].verdict(), Verdict::Reproduced);
+}

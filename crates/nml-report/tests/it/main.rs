@@ -1,0 +1,8 @@
+//! nml-report's integration tests: one binary, one module per subject.
+
+mod calibration;
+mod claims;
+mod dist;
+mod fixtures;
+mod inference;
+mod report;
