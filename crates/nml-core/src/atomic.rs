@@ -31,6 +31,12 @@ impl AtomicFile {
             .ok_or_else(|| CoreError::invalid(&final_path, "not a file path"))?
             .to_string_lossy()
             .into_owned();
+        if final_path.is_dir() {
+            return Err(CoreError::invalid(
+                &final_path,
+                "is a folder; expected a file path to write",
+            ));
+        }
         let parent = match final_path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -68,6 +74,8 @@ impl AtomicFile {
             .map_err(|e| CoreError::io(&self.tmp_path, "cannot sync", e))?;
         drop(file);
         fs::rename(&self.tmp_path, &self.final_path).map_err(|e| {
+            // Nothing is left behind when the rename fails.
+            let _ = fs::remove_file(&self.tmp_path);
             CoreError::io(
                 &self.final_path,
                 "cannot rename temporary file into place",

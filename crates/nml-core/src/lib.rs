@@ -11,6 +11,7 @@
 //! and tests without a PyTorch install.
 
 pub mod atomic;
+pub mod damage;
 pub mod device;
 mod error;
 pub mod features;

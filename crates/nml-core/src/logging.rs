@@ -44,16 +44,62 @@ pub fn init(verbosity: Verbosity) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
+    install_panic_hook();
+}
+
+/// A panic (an internal failure, such as a libtorch exception raised through
+/// `tch`) is reported like an error, as one line with where it happened; the
+/// rest of its message (libtorch's C++ backtrace) goes to the debug log.
+/// The exit code stays 101, so tests can tell a crash from a refusal;
+/// with `RUST_BACKTRACE` set, Rust's own report is printed instead.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // A developer asking for a backtrace gets Rust's own report.
+        if std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0") {
+            default(info);
+            return;
+        }
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        let (line, rest) = one_line(message);
+        if !rest.is_empty() {
+            tracing::debug!("the rest of the failure:\n{rest}");
+        }
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!(" (at {}:{})", l.file(), l.line()));
+        eprintln!("error: internal failure: {line}{at}");
+    }));
 }
 
 /// Turns a binary's result into its exit code, printing the error (with its
-/// whole cause chain, for `anyhow`) on stderr.
+/// whole cause chain, for `anyhow`) on stderr as one line. Whatever a cause
+/// carries after its first line (libtorch's C++ backtrace) goes to the debug
+/// log (`-vv`), not to the user.
 pub fn exit_code<E: Display>(result: Result<(), E>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            let text = format!("{e:#}");
+            let (line, rest) = one_line(&text);
+            if !rest.is_empty() {
+                tracing::debug!("the rest of the error:\n{rest}");
+            }
+            eprintln!("error: {line}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The first line of `text` and the rest (empty when it is one line).
+pub fn one_line(text: &str) -> (&str, &str) {
+    match text.split_once('\n') {
+        Some((first, rest)) => (first.trim_end(), rest),
+        None => (text, ""),
     }
 }

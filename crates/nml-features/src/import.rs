@@ -110,7 +110,7 @@ fn match_rows(
             .and_modify(|slot| *slot = None)
             .or_insert(Some(r));
     }
-    (0..e.index.len())
+    let rows = (0..e.index.len())
         .map(|i| {
             let index = e.index[i];
             let found = match &e.split {
@@ -136,5 +136,18 @@ fn match_rows(
                 ))
             })
         })
-        .collect()
+        .collect::<Result<Vec<usize>>>()?;
+    // One embedding per manifest row: a repeated index names both rows of the embeddings.
+    let mut first: HashMap<usize, usize> = HashMap::new();
+    for (i, &r) in rows.iter().enumerate() {
+        if let Some(earlier) = first.insert(r, i) {
+            return Err(FeatureError::Invalid(format!(
+                "{}: rows {earlier} and {i} both hold index {} (split `{}`); each item needs one embedding",
+                source.display(),
+                manifest.index[r],
+                manifest.split[r]
+            )));
+        }
+    }
+    Ok(rows)
 }

@@ -98,6 +98,13 @@ fn main() -> ExitCode {
     logging::exit_code(run(&args))
 }
 
+/// The flag's spelling of `kind` (`caption-swap`), not its Rust name.
+fn kind_name(kind: Kind) -> String {
+    use clap::ValueEnum;
+    kind.to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
+}
+
 fn run(args: &Args) -> anyhow::Result<()> {
     nml_noise::check_paths(&args.input, &args.output)?;
     let needs_ratio = matches!(
@@ -106,8 +113,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
     );
     let ratio = match (needs_ratio, args.ratio) {
         (true, Some(r)) => r,
-        (true, None) => bail!("--kind {:?} needs --ratio", args.kind),
-        (false, Some(_)) => bail!("--ratio does not apply to --kind {:?}", args.kind),
+        (true, None) => bail!("--kind {} needs --ratio", kind_name(args.kind)),
+        (false, Some(_)) => bail!("--ratio does not apply to --kind {}", kind_name(args.kind)),
         (false, None) => 0.0,
     };
     if !(0.0..=1.0).contains(&ratio) {

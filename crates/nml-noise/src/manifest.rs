@@ -29,6 +29,7 @@ pub fn corrupt(
 ) -> Result<(Manifest, NoiseSummary)> {
     config.validate()?;
     let classes = manifest.num_classes();
+    check_degenerate(manifest, config, source)?;
     let scope = rows_in_scope(manifest, &config.splits)?;
     let clean: Vec<i64> = scope.iter().map(|&r| manifest.label[r]).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -152,8 +153,55 @@ fn swap_captions(
     Ok(pairs.len())
 }
 
-/// Refuses an output that is the input file itself.
+/// Refuses noise that cannot happen: a kind that moves labels between
+/// classes on a manifest of one class, and duplicate class names (a name in a
+/// class map or a report would be ambiguous).
+fn check_degenerate(manifest: &Manifest, config: &NoiseConfig, source: &Path) -> Result<()> {
+    let names = &manifest.class_names;
+    for (i, name) in names.iter().enumerate() {
+        if let Some(j) = names[..i].iter().position(|n| n == name) {
+            return Err(NoiseError::file(
+                source,
+                format!("class name `{name}` is used by classes {j} and {i}"),
+            ));
+        }
+    }
+    let moves_labels = matches!(
+        config.kind,
+        NoiseKind::Symmetric { .. } | NoiseKind::Uniform { .. } | NoiseKind::Asymmetric { .. }
+    );
+    let ratio = config.kind.ratio().unwrap_or(0.0);
+    if moves_labels && ratio > 0.0 && manifest.num_classes() < 2 {
+        return Err(NoiseError::file(
+            source,
+            format!(
+                "has {} class(es): label noise needs at least two classes to move labels between",
+                manifest.num_classes()
+            ),
+        ));
+    }
+    if let NoiseKind::Asymmetric {
+        class_map: Some(map),
+        ..
+    } = &config.kind
+    {
+        if ratio > 0.0 && map.iter().enumerate().all(|(c, &t)| c == t) {
+            return Err(NoiseError::Invalid(format!(
+                "--class-map moves no class (every class maps to itself): --ratio {ratio} would inject no noise"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output that is the input file itself, or an existing folder.
 pub fn check_paths(input: &Path, output: &Path) -> Result<()> {
+    if output.is_dir() {
+        return Err(NoiseError::file(
+            output,
+            "is a folder; --output names the noisy manifest file to write".to_owned(),
+        ));
+    }
     let canonical_output = output
         .parent()
         .map(|p| {
@@ -238,6 +286,14 @@ fn column_labels(
             .find(|(f, _)| f.name() == column)
             .map(|(_, a)| a.clone())
     };
+    if array.is_none()
+        && ["label", "label_name", "index", "split", "path", "text"].contains(&column)
+    {
+        return Err(NoiseError::file(
+            source,
+            format!("--column `{column}` is a column of the manifest's schema, not a column of alternative labels (e.g. CIFAR-10N's `worse_label`)"),
+        ));
+    }
     let Some(array) = array else {
         return Err(CoreError::MissingColumn {
             path: source.to_owned(),
@@ -316,19 +372,28 @@ pub fn read_class_map(path: &Path, class_names: &[String]) -> Result<Vec<usize>>
     let text = std::fs::read_to_string(path)
         .map_err(|e| NoiseError::file(path, format!("cannot read: {e}")))?;
     let mut map: Vec<usize> = (0..class_names.len()).collect();
+    let mut set_at: Vec<Option<usize>> = vec![None; class_names.len()];
     let class = |token: &str, n: usize| -> Result<usize> {
         let token = token.trim();
-        token
+        if let Some(c) = token
             .parse::<usize>()
             .ok()
             .filter(|&c| c < class_names.len())
-            .or_else(|| class_names.iter().position(|c| c == token))
-            .ok_or_else(|| {
-                NoiseError::file(
-                    path,
-                    format!("line {n}: `{token}` is not a class id or name"),
-                )
-            })
+        {
+            return Ok(c);
+        }
+        let mut named = class_names.iter().enumerate().filter(|(_, c)| *c == token);
+        match (named.next(), named.next()) {
+            (Some((c, _)), None) => Ok(c),
+            (Some((a, _)), Some((b, _))) => Err(NoiseError::file(
+                path,
+                format!("line {n}: `{token}` names classes {a} and {b}; use the class id"),
+            )),
+            _ => Err(NoiseError::file(
+                path,
+                format!("line {n}: `{token}` is not a class id or name"),
+            )),
+        }
     };
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -338,7 +403,18 @@ pub fn read_class_map(path: &Path, class_names: &[String]) -> Result<Vec<usize>>
         let (from, to) = line
             .split_once(',')
             .ok_or_else(|| NoiseError::file(path, format!("line {}: expected `from,to`", n + 1)))?;
-        map[class(from, n + 1)?] = class(to, n + 1)?;
+        let from = class(from, n + 1)?;
+        if let Some(earlier) = set_at[from] {
+            return Err(NoiseError::file(
+                path,
+                format!(
+                    "line {}: class {from} is mapped again (first on line {earlier})",
+                    n + 1
+                ),
+            ));
+        }
+        set_at[from] = Some(n + 1);
+        map[from] = class(to, n + 1)?;
     }
     Ok(map)
 }

@@ -43,15 +43,36 @@ pub fn analyse(
     let rows = table.rows_where(selection.split.as_deref(), selection.domain.as_deref());
     if rows.len() < 2 {
         return Err(SpectralError::Invalid(format!(
-            "{}: {} rows match split {:?} and domain {:?}; a spectrum needs at least 2",
+            "{}: {} rows match split `{}` and domain `{}`; a spectrum needs at least 2",
             path.display(),
             rows.len(),
-            selection.split,
-            selection.domain
+            selection.split.as_deref().unwrap_or("all"),
+            selection.domain.as_deref().unwrap_or("any")
         )));
     }
     let features = table.select(&rows).features;
     let sigma = singular_values(&features, rows.len(), table.dim, config);
+    // The scale the preprocessed matrix would have: √N unit rows, or the raw norm.
+    let scale = match config.normalize {
+        crate::Normalize::L2 => (rows.len() as f64).sqrt(),
+        crate::Normalize::None => features
+            .iter()
+            .map(|&v| f64::from(v).powi(2))
+            .sum::<f64>()
+            .sqrt(),
+    };
+    if !sigma
+        .first()
+        .is_some_and(|&s| s.is_finite() && s > 1e-9 * scale)
+    {
+        return Err(SpectralError::Invalid(format!(
+            "{}: the features have no spectrum to measure: after {} normalisation and {} centring every row is zero \
+             (all-zero rows, or constant rows under row centring), so SVE and LSVR are undefined",
+            path.display(),
+            flag_name(config.normalize),
+            flag_name(config.center)
+        )));
+    }
     let metrics = Metrics::from_singular_values(&sigma);
     Ok(Analysis {
         name: name.to_owned(),
@@ -61,6 +82,13 @@ pub fn analyse(
         sigma,
         metrics,
     })
+}
+
+/// The command-line spelling of a setting.
+fn flag_name(value: impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
 }
 
 /// Mean share per rank for each group, in name order.

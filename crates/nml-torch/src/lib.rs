@@ -150,6 +150,20 @@ pub fn svd(a: &Tensor) -> (Tensor, Tensor, Tensor) {
     (u, s, v.transpose(-2, -1))
 }
 
+/// [`svd`], with libtorch's failure (no convergence on a non-finite or
+/// degenerate input) as an error holding the first line of its message.
+pub fn try_svd(a: &Tensor) -> Result<(Tensor, Tensor, Tensor), String> {
+    let (u, s, v) = a
+        .f_svd(true, true)
+        .map_err(|e| first_line(&e.to_string()))?;
+    Ok((u, s, v.transpose(-2, -1)))
+}
+
+/// The first line of a libtorch error (its C++ backtrace follows).
+pub fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().trim().to_owned()
+}
+
 /// Singular values of `a`, in descending order (see [`svd`] for why not `linalg_svdvals`).
 ///
 /// # Shapes

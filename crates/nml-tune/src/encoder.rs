@@ -110,11 +110,11 @@ impl Encoder {
             .collect();
         if rows.len() < 2 {
             return Err(TuneError::Invalid(format!(
-                "{}: {} rows in split {:?} and domain {:?}; tuning needs at least 2",
+                "{}: {} rows in split `{}` and domain `{}`; tuning needs at least 2",
                 request.manifest.display(),
                 rows.len(),
-                request.split,
-                request.domain
+                request.split.unwrap_or("all"),
+                request.domain.unwrap_or("any")
             )));
         }
         let set = image::load(

@@ -27,15 +27,16 @@ pub fn covariance(z: &Tensor) -> Tensor {
 }
 
 /// Dominant singular values: −(1/k) Σ_{i≤k} σ_i/Σσ of the uncentred, unnormalised `z`.
+/// An SVD that fails (a diverged, non-finite `z`) is an error with libtorch's reason.
 ///
 /// # Shapes
 /// `z`: `[B, D]` → scalar.
-pub fn dominant_sv(z: &Tensor, k: i64) -> Tensor {
+pub fn dominant_sv(z: &Tensor, k: i64) -> Result<Tensor, String> {
     // `svd(some, compute_uv = true)`: singular values alone have no backward in libtorch.
-    let (_, s, _) = nml_torch::svd(z);
+    let (_, s, _) = nml_torch::try_svd(z)?;
     let p = &s / s.sum(Kind::Float);
     let k = k.min(s.size()[0]);
-    -p.narrow(0, 0, k).sum(Kind::Float) / k as f64
+    Ok(-p.narrow(0, 0, k).sum(Kind::Float) / k as f64)
 }
 
 /// Rows scaled to unit L2 norm (PyTorch's `F.normalize`, eps 1e-12).

@@ -29,7 +29,7 @@ use nml_tune::{results, tune, Method, TuneConfig};
 /// and eval set: accuracy, SVE and LSVR of z) and OUT/summary.json (mean and
 /// std over seeds).
 #[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment)]
+#[command(version, verbatim_doc_comment, allow_negative_numbers = true)]
 struct Args {
     /// Training feature table (rows of --train-split)
     #[arg(long, required_unless_present = "encoder", conflicts_with = "encoder")]
@@ -172,15 +172,11 @@ fn run(a: Args) -> anyhow::Result<()> {
             "the regularisers act on the MLP's z; use --method nmtune (or mlp) with them"
         );
     }
-    let seeds: Vec<u64> = a
-        .seeds
-        .split(',')
-        .map(|s| {
-            s.trim()
-                .parse::<u64>()
-                .with_context(|| format!("--seeds: `{s}` is not a number"))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    config.validate()?;
+    let seeds = parse_seeds(&a.seeds)?;
+    if a.out.exists() && !a.out.is_dir() {
+        anyhow::bail!("--out {}: exists and is not a folder", a.out.display());
+    }
     config.two_view = a.two_view || a.encoder.is_some();
     if a.method == Method::Lp && config.two_view {
         anyhow::bail!(
@@ -262,19 +258,81 @@ fn train_table(a: &Args, path: &std::path::Path) -> anyhow::Result<nml_core::Fea
     Ok(train)
 }
 
-/// `NAME=PATH[:SPLIT[:DOMAIN]]` specs as eval-view tables.
+/// `--seeds`: distinct numbers, comma-separated.
+fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
+    let mut seeds = Vec::new();
+    for s in text.split(',') {
+        let seed = s
+            .trim()
+            .parse::<u64>()
+            .with_context(|| format!("--seeds: `{}` is not a number", s.trim()))?;
+        if seeds.contains(&seed) {
+            anyhow::bail!("--seeds: seed {seed} is listed twice");
+        }
+        seeds.push(seed);
+    }
+    Ok(seeds)
+}
+
+/// One `--eval NAME=PATH[:SPLIT[:DOMAIN]]`: every part present is non-empty.
+struct EvalSpec<'a> {
+    name: &'a str,
+    path: PathBuf,
+    split: &'a str,
+    domain: Option<&'a str>,
+}
+
+impl<'a> EvalSpec<'a> {
+    fn parse(spec: &'a str) -> anyhow::Result<EvalSpec<'a>> {
+        let bad = |why: &str| {
+            anyhow::format_err!("--eval `{spec}`: {why} (expected NAME=PATH[:SPLIT[:DOMAIN]])")
+        };
+        let (name, rest) = spec.split_once('=').ok_or_else(|| bad("no `=`"))?;
+        if name.is_empty() {
+            return Err(bad("the name is empty"));
+        }
+        let parts: Vec<&str> = rest.split(':').collect();
+        if parts.len() > 3 {
+            return Err(bad(&format!(
+                "{} `:`-separated parts after the name, at most 3",
+                parts.len()
+            )));
+        }
+        let what = ["path", "split", "domain"];
+        if let Some(k) = parts.iter().position(|p| p.is_empty()) {
+            return Err(bad(&format!("the {} is empty", what[k])));
+        }
+        Ok(EvalSpec {
+            name,
+            path: PathBuf::from(parts[0]),
+            split: parts.get(1).copied().unwrap_or("test"),
+            domain: parts.get(2).copied(),
+        })
+    }
+}
+
+/// `NAME=PATH[:SPLIT[:DOMAIN]]` specs as eval-view tables; every spec is
+/// checked (and names are distinct) before any table is read.
 fn eval_tables(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf, nml_core::FeatureTable)>> {
+    let parsed = specs
+        .iter()
+        .map(|s| EvalSpec::parse(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for (i, spec) in parsed.iter().enumerate() {
+        if parsed[..i].iter().any(|p| p.name == spec.name) {
+            anyhow::bail!("--eval: the name `{}` is used twice", spec.name);
+        }
+    }
     let mut evals = Vec::new();
-    for spec in specs {
-        let (name, rest) = spec
-            .split_once('=')
-            .with_context(|| format!("--eval `{spec}`: expected NAME=PATH[:SPLIT[:DOMAIN]]"))?;
-        let mut parts = rest.splitn(3, ':');
-        let path = PathBuf::from(parts.next().unwrap_or_default());
-        let split = parts.next().unwrap_or("test");
-        let domain = parts.next();
-        let table = select(load(&path)?, (split != "all").then_some(split), domain).eval_view();
-        evals.push((name.to_owned(), path, table));
+    for spec in parsed {
+        let split = spec.split;
+        let table = select(
+            load(&spec.path)?,
+            (split != "all").then_some(split),
+            spec.domain,
+        )
+        .eval_view();
+        evals.push((spec.name.to_owned(), spec.path, table));
     }
     Ok(evals)
 }

@@ -69,6 +69,54 @@ impl TuneConfig {
             two_view: false,
         }
     }
+
+    /// Refuses settings no head can train with, naming the flag: epochs or a
+    /// batch below their minimum, a learning rate that is not a positive
+    /// finite number, a negative or non-finite weight decay or regulariser weight.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |flag: &str, why: String| Err(TuneError::Invalid(format!("--{flag}: {why}")));
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1".to_owned());
+        }
+        if self.batch_size < 2 {
+            return bad(
+                "batch-size",
+                format!(
+                    "must be at least 2 (BatchNorm and the covariance need two rows), got {}",
+                    self.batch_size
+                ),
+            );
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(
+                "lr",
+                format!("must be a positive finite number, got {}", self.lr),
+            );
+        }
+        for (flag, v) in [
+            ("wd", self.weight_decay),
+            ("mse-weight", self.mse_weight),
+            ("cov-weight", self.cov_weight),
+            ("svd-weight", self.svd_weight),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(flag, format!("must be a finite number ≥ 0, got {v}"));
+            }
+        }
+        if self.svd_topk < 1 {
+            return bad(
+                "svd-topk",
+                format!("must be at least 1, got {}", self.svd_topk),
+            );
+        }
+        if !(self.scale_init.is_finite()) {
+            return bad(
+                "scale-init",
+                format!("must be finite, got {}", self.scale_init),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// One evaluation table's result for one seed.
@@ -137,6 +185,7 @@ pub fn fit(
     seed: u64,
     device: Device,
 ) -> Result<(nn::VarStore, Head)> {
+    config.validate()?;
     if config.two_view != source.two_view() {
         return Err(TuneError::Invalid(format!(
             "the configuration asks for {} training but the features give {}",
@@ -190,7 +239,7 @@ pub fn fit(
             let features = source.batch(chunk, epoch)?;
             let index = Tensor::from_slice(chunk).to_device(device);
             let y = labels.index_select(0, &index);
-            let loss = loss_terms(config, &head, &features, &y).total(epoch, step)?;
+            let loss = loss_terms(config, &head, &features, &y)?.total(epoch, step, classes)?;
             // Per-step cosine decay to 0, no warm-up (the official schedule).
             let lr =
                 config.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
@@ -198,6 +247,17 @@ pub fn fit(
             opt.backward_step(&loss);
             step += 1;
         }
+    }
+    // The last steps' update is checked here: a weight that left the finite range.
+    let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some((name, _)) = variables
+        .iter()
+        .find(|(_, t)| t.isfinite().all().int64_value(&[]) == 0)
+    {
+        return Err(TuneError::Invalid(format!(
+            "the head's `{name}` is not finite after training: the head diverged (lower --lr)"
+        )));
     }
     Ok((vs, head))
 }
@@ -216,7 +276,45 @@ fn check_inputs(train: &FeatureTable, evals: &[(String, PathBuf, FeatureTable)])
             train.len()
         )));
     }
+    let mut present: Vec<i64> = train.label.clone();
+    present.sort_unstable();
+    present.dedup();
+    if present.len() < 2 {
+        return Err(TuneError::Invalid(format!(
+            "the training rows hold one class only (label {}); a classifier needs at least two",
+            present.first().copied().unwrap_or(-1)
+        )));
+    }
+    if let Some(row) = train
+        .label
+        .iter()
+        .position(|&l| l < 0 || l as usize >= classes)
+    {
+        return Err(TuneError::Invalid(format!(
+            "the training table, row {row}: label {} is outside its {classes} classes",
+            train.label[row]
+        )));
+    }
     check_evals(evals, train.dim, classes)?;
+    for (name, path, table) in evals {
+        if let (Some(ours), Some(theirs)) = (&train.class_names, &table.class_names) {
+            if ours != theirs {
+                let first = ours
+                    .iter()
+                    .zip(theirs)
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(ours.len().min(theirs.len()));
+                return Err(TuneError::Invalid(format!(
+                    "eval set `{name}` ({}) has other classes than the training table: {} classes against {}, first difference at class {first} (`{}` against `{}`)",
+                    path.display(),
+                    theirs.len(),
+                    ours.len(),
+                    theirs.get(first).map_or("none", String::as_str),
+                    ours.get(first).map_or("none", String::as_str)
+                )));
+            }
+        }
+    }
     Ok(classes)
 }
 
@@ -263,14 +361,21 @@ pub struct Terms {
     pub weighted: Vec<(&'static str, Tensor)>,
 }
 
+/// How far above a uniform guess's cross-entropy (ln C) a batch's may go
+/// before training counts as diverged: a finite but runaway loss (a linear
+/// probe at a huge learning rate) stops as a non-finite one does.
+pub const DIVERGED_CE: f64 = 1e3;
+
 impl Terms {
-    /// The sum of the terms; a term that is not finite stops training, named.
-    pub fn total(self, epoch: usize, step: usize) -> Result<Tensor> {
-        for (name, value) in &self.weighted {
+    /// The sum of the terms; a term that is not finite, or a cross-entropy
+    /// above [`DIVERGED_CE`]·max(ln C, 1) for C `classes`, stops training, named.
+    pub fn total(self, epoch: usize, step: usize, classes: usize) -> Result<Tensor> {
+        let ceiling = DIVERGED_CE * (classes as f64).ln().max(1.0);
+        for (k, (name, value)) in self.weighted.iter().enumerate() {
             let v = value.double_value(&[]);
-            if !v.is_finite() {
+            if !v.is_finite() || (k == 0 && v > ceiling) {
                 return Err(TuneError::Invalid(format!(
-                    "the {name} term became {v} in epoch {} (step {step}); training stopped",
+                    "the {name} term became {v:.4e} in epoch {} (step {step}): the head diverged; training stopped (lower --lr)",
                     epoch + 1
                 )));
             }
@@ -290,7 +395,7 @@ impl Terms {
 /// both views with labels duplicated, consistency MSE(norm(z_s), norm(f_w)),
 /// covariance and top-k singular-value terms of the whole Z. One view: the
 /// same on B rows with f_w = f.
-pub fn loss_terms(config: &TuneConfig, head: &Head, batch: &Batch, y: &Tensor) -> Terms {
+pub fn loss_terms(config: &TuneConfig, head: &Head, batch: &Batch, y: &Tensor) -> Result<Terms> {
     let b = batch.weak.size()[0];
     let (input, labels) = match &batch.strong {
         None => (batch.weak.shallow_clone(), y.shallow_clone()),
@@ -317,12 +422,14 @@ pub fn loss_terms(config: &TuneConfig, head: &Head, batch: &Batch, y: &Tensor) -
         weighted.push(("covariance", losses::covariance(&z) * config.cov_weight));
     }
     if config.svd_weight != 0.0 {
-        weighted.push((
-            "dominant singular values",
-            losses::dominant_sv(&z, config.svd_topk) * config.svd_weight,
-        ));
+        let sv = losses::dominant_sv(&z, config.svd_topk).map_err(|e| {
+            TuneError::Invalid(format!(
+                "the dominant singular values term: {e}: the head diverged; training stopped (lower --lr)"
+            ))
+        })?;
+        weighted.push(("dominant singular values", sv * config.svd_weight));
     }
-    Terms { weighted }
+    Ok(Terms { weighted })
 }
 
 /// Accuracy of `head` on `table`'s eval rows, and the spectrum of their z.

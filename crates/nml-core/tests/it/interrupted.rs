@@ -98,3 +98,31 @@ fn killed_writer_leaves_no_partial_file() {
         "a killed rewrite keeps the old content"
     );
 }
+
+/// A destination that is a folder is refused before a temporary file exists,
+/// and a rename that fails (the destination became a folder) removes its temporary.
+#[test]
+fn failed_writes_leave_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("o");
+    std::fs::create_dir(&folder).unwrap();
+    let err = match AtomicFile::create(&folder) {
+        Ok(_) => panic!("a folder is refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("is a folder"), "{err}");
+    let target = dir.path().join("late");
+    let mut file = AtomicFile::create(&target).unwrap();
+    file.write_all(b"x").unwrap();
+    std::fs::create_dir_all(target.join("inside")).unwrap();
+    assert!(file.commit().is_err());
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        left.iter().all(|n| !n.contains(".tmp-")),
+        "temporaries left: {left:?}"
+    );
+}

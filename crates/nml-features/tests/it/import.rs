@@ -181,3 +181,117 @@ fn npy_and_parquet_embeddings_are_validated_and_labelled() {
         Some(&["neg".to_owned(), "pos".to_owned()][..])
     );
 }
+
+#[test]
+fn a_repeated_embedding_index_names_the_embeddings_file() {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, Int64Array};
+    use arrow::datatypes::{DataType, Field};
+    use arrow::record_batch::RecordBatch;
+
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path());
+    // Written by another tool, which checks nothing: index 2 twice.
+    let values = Float32Array::from(vec![0.5f32; 6]);
+    let vectors = FixedSizeListArray::new(
+        Arc::new(Field::new("item", DataType::Float32, false)),
+        2,
+        Arc::new(values),
+        None,
+    );
+    let batch = RecordBatch::try_from_iter([
+        (
+            "index",
+            Arc::new(Int64Array::from(vec![1, 2, 2])) as ArrayRef,
+        ),
+        ("embedding", Arc::new(vectors) as ArrayRef),
+    ])
+    .unwrap();
+    let path = dir.path().join("emb.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let out = dir.path().join("x.parquet");
+    let (ok, err) = run(&[
+        "--embeddings".as_ref(),
+        path.as_os_str(),
+        "--manifest".as_ref(),
+        m.as_os_str(),
+        "--column".as_ref(),
+        "embedding".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert!(
+        !ok && err.contains("emb.parquet: rows 1 and 2 both hold index 2"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+/// Damaged embeddings (.npy and Parquet: empty, truncated, garbage, flipped
+/// bytes): never a panic, a refusal is one line and writes nothing.
+#[test]
+fn damaged_embeddings_are_refused_or_read_never_crash() {
+    use nml_core::damage::{check_run, damaged};
+
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path());
+    let npy = dir.path().join("good.npy");
+    write_npy(&npy, 10, 3, &[0.25; 30]);
+    let parquet = dir.path().join("good.parquet");
+    let t = FeatureTable {
+        index: (0..10).collect(),
+        split: (0..10)
+            .map(|i| if i < 6 { "train" } else { "test" }.to_owned())
+            .collect(),
+        label: vec![0; 10],
+        domain: None,
+        view: None,
+        dim: 3,
+        features: vec![0.5; 30],
+        class_names: None,
+        metadata: Default::default(),
+    };
+    t.write(&parquet).unwrap();
+    let out = dir.path().join("x.parquet");
+    for (good, name) in [(&npy, "in.npy"), (&parquet, "in.parquet")] {
+        let input = dir.path().join(name);
+        // The undamaged file is read, so the flipped-byte cases test a reader that works.
+        std::fs::copy(good, &input).unwrap();
+        let (ok, err) = run(&[
+            "--embeddings".as_ref(),
+            input.as_os_str(),
+            "--manifest".as_ref(),
+            m.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert!(ok, "{name}: {err}");
+        std::fs::remove_file(&out).unwrap();
+        for case in damaged(&std::fs::read(good).unwrap(), 53, 16) {
+            std::fs::write(&input, &case.bytes).unwrap();
+            let output = Command::new(env!("CARGO_BIN_EXE_nml-features"))
+                .arg("import")
+                .args([
+                    "--embeddings".as_ref(),
+                    input.as_os_str(),
+                    "--manifest".as_ref(),
+                    m.as_os_str(),
+                    "--out".as_ref(),
+                    out.as_os_str(),
+                ])
+                .output()
+                .unwrap();
+            if let Err(problem) = check_run(&output, &case, &[&out]) {
+                panic!("{name}: {problem}");
+            }
+        }
+    }
+}

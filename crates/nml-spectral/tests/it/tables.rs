@@ -80,6 +80,48 @@ fn several_tables_give_one_tidy_table() {
 }
 
 #[test]
+fn a_spectrum_without_mass_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    structured_table(50, 8, 3).write(&good).unwrap();
+    let mut zero = structured_table(50, 8, 4);
+    zero.features.iter_mut().for_each(|v| *v = 0.0);
+    let zero_path = dir.path().join("zero.parquet");
+    zero.write(&zero_path).unwrap();
+    // Constant rows: zero after the official row centring.
+    let mut flat = structured_table(50, 8, 5);
+    flat.features.iter_mut().for_each(|v| *v = 0.7);
+    let flat_path = dir.path().join("flat.parquet");
+    flat.write(&flat_path).unwrap();
+    let out = dir.path().join("out");
+    for bad in [&zero_path, &flat_path] {
+        let (ok, _, err) = run(&[
+            "--features".as_ref(),
+            good.as_os_str(),
+            "--features".as_ref(),
+            bad.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert!(
+            !ok && err.contains(&*bad.display().to_string())
+                && err.contains("no spectrum to measure"),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(!out.exists(), "a refused run wrote {}", out.display());
+    }
+    // Without row centring a constant table has a spectrum (one direction).
+    let (ok, _, err) = run(&[
+        "--features".as_ref(),
+        flat_path.as_os_str(),
+        "--center".as_ref(),
+        "none".as_ref(),
+    ]);
+    assert!(ok, "{err}");
+}
+
+#[test]
 fn bad_feature_tables_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f.parquet");
@@ -92,7 +134,8 @@ fn bad_feature_tables_are_refused() {
         "validation".as_ref(),
     ]);
     assert!(
-        !ok && err.contains("f.parquet") && err.contains("0 rows match split Some(\"validation\")"),
+        !ok && err.contains("f.parquet")
+            && err.contains("0 rows match split `validation` and domain `any`"),
         "{err}"
     );
     let (ok, _, err) = run(&[
@@ -155,4 +198,33 @@ fn bad_feature_tables_are_refused() {
     );
     let (ok, stdout, err) = run(&["--features".as_ref(), good.as_os_str()]);
     assert!(ok && stdout.contains("good"), "{err}");
+}
+
+/// Damaged feature tables (empty, truncated, garbage, flipped bytes): never a
+/// panic or a runaway, a refusal is one line and writes nothing.
+#[test]
+fn damaged_feature_tables_are_refused_or_read_never_crash() {
+    use nml_core::damage::{check_run, damaged};
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    structured_table(30, 6, 7).write(&good).unwrap();
+    let valid = std::fs::read(&good).unwrap();
+    let input = dir.path().join("in.parquet");
+    let out = dir.path().join("out");
+    for case in damaged(&valid, 41, 24) {
+        std::fs::write(&input, &case.bytes).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_nml-spectral"))
+            .args([
+                "--features".as_ref(),
+                input.as_os_str(),
+                "--out".as_ref(),
+                out.as_os_str(),
+            ])
+            .output()
+            .unwrap();
+        if let Err(problem) = check_run(&output, &case, &[&out]) {
+            panic!("{problem}");
+        }
+    }
 }

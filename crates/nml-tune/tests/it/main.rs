@@ -1,6 +1,7 @@
 //! Integration tests of nml-tune.
 
-mod encoder; // views cached by extraction, cached two-view tuning, the backbone in the loop
+mod encoder;
+mod hostile; // bad settings, diverging heads, tables of another task, malformed --eval: refused before writing // views cached by extraction, cached two-view tuning, the backbone in the loop
 mod logreg; // the linear probe matches scikit-learn's logistic regression on the smoke benchmark
 mod losses; // each regulariser and its gradient against PyTorch
 mod training; // nmtune with zero weights is mlp; lp learns; bad inputs; NaN guard
