@@ -124,3 +124,42 @@ fn bad_checkpoints_and_inputs_are_refused() {
         "{err}"
     );
 }
+
+/// Damaged training manifests (empty, truncated, garbage, flipped bytes):
+/// never a panic, a refusal is one line and leaves no run folder.
+#[test]
+fn damaged_manifests_are_refused_or_read_never_crash() {
+    use nml_core::damage::{check_run, damaged};
+
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = smoke_corpus(&dir.path().join("data"));
+    let valid = std::fs::read(&corpus).unwrap();
+    let input = dir.path().join("in.parquet");
+    let out = dir.path().join("run");
+    for case in damaged(&valid, 61, 6) {
+        std::fs::write(&input, &case.bytes).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_nml-pretrain"))
+            .args([
+                "--arch",
+                "small",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "32",
+                "--threads",
+                "1",
+                "--device",
+                "cpu",
+                "-q",
+            ])
+            .arg("--train")
+            .arg(&input)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        if let Err(problem) = check_run(&output, &case, &[&out]) {
+            panic!("{problem}");
+        }
+    }
+}
