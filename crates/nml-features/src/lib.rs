@@ -15,7 +15,7 @@
 pub mod backbone;
 pub mod extract;
 pub mod import;
-mod npy;
+pub mod npy;
 pub mod text;
 
 pub use backbone::{Backbone, Described, Embedding};

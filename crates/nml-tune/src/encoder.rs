@@ -27,6 +27,17 @@ pub fn tune_encoder(
     seed: u64,
     device: Device,
 ) -> Result<Vec<EvalResult>> {
+    tune_encoder_head(config, request, evals, seed, device).map(|t| t.results)
+}
+
+/// [`tune_encoder`], keeping the head.
+pub fn tune_encoder_head(
+    config: &TuneConfig,
+    request: &EncoderRequest<'_>,
+    evals: &[(String, std::path::PathBuf, nml_core::FeatureTable)],
+    seed: u64,
+    device: Device,
+) -> Result<crate::train::Tuned> {
     let (mut encoder, rows) = Encoder::open(request, seed, device)?;
     for (name, path, table) in evals {
         if let Some(hash) = table.metadata.get("nml.model_hash") {
@@ -40,7 +51,7 @@ pub fn tune_encoder(
         }
     }
     check_evals(evals, encoder.dim(), rows.classes)?;
-    let (_vs, head) = fit(
+    let (vs, head) = fit(
         config,
         &mut encoder,
         &rows.labels,
@@ -48,10 +59,16 @@ pub fn tune_encoder(
         seed,
         device,
     )?;
-    evals
+    let results = evals
         .iter()
         .map(|(name, _, table)| evaluate(&head, name, table, seed, device))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(crate::train::Tuned {
+        vs,
+        head,
+        classes: rows.classes,
+        results,
+    })
 }
 
 /// The training rows of a manifest and the backbone that encodes them.

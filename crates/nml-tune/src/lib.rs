@@ -17,11 +17,12 @@ pub mod encoder;
 pub mod losses;
 pub mod model;
 pub mod results;
+pub mod saved;
 pub mod source;
 pub mod train;
 
 pub use model::{Head, Method};
-pub use train::{fit, loss_terms, tune, EvalResult, TuneConfig};
+pub use train::{fit, loss_terms, tune, tune_head, EvalResult, TuneConfig, Tuned};
 
 /// Why tuning cannot proceed.
 #[derive(Debug, thiserror::Error)]

@@ -9,9 +9,11 @@ use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
 use nml_features::Embedding;
 use nml_models::{Augment, AugmentKind};
-use nml_tune::encoder::{tune_encoder, EncoderRequest};
+use nml_tune::encoder::{tune_encoder_head, EncoderRequest};
 use nml_tune::train::load;
-use nml_tune::{results, tune, Method, TuneConfig};
+use nml_tune::{results, saved, tune_head, Method, TuneConfig};
+
+mod predict;
 
 /// Train a head on frozen features and evaluate it on named tables.
 ///
@@ -29,8 +31,16 @@ use nml_tune::{results, tune, Method, TuneConfig};
 /// and eval set: accuracy, SVE and LSVR of z) and OUT/summary.json (mean and
 /// std over seeds).
 #[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment, allow_negative_numbers = true)]
+#[command(
+    version,
+    verbatim_doc_comment,
+    allow_negative_numbers = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Training feature table (rows of --train-split)
     #[arg(long, required_unless_present = "encoder", conflicts_with = "encoder")]
     train: Option<PathBuf>,
@@ -55,8 +65,8 @@ struct Args {
     #[arg(long = "eval", required = true)]
     evals: Vec<String>,
     /// lp, mlp or nmtune
-    #[arg(long)]
-    method: Method,
+    #[arg(long, required = true)]
+    method: Option<Method>,
     /// Epochs
     #[arg(long, default_value_t = 30)]
     epochs: usize,
@@ -90,9 +100,41 @@ struct Args {
     /// Device: auto, cpu, cuda or cuda:N
     #[arg(long, default_value = "auto")]
     device: DeviceSpec,
-    /// Output folder
+    /// Output folder: results.parquet, summary.json, and every head in heads/<method>-seed<k>/
+    #[arg(long, required = true)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    verbosity: Verbosity,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Apply a saved head (OUT/heads/<method>-seed<k>) to new features
+    Predict(PredictArgs),
+}
+
+/// Writes per row: index, split, predicted class id and name, the class
+/// probabilities, and with --tuned-features the tuned embedding z.
+#[derive(Debug, clap::Args)]
+struct PredictArgs {
+    /// A head folder written by nml-tune (head.json, head.safetensors)
+    #[arg(long)]
+    head: PathBuf,
+    /// Features: an nml feature table (.parquet; its eval view) or an N×D float32 .npy
+    #[arg(long)]
+    features: PathBuf,
+    /// Predictions table to write (.parquet)
     #[arg(long)]
     out: PathBuf,
+    /// Also write the tuned embedding z of each row
+    #[arg(long)]
+    tuned_features: bool,
+    /// Apply the head to features of another backbone or embedding source than it was trained on (with a warning)
+    #[arg(long)]
+    allow_other_source: bool,
+    /// Device: auto, cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    device: DeviceSpec,
     #[command(flatten)]
     verbosity: Verbosity,
 }
@@ -148,14 +190,24 @@ impl EncoderArgs {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    logging::init(args.verbosity);
-    logging::exit_code(run(args))
+    match args.command {
+        Some(Command::Predict(p)) => {
+            logging::init(p.verbosity);
+            logging::exit_code(predict::run(&p))
+        }
+        None => {
+            logging::init(args.verbosity);
+            logging::exit_code(run(args))
+        }
+    }
 }
 
 fn run(a: Args) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
     let device = nml_torch::resolve_device(a.device)?;
-    let mut config = TuneConfig::new(a.method);
+    let method = a.method.expect("clap: --method is required");
+    let out = a.out.clone().expect("clap: --out is required");
+    let mut config = TuneConfig::new(method);
     config.epochs = a.epochs;
     config.batch_size = a.batch_size;
     config.lr = a.lr.unwrap_or(config.lr);
@@ -165,7 +217,7 @@ fn run(a: Args) -> anyhow::Result<()> {
     config.svd_weight = a.svd_weight.unwrap_or(config.svd_weight);
     config.svd_topk = a.svd_topk;
     config.residual = !a.no_residual;
-    if a.method == Method::Lp
+    if method == Method::Lp
         && (config.mse_weight != 0.0 || config.cov_weight != 0.0 || config.svd_weight != 0.0)
     {
         anyhow::bail!(
@@ -174,11 +226,11 @@ fn run(a: Args) -> anyhow::Result<()> {
     }
     config.validate()?;
     let seeds = parse_seeds(&a.seeds)?;
-    if a.out.exists() && !a.out.is_dir() {
-        anyhow::bail!("--out {}: exists and is not a folder", a.out.display());
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!("--out {}: exists and is not a folder", out.display());
     }
     config.two_view = a.two_view || a.encoder.is_some();
-    if a.method == Method::Lp && config.two_view {
+    if method == Method::Lp && config.two_view {
         anyhow::bail!(
             "--method lp trains on the eval view, as the official linear probe; drop --two-view and --encoder"
         );
@@ -189,9 +241,10 @@ fn run(a: Args) -> anyhow::Result<()> {
         None => None,
     };
     let mut all = Vec::new();
+    let mut heads = Vec::new();
     for &seed in &seeds {
-        let results = match &train {
-            Some(table) => tune(&config, table, &evals, seed, device)?,
+        let tuned = match &train {
+            Some(table) => tune_head(&config, table, &evals, seed, device)?,
             None => {
                 let request = EncoderRequest {
                     checkpoint: a.encoder.as_deref().expect("clap: --train or --encoder"),
@@ -206,13 +259,14 @@ fn run(a: Args) -> anyhow::Result<()> {
                     embedding: a.encoder_args.embedding,
                     pretrained: a.encoder_args.pretrained()?,
                 };
-                tune_encoder(&config, &request, &evals, seed, device)?
+                tune_encoder_head(&config, &request, &evals, seed, device)?
             }
         };
-        for r in &results {
-            tracing::info!(method = a.method.name(), seed, eval = %r.eval, accuracy = format!("{:.4}", r.accuracy), sve = format!("{:.3}", r.sve), lsvr = format!("{:.4}", r.lsvr), "evaluated");
+        for r in &tuned.results {
+            tracing::info!(method = method.name(), seed, eval = %r.eval, accuracy = format!("{:.4}", r.accuracy), sve = format!("{:.3}", r.sve), lsvr = format!("{:.4}", r.lsvr), "evaluated");
         }
-        all.extend(results);
+        all.extend(tuned.results.iter().cloned());
+        heads.push((seed, tuned));
     }
     let inputs = serde_json::json!({
         "train": a.train.as_ref().map(|p| p.display().to_string()),
@@ -223,9 +277,52 @@ fn run(a: Args) -> anyhow::Result<()> {
         "evals": a.evals,
         "seeds": seeds,
     });
-    results::write(&a.out, &config, &all, inputs)?;
+    save_heads(&a, &out, &config, train.as_ref(), &evals, &heads)?;
+    results::write(&out, &config, &all, inputs)?;
     for s in results::summarise(&all) {
         tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
+    }
+    Ok(())
+}
+
+/// Writes every trained head (OUT/heads/<method>-seed<k>) with its record.
+fn save_heads(
+    a: &Args,
+    out: &std::path::Path,
+    config: &TuneConfig,
+    train: Option<&nml_core::FeatureTable>,
+    evals: &[(String, PathBuf, nml_core::FeatureTable)],
+    heads: &[(u64, nml_tune::Tuned)],
+) -> anyhow::Result<()> {
+    let method = config.method;
+    let features_hash = a
+        .train
+        .as_deref()
+        .map(nml_core::hash_file)
+        .transpose()?
+        .map(|h| h.to_hex());
+    let source = train
+        .and_then(saved::source_hash)
+        .or_else(|| evals.first().and_then(|e| saved::source_hash(&e.2)));
+    for (seed, tuned) in heads {
+        let class_names = train
+            .and_then(|t| t.class_names.clone())
+            .or_else(|| evals.first().and_then(|e| e.2.class_names.clone()))
+            .unwrap_or_else(|| (0..tuned.classes).map(|c| c.to_string()).collect());
+        let record = saved::HeadRecord {
+            format: saved::FORMAT.to_owned(),
+            method,
+            config: config.clone(),
+            seed: *seed,
+            dim: evals.first().map_or(0, |e| e.2.dim),
+            class_names,
+            residual: config.residual,
+            features_hash: features_hash.clone(),
+            source_hash: source.clone(),
+            validation_accuracy: None,
+            code_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        saved::save(&saved::head_dir(out, method, *seed), &tuned.vs, &record)?;
     }
     Ok(())
 }

@@ -147,6 +147,25 @@ pub fn tune(
     seed: u64,
     device: Device,
 ) -> Result<Vec<EvalResult>> {
+    tune_head(config, train, evals, seed, device).map(|t| t.results)
+}
+
+/// A trained head, its variables, and its results on the eval tables.
+pub struct Tuned {
+    pub vs: nn::VarStore,
+    pub head: Head,
+    pub classes: usize,
+    pub results: Vec<EvalResult>,
+}
+
+/// [`tune`], keeping the head.
+pub fn tune_head(
+    config: &TuneConfig,
+    train: &FeatureTable,
+    evals: &[(String, PathBuf, FeatureTable)],
+    seed: u64,
+    device: Device,
+) -> Result<Tuned> {
     let rows = train.eval_view();
     let classes = check_inputs(&rows, evals)?;
     let mut source: Box<dyn Source> = if config.two_view {
@@ -168,11 +187,17 @@ pub fn tune(
     } else {
         Box::new(SingleView::new(&rows, device))
     };
-    let (_vs, head) = fit(config, source.as_mut(), &rows.label, classes, seed, device)?;
-    evals
+    let (vs, head) = fit(config, source.as_mut(), &rows.label, classes, seed, device)?;
+    let results = evals
         .iter()
         .map(|(name, _, table)| evaluate(&head, name, table, seed, device))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Tuned {
+        vs,
+        head,
+        classes,
+        results,
+    })
 }
 
 /// Trains one head on batches of `source` (labels `labels`, one per row):
