@@ -18,6 +18,7 @@ pub mod losses;
 pub mod model;
 pub mod results;
 pub mod saved;
+pub mod select;
 pub mod source;
 pub mod train;
 

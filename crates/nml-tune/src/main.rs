@@ -9,10 +9,11 @@ use nml_core::logging::{self, Verbosity};
 use nml_core::DeviceSpec;
 use nml_features::Embedding;
 use nml_models::{Augment, AugmentKind};
-use nml_tune::encoder::{tune_encoder_head, EncoderRequest};
 use nml_tune::train::load;
-use nml_tune::{results, saved, tune_head, Method, TuneConfig};
+use nml_tune::{results, select, EvalResult, Method, TuneConfig};
 
+mod drive;
+mod fit;
 mod predict;
 
 /// Train a head on frozen features and evaluate it on named tables.
@@ -67,6 +68,16 @@ struct Args {
     /// lp, mlp or nmtune
     #[arg(long, required = true)]
     method: Option<Method>,
+    /// Validation rows: this split of the training table (same domain)
+    #[arg(long, conflicts_with = "val_fraction")]
+    val_split: Option<String>,
+    /// Validation rows: this fraction of each class's training rows, drawn with the first seed
+    #[arg(long)]
+    val_fraction: Option<f64>,
+    /// A grid KEY=V1,V2,... (lr, wd, mse-weight, cov-weight, svd-weight, svd-topk, epochs, batch-size), repeatable:
+    /// every combination is trained and the best mean validation accuracy is kept (needs --val-split or --val-fraction)
+    #[arg(long = "grid")]
+    grids: Vec<String>,
     /// Epochs
     #[arg(long, default_value_t = 30)]
     epochs: usize,
@@ -111,6 +122,8 @@ struct Args {
 enum Command {
     /// Apply a saved head (OUT/heads/<method>-seed<k>) to new features
     Predict(PredictArgs),
+    /// Fit a head on embeddings (.npy + labels, or a feature table), chosen on a validation fraction from a grid
+    Fit(fit::FitArgs),
 }
 
 /// Writes per row: index, split, predicted class id and name, the class
@@ -195,6 +208,10 @@ fn main() -> ExitCode {
             logging::init(p.verbosity);
             logging::exit_code(predict::run(&p))
         }
+        Some(Command::Fit(f)) => {
+            logging::init(f.verbosity);
+            logging::exit_code(fit::run(&f))
+        }
         None => {
             logging::init(args.verbosity);
             logging::exit_code(run(args))
@@ -205,8 +222,101 @@ fn main() -> ExitCode {
 fn run(a: Args) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
     let device = nml_torch::resolve_device(a.device)?;
-    let method = a.method.expect("clap: --method is required");
     let out = a.out.clone().expect("clap: --out is required");
+    let config = config_of(&a)?;
+    let seeds = parse_seeds(&a.seeds)?;
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!("--out {}: exists and is not a folder", out.display());
+    }
+    let grid = a
+        .grids
+        .iter()
+        .map(|g| select::parse_grid(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let validating = a.val_split.is_some() || a.val_fraction.is_some();
+    if !grid.is_empty() && !validating {
+        anyhow::bail!("--grid needs validation rows: add --val-split NAME or --val-fraction F");
+    }
+    if validating && a.encoder.is_some() {
+        anyhow::bail!(
+            "--val-split and --val-fraction select on cached features; use --train, not --encoder"
+        );
+    }
+    // Every combination is checked before anything trains.
+    select::combinations(&config, &grid)?;
+    let evals = eval_tables(&a.evals)?;
+    let train = match &a.train {
+        Some(path) => Some(train_table(&a, path)?),
+        None => None,
+    };
+    let (config, heads, selected) = if validating {
+        let table = train.as_ref().expect("checked: validation needs --train");
+        let validation = drive::Validation {
+            train_path: a
+                .train
+                .as_deref()
+                .expect("checked: validation needs --train"),
+            train_split: &a.train_split,
+            train_domain: a.train_domain.as_deref(),
+            val_split: a.val_split.as_deref(),
+            val_fraction: a.val_fraction,
+        };
+        let chosen =
+            drive::selected_heads(&validation, &config, &grid, table, &evals, &seeds, device)?;
+        (chosen.config, chosen.heads, Some(chosen.selected))
+    } else {
+        let heads = drive::trained_heads(&a, &config, train.as_ref(), &evals, &seeds, device)?;
+        (config.clone(), heads, None)
+    };
+    let all: Vec<EvalResult> = heads
+        .iter()
+        .flat_map(|(_, t)| t.results.iter().cloned())
+        .collect();
+    for r in &all {
+        tracing::info!(method = config.method.name(), seed = r.seed, eval = %r.eval, accuracy = format!("{:.4}", r.accuracy), sve = format!("{:.3}", r.sve), lsvr = format!("{:.4}", r.lsvr), "evaluated");
+    }
+    let inputs = serde_json::json!({
+        "train": a.train.as_ref().map(|p| p.display().to_string()),
+        "encoder": a.encoder.as_ref().map(|p| p.display().to_string()),
+        "manifest": a.manifest.as_ref().map(|p| p.display().to_string()),
+        "train_split": a.train_split,
+        "train_domain": a.train_domain,
+        "evals": a.evals,
+        "seeds": seeds,
+        "validation": selected.as_ref().map(|s| serde_json::json!({
+            "val_split": a.val_split,
+            "val_fraction": a.val_fraction,
+            "grid": a.grids,
+            "chosen": select::describe(&s.label),
+            "validation_accuracy": s.validation_accuracy,
+        })),
+    });
+    drive::save_heads(
+        a.train.as_deref(),
+        &out,
+        &config,
+        train.as_ref(),
+        &evals,
+        &heads,
+        selected.as_ref(),
+    )?;
+    if let Some(s) = &selected {
+        let mut frame = select::grid_frame(s)?;
+        let mut file = nml_core::AtomicFile::create(out.join("grid.parquet"))?;
+        polars::prelude::ParquetWriter::new(&mut file).finish(&mut frame)?;
+        file.commit()?;
+        tracing::info!(chosen = %select::describe(&s.label), validation = format!("{:.4}", s.validation_accuracy), "selected on validation");
+    }
+    results::write(&out, &config, &all, inputs)?;
+    for s in results::summarise(&all) {
+        tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
+    }
+    Ok(())
+}
+
+/// The flags' hyper-parameters over the official defaults, validated.
+fn config_of(a: &Args) -> anyhow::Result<TuneConfig> {
+    let method = a.method.expect("clap: --method is required");
     let mut config = TuneConfig::new(method);
     config.epochs = a.epochs;
     config.batch_size = a.batch_size;
@@ -225,112 +335,19 @@ fn run(a: Args) -> anyhow::Result<()> {
         );
     }
     config.validate()?;
-    let seeds = parse_seeds(&a.seeds)?;
-    if out.exists() && !out.is_dir() {
-        anyhow::bail!("--out {}: exists and is not a folder", out.display());
-    }
     config.two_view = a.two_view || a.encoder.is_some();
     if method == Method::Lp && config.two_view {
         anyhow::bail!(
             "--method lp trains on the eval view, as the official linear probe; drop --two-view and --encoder"
         );
     }
-    let evals = eval_tables(&a.evals)?;
-    let train = match &a.train {
-        Some(path) => Some(train_table(&a, path)?),
-        None => None,
-    };
-    let mut all = Vec::new();
-    let mut heads = Vec::new();
-    for &seed in &seeds {
-        let tuned = match &train {
-            Some(table) => tune_head(&config, table, &evals, seed, device)?,
-            None => {
-                let request = EncoderRequest {
-                    checkpoint: a.encoder.as_deref().expect("clap: --train or --encoder"),
-                    manifest: a
-                        .manifest
-                        .as_deref()
-                        .expect("clap: --encoder requires --manifest"),
-                    split: (a.train_split != "all").then_some(a.train_split.as_str()),
-                    domain: a.train_domain.as_deref(),
-                    resize: a.encoder_args.resize,
-                    augment: a.encoder_args.augment()?,
-                    embedding: a.encoder_args.embedding,
-                    pretrained: a.encoder_args.pretrained()?,
-                };
-                tune_encoder_head(&config, &request, &evals, seed, device)?
-            }
-        };
-        for r in &tuned.results {
-            tracing::info!(method = method.name(), seed, eval = %r.eval, accuracy = format!("{:.4}", r.accuracy), sve = format!("{:.3}", r.sve), lsvr = format!("{:.4}", r.lsvr), "evaluated");
-        }
-        all.extend(tuned.results.iter().cloned());
-        heads.push((seed, tuned));
-    }
-    let inputs = serde_json::json!({
-        "train": a.train.as_ref().map(|p| p.display().to_string()),
-        "encoder": a.encoder.as_ref().map(|p| p.display().to_string()),
-        "manifest": a.manifest.as_ref().map(|p| p.display().to_string()),
-        "train_split": a.train_split,
-        "train_domain": a.train_domain,
-        "evals": a.evals,
-        "seeds": seeds,
-    });
-    save_heads(&a, &out, &config, train.as_ref(), &evals, &heads)?;
-    results::write(&out, &config, &all, inputs)?;
-    for s in results::summarise(&all) {
-        tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
-    }
-    Ok(())
-}
-
-/// Writes every trained head (OUT/heads/<method>-seed<k>) with its record.
-fn save_heads(
-    a: &Args,
-    out: &std::path::Path,
-    config: &TuneConfig,
-    train: Option<&nml_core::FeatureTable>,
-    evals: &[(String, PathBuf, nml_core::FeatureTable)],
-    heads: &[(u64, nml_tune::Tuned)],
-) -> anyhow::Result<()> {
-    let method = config.method;
-    let features_hash = a
-        .train
-        .as_deref()
-        .map(nml_core::hash_file)
-        .transpose()?
-        .map(|h| h.to_hex());
-    let source = train
-        .and_then(saved::source_hash)
-        .or_else(|| evals.first().and_then(|e| saved::source_hash(&e.2)));
-    for (seed, tuned) in heads {
-        let class_names = train
-            .and_then(|t| t.class_names.clone())
-            .or_else(|| evals.first().and_then(|e| e.2.class_names.clone()))
-            .unwrap_or_else(|| (0..tuned.classes).map(|c| c.to_string()).collect());
-        let record = saved::HeadRecord {
-            format: saved::FORMAT.to_owned(),
-            method,
-            config: config.clone(),
-            seed: *seed,
-            dim: evals.first().map_or(0, |e| e.2.dim),
-            class_names,
-            residual: config.residual,
-            features_hash: features_hash.clone(),
-            source_hash: source.clone(),
-            validation_accuracy: None,
-            code_version: env!("CARGO_PKG_VERSION").to_owned(),
-        };
-        saved::save(&saved::head_dir(out, method, *seed), &tuned.vs, &record)?;
-    }
-    Ok(())
+    Ok(config)
 }
 
 /// The training table's rows of the requested split and domain (every view);
 /// errors name an empty selection, or `--two-view` without augmented views.
 fn train_table(a: &Args, path: &std::path::Path) -> anyhow::Result<nml_core::FeatureTable> {
-    let train = select(
+    let train = select_rows(
         load(path)?,
         (a.train_split != "all").then_some(a.train_split.as_str()),
         a.train_domain.as_deref(),
@@ -356,7 +373,7 @@ fn train_table(a: &Args, path: &std::path::Path) -> anyhow::Result<nml_core::Fea
 }
 
 /// `--seeds`: distinct numbers, comma-separated.
-fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
+pub(crate) fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
     let mut seeds = Vec::new();
     for s in text.split(',') {
         let seed = s
@@ -423,7 +440,7 @@ fn eval_tables(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf, nml_cor
     let mut evals = Vec::new();
     for spec in parsed {
         let split = spec.split;
-        let table = select(
+        let table = select_rows(
             load(&spec.path)?,
             (split != "all").then_some(split),
             spec.domain,
@@ -435,7 +452,7 @@ fn eval_tables(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf, nml_cor
 }
 
 /// The rows of `table` in `split` (and `domain`), in order.
-fn select(
+pub(crate) fn select_rows(
     table: nml_core::FeatureTable,
     split: Option<&str>,
     domain: Option<&str>,

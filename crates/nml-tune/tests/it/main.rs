@@ -4,7 +4,8 @@ mod encoder;
 mod hostile; // bad settings, diverging heads, tables of another task, malformed --eval: refused before writing // views cached by extraction, cached two-view tuning, the backbone in the loop
 mod logreg; // the linear probe matches scikit-learn's logistic regression on the smoke benchmark
 mod losses; // each regulariser and its gradient against PyTorch
-mod saved; // every head saved with PyTorch names; predict; the PyTorch module agrees; bad heads and tables refused
+mod saved;
+mod selection; // grids chosen on validation rows; the test set never moves the choice; bad grids refused // every head saved with PyTorch names; predict; the PyTorch module agrees; bad heads and tables refused
 mod training; // nmtune with zero weights is mlp; lp learns; bad inputs; NaN guard
 mod two_view; // one official two-view step against PyTorch; cached views drive two-view training
 

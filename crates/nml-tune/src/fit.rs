@@ -1,0 +1,203 @@
+//! `nml-tune fit`: the common case in one command. Embeddings from anywhere
+//! (an N×D .npy and a labels file, or a feature table), a stratified
+//! validation fraction, a default grid per method, the best head kept.
+
+use std::path::{Path, PathBuf};
+
+use nml_core::logging::Verbosity;
+use nml_core::{DeviceSpec, FeatureTable};
+use nml_tune::{select, Method, TuneConfig};
+
+use crate::{drive, parse_seeds};
+
+/// Fit a head on embeddings and keep the one that scores best on held-out rows.
+#[derive(Debug, clap::Args)]
+pub struct FitArgs {
+    /// Embeddings: an N×D float32 .npy (with --labels)
+    #[arg(long, requires = "labels", conflicts_with = "features")]
+    embeddings: Option<PathBuf>,
+    /// The embeddings' labels, one per line in row order: class names or ids (a first line `label` is a header)
+    #[arg(long, requires = "embeddings")]
+    labels: Option<PathBuf>,
+    /// Or an nml feature table (all its rows, eval view)
+    #[arg(long, required_unless_present = "embeddings")]
+    features: Option<PathBuf>,
+    /// lp, mlp or nmtune
+    #[arg(long, default_value = "nmtune")]
+    method: Method,
+    /// Fraction of each class held out for validation
+    #[arg(long, default_value_t = 0.1)]
+    val_fraction: f64,
+    /// Grid KEY=V1,V2,... (repeatable); default: lr × wd (LP: 1e-3,1e-2,1e-1 × 0,1e-4,1e-2; MLP/NMTune: 1e-4,1e-3,1e-2 × 1e-4,1e-2)
+    #[arg(long = "grid")]
+    grids: Vec<String>,
+    /// Epochs
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Seeds, comma-separated (one head per seed; the choice is by mean validation accuracy)
+    #[arg(long, default_value = "3907")]
+    seeds: String,
+    /// Device: auto, cpu, cuda or cuda:N
+    #[arg(long, default_value = "auto")]
+    device: DeviceSpec,
+    /// Output folder: heads/<method>-seed<k>/, grid.parquet, summary.json
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    pub verbosity: Verbosity,
+}
+
+/// Labels from a text file: ids when every line is a non-negative integer, else names (classes sorted).
+fn read_labels(path: &Path, rows: usize) -> anyhow::Result<(Vec<i64>, Vec<String>)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::format_err!("{}: cannot read: {e}", path.display()))?;
+    let mut lines: Vec<&str> = text.lines().map(str::trim).collect();
+    while lines.last() == Some(&"") {
+        lines.pop();
+    }
+    if lines
+        .first()
+        .is_some_and(|l| l.eq_ignore_ascii_case("label"))
+    {
+        lines.remove(0);
+    }
+    if let Some(at) = lines.iter().position(|l| l.is_empty()) {
+        anyhow::bail!("{}: label {} is empty", path.display(), at + 1);
+    }
+    if lines.len() != rows {
+        anyhow::bail!(
+            "{}: {} labels for {rows} embeddings",
+            path.display(),
+            lines.len()
+        );
+    }
+    let ids: Option<Vec<i64>> = lines
+        .iter()
+        .map(|l| l.parse::<i64>().ok().filter(|&v| v >= 0))
+        .collect();
+    Ok(match ids {
+        Some(ids) => {
+            let classes = ids.iter().max().map_or(0, |m| *m as usize + 1);
+            (ids, (0..classes).map(|c| c.to_string()).collect())
+        }
+        None => {
+            let mut names: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            names.sort();
+            names.dedup();
+            let ids = lines
+                .iter()
+                .map(|l| names.iter().position(|n| n == l).unwrap_or(0) as i64)
+                .collect();
+            (ids, names)
+        }
+    })
+}
+
+/// The training table: the embeddings with their labels, or a feature table's eval view.
+fn training_table(a: &FitArgs) -> anyhow::Result<(PathBuf, FeatureTable)> {
+    if let (Some(path), Some(labels)) = (&a.embeddings, &a.labels) {
+        let (n, dim, values) = nml_features::npy::read_matrix(path)?;
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            anyhow::bail!(
+                "{}: row {}, value {} is {} (embeddings must be finite)",
+                path.display(),
+                at / dim.max(1),
+                at % dim.max(1),
+                values[at]
+            );
+        }
+        let (label, class_names) = read_labels(labels, n)?;
+        let mut metadata = std::collections::BTreeMap::new();
+        metadata.insert(
+            "nml.source_hash".to_owned(),
+            nml_core::hash_file(path)?.to_hex(),
+        );
+        let table = FeatureTable {
+            index: (0..n as i64).collect(),
+            split: vec!["train".to_owned(); n],
+            label,
+            domain: None,
+            view: None,
+            dim,
+            features: values,
+            class_names: Some(class_names),
+            metadata,
+        };
+        return Ok((path.clone(), table));
+    }
+    let path = a
+        .features
+        .clone()
+        .expect("clap: --features or --embeddings");
+    let mut table = nml_tune::train::load(&path)?.eval_view();
+    table.split = vec!["train".to_owned(); table.len()];
+    Ok((path, table))
+}
+
+pub fn run(a: &FitArgs) -> anyhow::Result<()> {
+    nml_torch::configure_threads(None);
+    if a.out.exists() && !a.out.is_dir() {
+        anyhow::bail!("--out {}: exists and is not a folder", a.out.display());
+    }
+    let device = nml_torch::resolve_device(a.device)?;
+    let seeds = parse_seeds(&a.seeds)?;
+    let mut config = TuneConfig::new(a.method);
+    config.epochs = a.epochs;
+    config.validate()?;
+    let defaults: &[&str] = if a.method == Method::Lp {
+        &["lr=1e-3,1e-2,1e-1", "wd=0,1e-4,1e-2"]
+    } else {
+        &["lr=1e-4,1e-3,1e-2", "wd=1e-4,1e-2"]
+    };
+    let specs: Vec<String> = if a.grids.is_empty() {
+        defaults.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.grids.clone()
+    };
+    let grid = specs
+        .iter()
+        .map(|g| select::parse_grid(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    select::combinations(&config, &grid)?;
+    let (path, table) = training_table(a)?;
+    let validation = drive::Validation {
+        train_path: &path,
+        train_split: "train",
+        train_domain: None,
+        val_split: None,
+        val_fraction: Some(a.val_fraction),
+    };
+    let chosen = drive::selected_heads(&validation, &config, &grid, &table, &[], &seeds, device)?;
+    drive::save_heads(
+        Some(&path),
+        &a.out,
+        &chosen.config,
+        Some(&table),
+        &[],
+        &chosen.heads,
+        Some(&chosen.selected),
+    )?;
+    let mut frame = select::grid_frame(&chosen.selected)?;
+    let mut file = nml_core::AtomicFile::create(a.out.join("grid.parquet"))?;
+    polars::prelude::ParquetWriter::new(&mut file).finish(&mut frame)?;
+    file.commit()?;
+    let summary = serde_json::json!({
+        "config": chosen.config,
+        "inputs": {"embeddings": a.embeddings, "labels": a.labels, "features": a.features, "seeds": seeds, "val_fraction": a.val_fraction, "grid": specs},
+        "chosen": select::describe(&chosen.selected.label),
+        "validation_accuracy": chosen.selected.validation_accuracy,
+    });
+    nml_core::write_json_atomic(a.out.join("summary.json"), &summary)?;
+    let head = nml_tune::saved::head_dir(&a.out, a.method, seeds[0]);
+    #[allow(clippy::print_stdout)] // the choice is this command's answer
+    {
+        println!(
+            "chosen {} · validation accuracy {:.4} (mean over {} seed(s)) · head {}",
+            select::describe(&chosen.selected.label),
+            chosen.selected.validation_accuracy,
+            seeds.len(),
+            head.display()
+        );
+    }
+    Ok(())
+}

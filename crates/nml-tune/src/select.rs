@@ -1,0 +1,318 @@
+//! Model selection on held-out rows: a validation split or a stratified,
+//! seeded fraction of the training rows, and a grid of hyper-parameters
+//! whose every combination is trained and scored on it. The test tables
+//! are never read during selection.
+
+use std::collections::BTreeMap;
+
+use nml_core::FeatureTable;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::train::{tune_head, TuneConfig, Tuned};
+use crate::{Result, TuneError};
+
+/// The (split, index) items of `table`'s eval view, grouped by label, in table order.
+fn items_by_class(table: &FeatureTable) -> BTreeMap<i64, Vec<(String, i64)>> {
+    let eval = table.eval_view();
+    let mut by: BTreeMap<i64, Vec<(String, i64)>> = BTreeMap::new();
+    for i in 0..eval.len() {
+        by.entry(eval.label[i])
+            .or_default()
+            .push((eval.split[i].clone(), eval.index[i]));
+    }
+    by
+}
+
+/// Splits `train` (every view of an item goes with it) into (training, validation)
+/// rows: `fraction` of each class, rounded, at least one where a class has two
+/// items or more; an error names a class that would keep no training row.
+pub fn hold_out_fraction(
+    train: &FeatureTable,
+    fraction: f64,
+    seed: u64,
+) -> Result<(FeatureTable, FeatureTable)> {
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(TuneError::Invalid(format!(
+            "--val-fraction: must lie strictly between 0 and 1, got {fraction}"
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7661_6c69_6461_7465);
+    let mut held = std::collections::HashSet::new();
+    for (label, mut items) in items_by_class(train) {
+        items.shuffle(&mut rng);
+        let take = ((fraction * items.len() as f64).round() as usize).max(1);
+        if take >= items.len() {
+            let name = train
+                .class_names
+                .as_ref()
+                .and_then(|n| n.get(label as usize))
+                .map_or_else(|| label.to_string(), |n| format!("`{n}`"));
+            return Err(TuneError::Invalid(format!(
+                "--val-fraction {fraction} leaves class {name} ({} training item(s)) with no training row",
+                items.len()
+            )));
+        }
+        held.extend(items.into_iter().take(take));
+    }
+    let (mut keep, mut val) = (Vec::new(), Vec::new());
+    for r in 0..train.len() {
+        if held.contains(&(train.split[r].clone(), train.index[r])) {
+            val.push(r);
+        } else {
+            keep.push(r);
+        }
+    }
+    Ok((train.select(&keep), train.select(&val).eval_view()))
+}
+
+/// A hyper-parameter a grid may vary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GridKey {
+    Lr,
+    Wd,
+    MseWeight,
+    CovWeight,
+    SvdWeight,
+    SvdTopk,
+    Epochs,
+    BatchSize,
+}
+
+impl GridKey {
+    const ALL: [(&'static str, GridKey); 8] = [
+        ("lr", GridKey::Lr),
+        ("wd", GridKey::Wd),
+        ("mse-weight", GridKey::MseWeight),
+        ("cov-weight", GridKey::CovWeight),
+        ("svd-weight", GridKey::SvdWeight),
+        ("svd-topk", GridKey::SvdTopk),
+        ("epochs", GridKey::Epochs),
+        ("batch-size", GridKey::BatchSize),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    /// `config` with this hyper-parameter set to `value`.
+    fn apply(self, config: &mut TuneConfig, value: f64) {
+        match self {
+            GridKey::Lr => config.lr = value,
+            GridKey::Wd => config.weight_decay = value,
+            GridKey::MseWeight => config.mse_weight = value,
+            GridKey::CovWeight => config.cov_weight = value,
+            GridKey::SvdWeight => config.svd_weight = value,
+            GridKey::SvdTopk => config.svd_topk = value as i64,
+            GridKey::Epochs => config.epochs = value as usize,
+            GridKey::BatchSize => config.batch_size = value as usize,
+        }
+    }
+
+    fn integral(self) -> bool {
+        matches!(
+            self,
+            GridKey::SvdTopk | GridKey::Epochs | GridKey::BatchSize
+        )
+    }
+}
+
+/// A grid point: each varied hyper-parameter and its value, in grid order.
+pub type GridLabel = Vec<(GridKey, f64)>;
+
+/// One `--grid KEY=V1,V2,...`.
+pub fn parse_grid(spec: &str) -> Result<(GridKey, Vec<f64>)> {
+    let bad = |why: String| TuneError::Invalid(format!("--grid `{spec}`: {why}"));
+    let (key, values) = spec
+        .split_once('=')
+        .ok_or_else(|| bad("expected KEY=V1,V2,...".to_owned()))?;
+    let key = GridKey::ALL
+        .iter()
+        .find(|(n, _)| *n == key.trim())
+        .map(|(_, k)| *k)
+        .ok_or_else(|| {
+            bad(format!(
+                "unknown key `{key}`; one of {}",
+                GridKey::ALL.map(|(n, _)| n).join(", ")
+            ))
+        })?;
+    let mut out = Vec::new();
+    for v in values.split(',') {
+        let v = v.trim();
+        if v.is_empty() {
+            return Err(bad("an empty value".to_owned()));
+        }
+        let x: f64 = v
+            .parse()
+            .map_err(|_| bad(format!("`{v}` is not a number")))?;
+        if key.integral() && x.fract() != 0.0 {
+            return Err(bad(format!("`{v}`: {} takes whole numbers", key.name())));
+        }
+        if out.contains(&x) {
+            return Err(bad(format!("`{v}` is listed twice")));
+        }
+        out.push(x);
+    }
+    Ok((key, out))
+}
+
+/// Every combination of `grid` applied to `base`, in grid order (the last key varies fastest),
+/// each validated; `(key, value)` pairs label it.
+pub fn combinations(
+    base: &TuneConfig,
+    grid: &[(GridKey, Vec<f64>)],
+) -> Result<Vec<(GridLabel, TuneConfig)>> {
+    for (i, (key, _)) in grid.iter().enumerate() {
+        if grid[..i].iter().any(|(k, _)| k == key) {
+            return Err(TuneError::Invalid(format!(
+                "--grid: `{}` is given twice",
+                key.name()
+            )));
+        }
+    }
+    let mut out: Vec<(GridLabel, TuneConfig)> = vec![(Vec::new(), base.clone())];
+    for (key, values) in grid {
+        out = out
+            .into_iter()
+            .flat_map(|(label, config)| {
+                values.iter().map(move |&v| {
+                    let mut c = config.clone();
+                    key.apply(&mut c, v);
+                    let mut l = label.clone();
+                    l.push((*key, v));
+                    (l, c)
+                })
+            })
+            .collect();
+    }
+    for (label, config) in &out {
+        config
+            .validate()
+            .map_err(|e| TuneError::Invalid(format!("--grid {}: {e}", describe(label))))?;
+    }
+    Ok(out)
+}
+
+/// `lr=0.001 wd=0.0001`.
+pub fn describe(label: &[(GridKey, f64)]) -> String {
+    label
+        .iter()
+        .map(|(k, v)| format!("{}={v}", k.name()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One trained grid point: its label, seed and validation accuracy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GridRow {
+    pub label: GridLabel,
+    pub seed: u64,
+    pub validation_accuracy: f64,
+}
+
+/// What selection chose: the grid point with the best mean validation
+/// accuracy over seeds (the first on ties), and its heads, one per seed.
+pub struct Selected {
+    pub label: GridLabel,
+    pub config: TuneConfig,
+    pub validation_accuracy: f64,
+    pub heads: Vec<(u64, Tuned)>,
+    pub grid: Vec<GridRow>,
+}
+
+/// Trains every combination of `grid` on `train` for every seed and scores it
+/// on `val`; nothing else is read. Only the best combination's heads are kept.
+pub fn select(
+    base: &TuneConfig,
+    grid: &[(GridKey, Vec<f64>)],
+    train: &FeatureTable,
+    val: (&std::path::Path, &FeatureTable),
+    seeds: &[u64],
+    device: tch::Device,
+) -> Result<Selected> {
+    let combos = combinations(base, grid)?;
+    let evals = vec![("validation".to_owned(), val.0.to_owned(), val.1.clone())];
+    let mut rows = Vec::new();
+    let mut best: Option<Selected> = None;
+    for (label, config) in combos {
+        let mut heads = Vec::new();
+        for &seed in seeds {
+            let tuned = tune_head(&config, train, &evals, seed, device)?;
+            let acc = tuned.results[0].accuracy;
+            tracing::info!(grid = %describe(&label), seed, validation = format!("{acc:.4}"), "grid point");
+            rows.push(GridRow {
+                label: label.clone(),
+                seed,
+                validation_accuracy: acc,
+            });
+            heads.push((seed, tuned));
+        }
+        let mean = heads
+            .iter()
+            .map(|(_, t)| t.results[0].accuracy)
+            .sum::<f64>()
+            / heads.len() as f64;
+        if best.as_ref().is_none_or(|b| mean > b.validation_accuracy) {
+            best = Some(Selected {
+                label,
+                config,
+                validation_accuracy: mean,
+                heads,
+                grid: Vec::new(),
+            });
+        }
+    }
+    let mut best = best.ok_or_else(|| TuneError::Invalid("--grid: no combination".to_owned()))?;
+    best.grid = rows;
+    Ok(best)
+}
+
+/// `grid.parquet`: a row per combination and seed (one column per grid key,
+/// seed, validation_accuracy, chosen).
+pub fn grid_frame(selected: &Selected) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let keys: Vec<GridKey> = selected.label.iter().map(|(k, _)| *k).collect();
+    let mut columns: Vec<Column> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            Column::new(
+                k.name().replace('-', "_").into(),
+                selected
+                    .grid
+                    .iter()
+                    .map(|r| r.label[i].1)
+                    .collect::<Vec<f64>>(),
+            )
+        })
+        .collect();
+    columns.push(Column::new(
+        "seed".into(),
+        selected
+            .grid
+            .iter()
+            .map(|r| r.seed as i64)
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "validation_accuracy".into(),
+        selected
+            .grid
+            .iter()
+            .map(|r| r.validation_accuracy)
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "chosen".into(),
+        selected
+            .grid
+            .iter()
+            .map(|r| r.label == selected.label)
+            .collect::<Vec<_>>(),
+    ));
+    Ok(DataFrame::new(selected.grid.len(), columns)?)
+}
