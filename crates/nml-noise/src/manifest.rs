@@ -287,7 +287,8 @@ fn column_labels(
             .map(|(_, a)| a.clone())
     };
     if array.is_none()
-        && ["label", "label_name", "index", "split", "path", "text"].contains(&column)
+        && column != nml_core::manifest::columns::NOISY_LABEL
+        && nml_core::manifest::columns::KNOWN.contains(&column)
     {
         return Err(NoiseError::file(
             source,

@@ -119,6 +119,12 @@ impl Test {
         self.p < ALPHA
     }
 
+    /// Significant at α in the direction opposite to the claimed one (the
+    /// one-sided tests are symmetric: that p-value is 1 − p).
+    pub fn significant_against(&self) -> bool {
+        self.p > 1.0 - ALPHA
+    }
+
     /// The smallest estimate detectable at 80 % power with this study's seeds
     /// (NaN where the spread is unknown).
     pub fn detectable(&self) -> f64 {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::rules::{against_ratio, pairs, two_sided, TWO_SEEDS};
 use super::{Context, Decision, Verdict};
-use crate::inference::{self, paired, slope, welch, Direction, Scale, Test, MIN_POINTS};
+use crate::inference::{paired, slope, welch, Direction, Scale, Test, MIN_POINTS};
 use crate::stats::{self, Stat};
 
 /// Paired tests of `better` above `worse` at each ratio on ID and OOD:
@@ -20,7 +20,7 @@ fn per_ratio(c: &Context, better: &str, worse: &str) -> (usize, usize, Vec<Strin
             match paired(&pairs, "", Scale::Accuracy) {
                 Some(t) => {
                     win |= t.significant();
-                    loss |= t.p > 1.0 - inference::ALPHA;
+                    loss |= t.significant_against();
                     cell.push(format!("{:.3}", t.p));
                 }
                 None => cell.push("–".to_owned()),

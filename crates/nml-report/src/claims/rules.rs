@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{Context, Decision, Verdict};
-use crate::inference::{self, pearson, slope, welch, Direction, Scale, Test, MIN_POINTS};
+use crate::inference::{pearson, slope, welch, Direction, Scale, Test, MIN_POINTS};
 use crate::stats::{self, Stat};
 
 pub(super) const TWO_SEEDS: &str =
@@ -118,7 +118,7 @@ pub(super) fn out_of_domain(c: &Context) -> Option<Decision> {
     let above = ood.iter().any(|(r, s)| {
         welch(s, &clean, format!("{r}% > 0%"), Scale::Accuracy).is_some_and(|t| t.significant())
     });
-    let rising = trend.p > 1.0 - inference::ALPHA;
+    let rising = trend.significant_against();
     let verdict = if above || rising {
         Verdict::NotReproduced
     } else if ood.iter().all(|(_, s)| s.mean < clean.mean) && trend.significant() {
@@ -134,21 +134,8 @@ pub(super) fn out_of_domain(c: &Context) -> Option<Decision> {
 
 /// Welch both ways on a spectral metric: reproduced if `a` is significantly above `b`.
 fn spectral_comparison(evidence: String, a: (u32, Stat), b: (u32, Stat)) -> Option<Decision> {
-    let scale = Scale::Metric(4);
-    let (Some(up), Some(down)) = (
-        welch(&a.1, &b.1, format!("{}% > {}%", a.0, b.0), scale),
-        welch(&b.1, &a.1, format!("{}% > {}%", b.0, a.0), scale),
-    ) else {
-        return Some(Decision::untestable(evidence, TWO_SEEDS));
-    };
-    let verdict = if up.significant() {
-        Verdict::Reproduced
-    } else if down.significant() {
-        Verdict::NotReproduced
-    } else {
-        Verdict::Inconclusive
-    };
-    Some(Decision::new(verdict, evidence, vec![up]))
+    let up = welch(&a.1, &b.1, format!("{}% > {}%", a.0, b.0), Scale::Metric(4));
+    Some(two_sided(evidence, up, TWO_SEEDS))
 }
 
 /// 3a. SVE rises with slight noise (the lightest ratio, chosen in advance).
@@ -194,10 +181,7 @@ fn correlation(
     let per_seed = c.run.shape.ratios.len();
     let label = format!("{name} vs LP {split}");
     let evidence = format!("{} backbones", points.len());
-    let (Some(up), Some(down)) = (
-        pearson(&points, Direction::Positive, per_seed, label.clone()),
-        pearson(&points, Direction::Negative, per_seed, label),
-    ) else {
+    let Some(up) = pearson(&points, Direction::Positive, per_seed, label) else {
         return Some(Decision::untestable(
             evidence,
             "fewer than 3 backbones, or a constant side",
@@ -212,14 +196,7 @@ fn correlation(
         d.primary = Some(0);
         return Some(d);
     }
-    let verdict = if up.significant() {
-        Verdict::Reproduced
-    } else if down.significant() {
-        Verdict::NotReproduced
-    } else {
-        Verdict::Inconclusive
-    };
-    Some(Decision::new(verdict, evidence, vec![up]))
+    Some(two_sided(evidence, Some(up), ""))
 }
 
 /// 3b. SVE tracks ID accuracy.
@@ -239,7 +216,7 @@ pub(super) fn two_sided(evidence: String, up: Option<Test>, missing: &str) -> De
     };
     let verdict = if up.significant() {
         Verdict::Reproduced
-    } else if up.p > 1.0 - inference::ALPHA {
+    } else if up.significant_against() {
         Verdict::NotReproduced
     } else {
         Verdict::Inconclusive

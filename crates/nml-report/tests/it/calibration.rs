@@ -16,10 +16,9 @@
 //! 5%; LSVR of the OOD features −2 seed std at 30%.
 
 use nml_report::claims::{decide_all, Verdict, CLAIMS};
-use nml_report::collect::{SpectralRecord, TuneRecord};
 use nml_report::{Results, RunInfo};
 
-use crate::fixtures;
+use crate::fixtures::{self, spectral, tune};
 
 const STUDIES: usize = 2_000;
 const SEEDS: u64 = 3;
@@ -78,54 +77,6 @@ const PAPER: Effect = Effect {
     lsvr_ood: [0.0, -0.5, -1.0, -1.5, -2.0],
     z_sve: 2.0,
 };
-
-fn tune(
-    ratio: u32,
-    seed: u64,
-    variant: &str,
-    domain: &str,
-    split: &'static str,
-    accuracy: f64,
-    sve: f64,
-) -> TuneRecord {
-    TuneRecord {
-        setting: "supervised".to_owned(),
-        noise: "symmetric".to_owned(),
-        ratio,
-        seed,
-        task: "task-0".to_owned(),
-        variant: variant.to_owned(),
-        domain: domain.to_owned(),
-        split,
-        accuracy,
-        sve,
-        lsvr: 0.3,
-        two_view: variant != "lp",
-        rows: 0,
-    }
-}
-
-fn spectral(
-    ratio: u32,
-    seed: u64,
-    domain: &str,
-    split: &'static str,
-    sve: f64,
-    lsvr: f64,
-) -> SpectralRecord {
-    SpectralRecord {
-        setting: "supervised".to_owned(),
-        noise: "symmetric".to_owned(),
-        ratio,
-        seed,
-        task: "task-0".to_owned(),
-        domain: domain.to_owned(),
-        split,
-        sve,
-        lsvr,
-        effective_rank: 10.0,
-    }
-}
 
 fn simulate(run: &RunInfo, effect: &Effect, rng: &mut Rng) -> Results {
     let half = SD / std::f64::consts::SQRT_2;

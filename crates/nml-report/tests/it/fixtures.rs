@@ -60,39 +60,79 @@ pub fn results(run: &RunInfo, sign: f64) -> Results {
                     ("photo", "ID", a_id, gain_id, 0),
                     ("sketch", "OOD", a_ood, gain_ood, 1),
                 ] {
-                    r.tune.push(TuneRecord {
-                        setting: "supervised".to_owned(),
-                        noise: "symmetric".to_owned(),
+                    r.tune.push(tune(
                         ratio,
                         seed,
-                        task: "task-0".to_owned(),
-                        variant: variant.to_owned(),
-                        domain: domain.to_owned(),
+                        variant,
+                        domain,
                         split,
-                        accuracy: acc + sign * gain + head(k_split),
-                        sve: 2.0 + sign * gain + head(k_split),
-                        lsvr: 0.3,
-                        two_view: variant != "lp",
-                        rows: 0,
-                    });
+                        acc + sign * gain + head(k_split),
+                        2.0 + sign * gain + head(k_split),
+                    ));
                 }
             }
             // SVE rises with noise, LSVR falls (paper-shaped), or the opposite.
             for (domain, split) in [("photo", "ID"), ("sketch", "OOD")] {
-                r.spectral.push(SpectralRecord {
-                    setting: "supervised".to_owned(),
-                    noise: "symmetric".to_owned(),
+                r.spectral.push(spectral(
                     ratio,
                     seed,
-                    task: "task-0".to_owned(),
-                    domain: domain.to_owned(),
+                    domain,
                     split,
-                    sve: 2.0 + sign * 0.01 * f64::from(ratio) + jitter,
-                    lsvr: 0.3 - sign * 0.002 * f64::from(ratio) + jitter,
-                    effective_rank: 10.0,
-                });
+                    2.0 + sign * 0.01 * f64::from(ratio) + jitter,
+                    0.3 - sign * 0.002 * f64::from(ratio) + jitter,
+                ));
             }
         }
     }
     r
+}
+
+/// One head's accuracy on one split of task-0 (supervised, symmetric noise).
+pub fn tune(
+    ratio: u32,
+    seed: u64,
+    variant: &str,
+    domain: &str,
+    split: &'static str,
+    accuracy: f64,
+    sve: f64,
+) -> TuneRecord {
+    TuneRecord {
+        setting: "supervised".to_owned(),
+        noise: "symmetric".to_owned(),
+        ratio,
+        seed,
+        task: "task-0".to_owned(),
+        variant: variant.to_owned(),
+        domain: domain.to_owned(),
+        split,
+        accuracy,
+        sve,
+        lsvr: 0.3,
+        two_view: variant != "lp",
+        rows: 0,
+    }
+}
+
+/// One backbone's spectrum on one split of task-0 (supervised, symmetric noise).
+pub fn spectral(
+    ratio: u32,
+    seed: u64,
+    domain: &str,
+    split: &'static str,
+    sve: f64,
+    lsvr: f64,
+) -> SpectralRecord {
+    SpectralRecord {
+        setting: "supervised".to_owned(),
+        noise: "symmetric".to_owned(),
+        ratio,
+        seed,
+        task: "task-0".to_owned(),
+        domain: domain.to_owned(),
+        split,
+        sve,
+        lsvr,
+        effective_rank: 10.0,
+    }
 }

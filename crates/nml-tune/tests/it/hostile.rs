@@ -5,19 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::clusters;
-
-/// Runs nml-tune; (success, stderr).
-fn run(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nml-tune"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::{clusters, run};
 
 /// A refused run: non-zero exit, one `error:` line containing every `needle`, no panic, `out` untouched.
 fn refused(args: &[&str], out: &Path, needles: &[&str]) {

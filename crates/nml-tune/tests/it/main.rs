@@ -9,7 +9,39 @@ mod selection; // grids chosen on validation rows; the test set never moves the 
 mod training; // nmtune with zero weights is mlp; lp learns; bad inputs; NaN guard
 mod two_view; // one official two-view step against PyTorch; cached views drive two-view training
 
+use std::path::Path;
+use std::process::Command;
+
 use nml_core::FeatureTable;
+
+/// Runs the nml-tune binary; (success, stderr).
+pub fn run(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nml-tune"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Writes `values` as a `rows` × `cols` little-endian float32 .npy (format 1.0).
+pub fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f32]) {
+    let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let mut header = header.into_bytes();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header);
+    for v in values {
+        bytes.extend(v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
 
 /// A separable feature table: `classes` clusters in `dim` dimensions, `per` rows per class and split.
 pub fn clusters(classes: usize, dim: usize, per: usize, seed: u64) -> FeatureTable {

@@ -3,18 +3,7 @@
 
 use std::process::Command;
 
-use crate::clusters;
-
-fn run(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nml-tune"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::{clusters, run, write_npy};
 
 fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -176,20 +165,8 @@ fn fit_on_black_box_embeddings_then_predict() {
     let dir = tempfile::tempdir().unwrap();
     let t = clusters(3, 5, 20, 7);
     let n = t.len();
-    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, 5), }}").into_bytes();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(b' ');
-    }
-    header.push(b'\n');
-    npy.extend((header.len() as u16).to_le_bytes());
-    npy.extend(header);
-    for v in &t.features {
-        npy.extend(v.to_le_bytes());
-    }
     let x = dir.path().join("x.npy");
-    std::fs::write(&x, npy).unwrap();
+    write_npy(&x, n, 5, &t.features);
     let names = ["cat", "dog", "eel"];
     let labels: String = std::iter::once("label".to_owned())
         .chain(t.label.iter().map(|&l| names[l as usize].to_owned()))

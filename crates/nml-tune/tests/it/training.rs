@@ -3,12 +3,11 @@
 //! stops training with its name and epoch.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use nml_tune::{tune, Method, TuneConfig};
 use tch::Device;
 
-use crate::clusters;
+use crate::{clusters, run};
 
 fn split(t: &nml_core::FeatureTable, name: &str) -> nml_core::FeatureTable {
     t.select(&t.rows_where(Some(name), None))
@@ -62,17 +61,6 @@ fn nmtune_without_regularisers_is_mlp_and_lp_learns() {
     )
     .unwrap();
     assert!(lp[0].accuracy > 0.9, "4 separable clusters: {lp:?}");
-}
-
-fn run(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nml-tune"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
