@@ -86,7 +86,14 @@ pub(crate) fn selected_heads(
         (None, Some(fraction)) => select::hold_out_fraction(table, fraction, seeds[0])?,
         (None, None) => unreachable!("checked: validating"),
     };
-    let mut selected = select::select(config, grid, &fit_rows, (&path, &val), seeds, device)?;
+    let mut selected = select::select(
+        config,
+        grid,
+        &fit_rows,
+        (&path, &val),
+        seeds,
+        (device, select::GridTraining::Together),
+    )?;
     let mut heads = Vec::new();
     for (seed, mut tuned) in std::mem::take(&mut selected.heads) {
         tuned.results = evals

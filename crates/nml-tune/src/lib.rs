@@ -9,11 +9,15 @@
 //! - [`losses`]: the three regularisers, term for term as the official code;
 //! - [`source`]: where a batch's frozen features come from (eval view, cached
 //!   augmented views, or [`encoder`]: the backbone in the loop);
+//! - [`grid`]: a grid of heads of one shape trained together in one pass;
 //! - [`train`]: the two-view (official) or single-view loss, AdamW with
 //!   per-step cosine decay, evaluation, NaN guards;
+//! - [`eval`]: accuracy and the spectrum of z on an eval table;
 //! - [`results`]: the tidy results table (polars, Parquet) and the JSON summary.
 
 pub mod encoder;
+pub mod eval;
+pub mod grid;
 pub mod losses;
 pub mod model;
 pub mod results;
@@ -37,9 +41,12 @@ pub enum TuneError {
     /// The backbone of `--encoder` cannot be used.
     #[error(transparent)]
     Features(#[from] nml_features::FeatureError),
-    /// Inputs do not fit the head, or training diverged.
+    /// Inputs do not fit the head.
     #[error("{0}")]
     Invalid(String),
+    /// Training diverged (a non-finite or runaway loss, a failed SVD, non-finite weights).
+    #[error("{0}")]
+    Diverged(String),
 }
 
 /// Result alias of this crate.

@@ -10,7 +10,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::train::{tune_head, TuneConfig, Tuned};
+use crate::train::{TuneConfig, Tuned};
 use crate::{Result, TuneError};
 
 /// The (split, index) items of `table`'s eval view, grouped by label, in table order.
@@ -206,16 +206,19 @@ pub fn describe(label: &[(GridKey, f64)]) -> String {
         .join(" ")
 }
 
-/// One trained grid point: its label, seed and validation accuracy.
+/// One trained grid point: its label, seed and validation accuracy (NaN
+/// where the head diverged, with the reason).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GridRow {
     pub label: GridLabel,
     pub seed: u64,
     pub validation_accuracy: f64,
+    pub diverged: Option<String>,
 }
 
 /// What selection chose: the grid point with the best mean validation
-/// accuracy over seeds (the first on ties), and its heads, one per seed.
+/// accuracy over seeds (the first on ties; a point with a diverged seed is
+/// never chosen), and its heads, one per seed.
 pub struct Selected {
     pub label: GridLabel,
     pub config: TuneConfig,
@@ -224,51 +227,154 @@ pub struct Selected {
     pub grid: Vec<GridRow>,
 }
 
+/// How a grid is trained: the heads of one shape together in one pass
+/// ([`crate::grid::fit_together`]), or each on its own (the same heads up to
+/// rounding; the benchmark's baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GridTraining {
+    Together,
+    OneByOne,
+}
+
+/// Every grid point's head for one seed, in `combos` order: trained together
+/// where their shapes allow (or one by one), scored by validation accuracy.
+fn train_seed(
+    combos: &[(GridLabel, TuneConfig)],
+    train: &FeatureTable,
+    rows: &FeatureTable,
+    classes: usize,
+    (seed, device): (u64, tch::Device),
+    training: GridTraining,
+) -> Result<Vec<crate::grid::Outcome>> {
+    let mut outcomes: Vec<Option<crate::grid::Outcome>> = combos.iter().map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..combos.len()).collect();
+    while let Some(&lead) = pending.first() {
+        let group: Vec<usize> = match training {
+            GridTraining::Together => pending
+                .iter()
+                .copied()
+                .filter(|&i| crate::grid::shares_pass(&combos[lead].1, &combos[i].1))
+                .collect(),
+            GridTraining::OneByOne => vec![lead],
+        };
+        pending.retain(|i| !group.contains(i));
+        let configs: Vec<TuneConfig> = group.iter().map(|&i| combos[i].1.clone()).collect();
+        let mut source =
+            crate::train::training_source(configs[0].two_view, train, rows, seed, device)?;
+        let trained = match training {
+            GridTraining::Together => crate::grid::fit_together(
+                &configs,
+                source.as_mut(),
+                &rows.label,
+                classes,
+                seed,
+                device,
+            )?,
+            GridTraining::OneByOne => {
+                vec![match crate::fit(
+                    &configs[0],
+                    source.as_mut(),
+                    &rows.label,
+                    classes,
+                    seed,
+                    device,
+                ) {
+                    Err(e @ TuneError::Diverged(_)) => Err(e),
+                    other => Ok(other?),
+                }]
+            }
+        };
+        for (i, outcome) in group.into_iter().zip(trained) {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.expect("every point trained"))
+        .collect())
+}
+
 /// Trains every combination of `grid` on `train` for every seed and scores it
-/// on `val`; nothing else is read. Only the best combination's heads are kept.
+/// on `val` by accuracy; nothing else is read. Only the best combination's
+/// heads are kept (their `results` empty: the caller evaluates them).
 pub fn select(
     base: &TuneConfig,
     grid: &[(GridKey, Vec<f64>)],
     train: &FeatureTable,
     val: (&std::path::Path, &FeatureTable),
     seeds: &[u64],
-    device: tch::Device,
+    (device, training): (tch::Device, GridTraining),
 ) -> Result<Selected> {
     let combos = combinations(base, grid)?;
+    let rows = train.eval_view();
     let evals = vec![("validation".to_owned(), val.0.to_owned(), val.1.clone())];
-    let mut rows = Vec::new();
-    let mut best: Option<Selected> = None;
-    for (label, config) in combos {
-        let mut heads = Vec::new();
-        for &seed in seeds {
-            let tuned = tune_head(&config, train, &evals, seed, device)?;
-            let acc = tuned.results[0].accuracy;
-            tracing::info!(grid = %describe(&label), seed, validation = format!("{acc:.4}"), "grid point");
-            rows.push(GridRow {
+    let classes = crate::train::check_inputs(&rows, &evals)?;
+    // [point][seed]: the head, or why it diverged.
+    let mut heads: Vec<Vec<(u64, crate::grid::Outcome)>> =
+        combos.iter().map(|_| Vec::new()).collect();
+    let mut grid_rows = Vec::new();
+    for &seed in seeds {
+        let outcomes = train_seed(&combos, train, &rows, classes, (seed, device), training)?;
+        for (point, outcome) in outcomes.into_iter().enumerate() {
+            let label = &combos[point].0;
+            let (accuracy, diverged) = match &outcome {
+                Ok((_, head)) => (crate::train::accuracy(head, val.1, device), None),
+                Err(why) => (f64::NAN, Some(why.to_string())),
+            };
+            tracing::info!(grid = %describe(label), seed, validation = format!("{accuracy:.4}"), "grid point");
+            grid_rows.push(GridRow {
                 label: label.clone(),
                 seed,
-                validation_accuracy: acc,
+                validation_accuracy: accuracy,
+                diverged,
             });
-            heads.push((seed, tuned));
-        }
-        let mean = heads
-            .iter()
-            .map(|(_, t)| t.results[0].accuracy)
-            .sum::<f64>()
-            / heads.len() as f64;
-        if best.as_ref().is_none_or(|b| mean > b.validation_accuracy) {
-            best = Some(Selected {
-                label,
-                config,
-                validation_accuracy: mean,
-                heads,
-                grid: Vec::new(),
-            });
+            heads[point].push((seed, outcome));
         }
     }
-    let mut best = best.ok_or_else(|| TuneError::Invalid("--grid: no combination".to_owned()))?;
-    best.grid = rows;
-    Ok(best)
+    let mean = |point: usize| {
+        let scores: Vec<f64> = grid_rows
+            .iter()
+            .filter(|r| r.label == combos[point].0)
+            .map(|r| r.validation_accuracy)
+            .collect();
+        scores.iter().sum::<f64>() / scores.len() as f64
+    };
+    let best = (0..combos.len())
+        .filter(|&p| mean(p).is_finite())
+        .fold(None, |best: Option<usize>, p| match best {
+            Some(b) if mean(b) >= mean(p) => Some(b),
+            _ => Some(p),
+        })
+        .ok_or_else(|| {
+            let why = grid_rows
+                .iter()
+                .find_map(|r| r.diverged.clone())
+                .unwrap_or_default();
+            TuneError::Diverged(format!("--grid: every combination diverged ({why})"))
+        })?;
+    let (label, config) = combos[best].clone();
+    let kept = std::mem::take(&mut heads[best])
+        .into_iter()
+        .map(|(seed, outcome)| {
+            let (vs, head) = outcome.expect("the chosen point did not diverge");
+            (
+                seed,
+                Tuned {
+                    vs,
+                    head,
+                    classes,
+                    results: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    Ok(Selected {
+        label,
+        config,
+        validation_accuracy: mean(best),
+        heads: kept,
+        grid: grid_rows,
+    })
 }
 
 /// `grid.parquet`: a row per combination and seed (one column per grid key,
@@ -305,6 +411,14 @@ pub fn grid_frame(selected: &Selected) -> Result<polars::prelude::DataFrame> {
             .iter()
             .map(|r| r.validation_accuracy)
             .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "diverged".into(),
+        selected
+            .grid
+            .iter()
+            .map(|r| r.diverged.clone())
+            .collect::<Vec<Option<String>>>(),
     ));
     columns.push(Column::new(
         "chosen".into(),

@@ -16,16 +16,14 @@
 use std::path::PathBuf;
 
 use nml_core::FeatureTable;
-use nml_spectral::{Metrics, SpectralConfig};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
-use crate::source::rows_tensor;
-
+pub use crate::eval::{accuracy, evaluate, EvalResult};
 use crate::losses;
 use crate::model::{Head, Method};
 use crate::source::{Batch, CachedViews, SingleView, Source};
@@ -119,17 +117,6 @@ impl TuneConfig {
     }
 }
 
-/// One evaluation table's result for one seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalResult {
-    pub eval: String,
-    pub seed: u64,
-    pub rows: usize,
-    pub accuracy: f64,
-    pub sve: f64,
-    pub lsvr: f64,
-}
-
 /// Loads a feature table and checks it against the head's input.
 pub fn load(path: &std::path::Path) -> Result<FeatureTable> {
     Ok(FeatureTable::read(path)?)
@@ -168,25 +155,7 @@ pub fn tune_head(
 ) -> Result<Tuned> {
     let rows = train.eval_view();
     let classes = check_inputs(&rows, evals)?;
-    let mut source: Box<dyn Source> = if config.two_view {
-        let views = train
-            .augmented_views(&rows, std::path::Path::new("the training table"))?
-            .ok_or_else(|| {
-                TuneError::Invalid(
-                    "two-view training needs augmented views in the training table (extract with --views K)"
-                        .to_owned(),
-                )
-            })?;
-        Box::new(CachedViews::new(
-            &views,
-            rows.len(),
-            rows.dim,
-            seed,
-            device,
-        )?)
-    } else {
-        Box::new(SingleView::new(&rows, device))
-    };
+    let mut source = training_source(config.two_view, train, &rows, seed, device)?;
     let (vs, head) = fit(config, source.as_mut(), &rows.label, classes, seed, device)?;
     let results = evals
         .iter()
@@ -200,6 +169,35 @@ pub fn tune_head(
     })
 }
 
+/// The training rows' features as a batch source: the eval view of `rows`,
+/// or (`two_view`) two of `train`'s cached augmented views of each, drawn by `seed`.
+pub fn training_source(
+    two_view: bool,
+    train: &FeatureTable,
+    rows: &FeatureTable,
+    seed: u64,
+    device: Device,
+) -> Result<Box<dyn Source>> {
+    if !two_view {
+        return Ok(Box::new(SingleView::new(rows, device)));
+    }
+    let views = train
+        .augmented_views(rows, std::path::Path::new("the training table"))?
+        .ok_or_else(|| {
+            TuneError::Invalid(
+                "two-view training needs augmented views in the training table (extract with --views K)"
+                    .to_owned(),
+            )
+        })?;
+    Ok(Box::new(CachedViews::new(
+        &views,
+        rows.len(),
+        rows.dim,
+        seed,
+        device,
+    )?))
+}
+
 /// Trains one head on batches of `source` (labels `labels`, one per row):
 /// AdamW, per-step cosine decay to 0, the official defaults.
 pub fn fit(
@@ -211,21 +209,7 @@ pub fn fit(
     device: Device,
 ) -> Result<(nn::VarStore, Head)> {
     config.validate()?;
-    if config.two_view != source.two_view() {
-        return Err(TuneError::Invalid(format!(
-            "the configuration asks for {} training but the features give {}",
-            if config.two_view {
-                "two-view"
-            } else {
-                "single-view"
-            },
-            if source.two_view() {
-                "two views"
-            } else {
-                "one view"
-            }
-        )));
-    }
+    check_views(config.two_view, source)?;
     let dim = source.dim();
     let labels = Tensor::from_slice(labels).to_device(device);
     let (vs, head) = {
@@ -253,11 +237,7 @@ pub fn fit(
     let total = (n.div_ceil(batch) * config.epochs).max(1);
     let mut step = 0usize;
     for epoch in 0..config.epochs {
-        let mut order: Vec<i64> = (0..n as i64).collect();
-        order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-            seed ^ ((epoch as u64 + 1) << 32),
-        ));
-        for chunk in order.chunks(batch) {
+        for chunk in epoch_order(n, seed, epoch).chunks(batch) {
             if chunk.len() < 2 {
                 continue;
             }
@@ -265,10 +245,7 @@ pub fn fit(
             let index = Tensor::from_slice(chunk).to_device(device);
             let y = labels.index_select(0, &index);
             let loss = loss_terms(config, &head, &features, &y)?.total(epoch, step, classes)?;
-            // Per-step cosine decay to 0, no warm-up (the official schedule).
-            let lr =
-                config.lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos());
-            opt.set_lr(lr);
+            opt.set_lr(cosine_lr(config.lr, step, total));
             opt.backward_step(&loss);
             step += 1;
         }
@@ -280,16 +257,47 @@ pub fn fit(
         .iter()
         .find(|(_, t)| t.isfinite().all().int64_value(&[]) == 0)
     {
-        return Err(TuneError::Invalid(format!(
+        return Err(TuneError::Diverged(format!(
             "the head's `{name}` is not finite after training: the head diverged (lower --lr)"
         )));
     }
     Ok((vs, head))
 }
 
+/// Refuses features whose view mode (one view, two views) is not the configuration's.
+pub(crate) fn check_views(two_view: bool, source: &dyn Source) -> Result<()> {
+    if two_view == source.two_view() {
+        return Ok(());
+    }
+    let mode = |two: bool, a: &'static str, b: &'static str| if two { a } else { b };
+    Err(TuneError::Invalid(format!(
+        "the configuration asks for {} training but the features give {}",
+        mode(two_view, "two-view", "single-view"),
+        mode(source.two_view(), "two views", "one view")
+    )))
+}
+
+/// The order of the training rows in `epoch` (a seeded shuffle per epoch).
+pub(crate) fn epoch_order(rows: usize, seed: u64, epoch: usize) -> Vec<i64> {
+    let mut order: Vec<i64> = (0..rows as i64).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(
+        seed ^ ((epoch as u64 + 1) << 32),
+    ));
+    order
+}
+
+/// The learning rate of step `step` of `total`: per-step cosine decay from `lr` to 0,
+/// no warm-up (the official schedule).
+pub(crate) fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
+    lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos())
+}
+
 /// The number of classes of `train`; errors name an empty, mis-sized or
 /// mislabelled eval table, or a training table too small to tune on.
-fn check_inputs(train: &FeatureTable, evals: &[(String, PathBuf, FeatureTable)]) -> Result<usize> {
+pub(crate) fn check_inputs(
+    train: &FeatureTable,
+    evals: &[(String, PathBuf, FeatureTable)],
+) -> Result<usize> {
     let classes = train
         .class_names
         .as_ref()
@@ -399,7 +407,7 @@ impl Terms {
         for (k, (name, value)) in self.weighted.iter().enumerate() {
             let v = value.double_value(&[]);
             if !v.is_finite() || (k == 0 && v > ceiling) {
-                return Err(TuneError::Invalid(format!(
+                return Err(TuneError::Diverged(format!(
                     "the {name} term became {v:.4e} in epoch {} (step {step}): the head diverged; training stopped (lower --lr)",
                     epoch + 1
                 )));
@@ -448,50 +456,11 @@ pub fn loss_terms(config: &TuneConfig, head: &Head, batch: &Batch, y: &Tensor) -
     }
     if config.svd_weight != 0.0 {
         let sv = losses::dominant_sv(&z, config.svd_topk).map_err(|e| {
-            TuneError::Invalid(format!(
+            TuneError::Diverged(format!(
                 "the dominant singular values term: {e}: the head diverged; training stopped (lower --lr)"
             ))
         })?;
         weighted.push(("dominant singular values", sv * config.svd_weight));
     }
     Ok(Terms { weighted })
-}
-
-/// Accuracy of `head` on `table`'s eval rows, and the spectrum of their z.
-pub fn evaluate(
-    head: &Head,
-    name: &str,
-    table: &FeatureTable,
-    seed: u64,
-    device: Device,
-) -> Result<EvalResult> {
-    let _guard = tch::no_grad_guard();
-    let eval_rows;
-    let table = if table.view.is_some() {
-        eval_rows = table.eval_view();
-        &eval_rows
-    } else {
-        table
-    };
-    let f = rows_tensor(&table.features, table.len(), table.dim, device);
-    let z = head.tuned(&f, false);
-    let predicted = head.logits(&z).argmax(-1, false).to_device(Device::Cpu);
-    let labels = Tensor::from_slice(&table.label);
-    let correct = predicted
-        .eq_tensor(&labels)
-        .sum(Kind::Int64)
-        .int64_value(&[]);
-    let z: Vec<f32> = Vec::try_from(z.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))
-        .map_err(|e| TuneError::Invalid(format!("cannot read z back: {e}")))?;
-    let sigma =
-        nml_spectral::singular_values(&z, table.len(), table.dim, &SpectralConfig::default());
-    let metrics = Metrics::from_singular_values(&sigma);
-    Ok(EvalResult {
-        eval: name.to_owned(),
-        seed,
-        rows: table.len(),
-        accuracy: correct as f64 / table.len() as f64,
-        sve: metrics.sve,
-        lsvr: metrics.lsvr,
-    })
 }

@@ -1,6 +1,7 @@
 //! Integration tests of nml-tune.
 
 mod encoder;
+mod grid; // a grid trained together is the grid trained one by one; a diverging head is its own
 mod hostile; // bad settings, diverging heads, tables of another task, malformed --eval: refused before writing // views cached by extraction, cached two-view tuning, the backbone in the loop
 mod logreg; // the linear probe matches scikit-learn's logistic regression on the smoke benchmark
 mod losses; // each regulariser and its gradient against PyTorch

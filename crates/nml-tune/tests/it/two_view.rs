@@ -110,7 +110,7 @@ fn a_two_view_step_matches_the_official_code() {
 
 /// `table` with `k` augmented views per row: the eval vector plus a small,
 /// view-dependent perturbation.
-fn with_views(table: &nml_core::FeatureTable, k: i64) -> nml_core::FeatureTable {
+pub(crate) fn with_views(table: &nml_core::FeatureTable, k: i64) -> nml_core::FeatureTable {
     let mut rows: Vec<usize> = Vec::new();
     let mut view = Vec::new();
     for v in 0..=k {
