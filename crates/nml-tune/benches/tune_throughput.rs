@@ -2,13 +2,19 @@
 //! (batch 64, all three regularisers), next to the official training loop
 //! re-implemented in PyTorch (`ci/bench/nmtune_official.py`, project venv) on
 //! features of the same shape, in the same run.
+//!
+//! Then a grid of 9 heads (learning rate × weight decay, 3 × 3) for LP and
+//! NMTune at D = 512 and 2048, chosen on validation rows: trained together in
+//! one pass against the same grid trained one by one, alternating rounds in
+//! this process (the median of 2 rounds each, with the range).
 //! Run with `cargo bench -p nml-tune`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use nml_core::FeatureTable;
+use nml_tune::select::{select, GridKey, GridTraining};
 use nml_tune::{tune, Method, TuneConfig};
 use tch::Device;
 
@@ -16,8 +22,12 @@ const ROWS: usize = 4096;
 const CLASSES: usize = 10;
 
 fn table(dim: usize) -> FeatureTable {
-    let mut state = 5u64;
-    let features = (0..ROWS * dim)
+    table_of(ROWS, dim, 5)
+}
+
+fn table_of(rows: usize, dim: usize, seed: u64) -> FeatureTable {
+    let mut state = seed;
+    let features = (0..rows * dim)
         .map(|_| {
             state = state
                 .wrapping_mul(6364136223846793005)
@@ -26,9 +36,9 @@ fn table(dim: usize) -> FeatureTable {
         })
         .collect();
     FeatureTable {
-        index: (0..ROWS as i64).collect(),
-        split: vec!["train".into(); ROWS],
-        label: (0..ROWS as i64).map(|i| i % CLASSES as i64).collect(),
+        index: (0..rows as i64).collect(),
+        split: vec!["train".into(); rows],
+        label: (0..rows as i64).map(|i| i % CLASSES as i64).collect(),
         domain: None,
         view: None,
         dim,
@@ -78,6 +88,85 @@ fn ours(dim: usize) -> f64 {
     (2 * ROWS) as f64 / (three - one)
 }
 
+/// Seconds to choose from a 3 × 3 grid (lr × wd) of `method` heads on `dim`-dimensional
+/// features, `training` together or one by one: (median, min, max) of the rounds.
+fn grid_seconds(method: Method, dim: usize) -> [(f64, f64, f64); 2] {
+    let (rows, epochs) = if method == Method::Lp {
+        (2048, 3)
+    } else {
+        (1024, 1)
+    };
+    let train = table_of(rows, dim, 7);
+    let val = table_of(512, dim, 8);
+    let base = TuneConfig {
+        epochs,
+        ..TuneConfig::new(method)
+    };
+    let lr = if method == Method::Lp {
+        vec![1e-3, 1e-2, 1e-1]
+    } else {
+        vec![1e-4, 1e-3, 1e-2]
+    };
+    let grid = vec![(GridKey::Lr, lr), (GridKey::Wd, vec![0.0, 1e-4, 1e-2])];
+    let time = |training| {
+        let start = Instant::now();
+        let chosen = select(
+            &base,
+            &grid,
+            &train,
+            (Path::new("validation"), &val),
+            &[0],
+            (Device::Cpu, training),
+        )
+        .unwrap();
+        assert_eq!(chosen.grid.len(), 9);
+        start.elapsed().as_secs_f64()
+    };
+    let _warm = time(GridTraining::Together);
+    let mut together = Vec::new();
+    let mut alone = Vec::new();
+    // Alternating, each side first once: T O O T.
+    for round in 0..2 {
+        if round == 0 {
+            together.push(time(GridTraining::Together));
+            alone.push(time(GridTraining::OneByOne));
+        } else {
+            alone.push(time(GridTraining::OneByOne));
+            together.push(time(GridTraining::Together));
+        }
+    }
+    [together, alone].map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        let median = (t[0] + t[t.len() - 1]) / 2.0;
+        (median, t[0], t[t.len() - 1])
+    })
+}
+
+#[allow(clippy::print_stdout)] // a benchmark reports on stdout
+fn grids() {
+    println!("\nA grid of 9 heads (lr × wd) chosen on validation rows, CPU, seconds (median of 2, range)");
+    println!(
+        "{:<8} {:<4} {:>22} {:>22} {:>8}",
+        "method", "D", "together", "one by one", "speedup"
+    );
+    for method in [Method::Lp, Method::Nmtune] {
+        for dim in [512usize, 2048] {
+            let [(t, t0, t1), (o, o0, o1)] = grid_seconds(method, dim);
+            println!(
+                "{:<8} {dim:<4} {:>22} {:>22} {:>8.2}",
+                method.to_string(),
+                format!("{t:.2} ({t0:.2}–{t1:.2})"),
+                format!("{o:.2} ({o0:.2}–{o1:.2})"),
+                o / t
+            );
+            println!(
+                "nml-bench\tgrid of 9 {} heads (D = {dim})\t{t:.3}\t{o:.3}\ts\tthe same grid one by one",
+                method.to_string().to_uppercase()
+            );
+        }
+    }
+}
+
 #[allow(clippy::print_stdout)] // a benchmark reports on stdout
 fn main() {
     let threads = nml_torch::configure_threads(None);
@@ -99,4 +188,5 @@ fn main() {
             theirs.map_or_else(|| "nan".to_owned(), |t| format!("{t:.1}"))
         );
     }
+    grids();
 }

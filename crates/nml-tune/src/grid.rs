@@ -254,14 +254,24 @@ impl AdamW {
             if !grad.defined() {
                 continue;
             }
+            // In place throughout (no full-size temporary): the gradient, cleared after, is the scratch.
             let lr_b = per_head(lr, p.dim());
             let _ = p.g_mul_(&(-(&lr_b * per_head(wd, p.dim())) + 1.0));
-            let _ = m.g_mul_scalar_(BETA1).g_add_(&(&grad * (1.0 - BETA1)));
-            let _ = v
-                .g_mul_scalar_(BETA2)
-                .g_add_(&(&grad * &grad * (1.0 - BETA2)));
-            let denom = v.sqrt() / bias2 + EPS;
-            let _ = p.g_sub_(&(lr_b / bias1 * &*m / denom));
+            // g ← g·√(1 − β₂): then v ← β₂v + g² and m ← β₁m + g·(1 − β₁)/√(1 − β₂).
+            let _ = grad.g_mul_scalar_((1.0 - BETA2).sqrt());
+            let _ = v.g_mul_scalar_(BETA2).addcmul_(&grad, &grad);
+            let c1 = Tensor::from((1.0 - BETA1) / (1.0 - BETA2).sqrt()).to_device(grad.device());
+            let _ = m
+                .g_mul_scalar_(BETA1)
+                .addcmul_(&grad, &c1.to_kind(grad.kind()));
+            // p ← p + m / (denominator / −step), step = lr / (1 − β₁ᵗ), denominator = √v̂ + ε.
+            let _ = grad.copy_(v);
+            let _ = grad
+                .sqrt_()
+                .g_div_scalar_(bias2)
+                .g_add_scalar_(EPS)
+                .g_div_(&(-lr_b / bias1));
+            let _ = p.addcdiv_(&*m, &grad);
             let _ = grad.zero_();
         }
     }
