@@ -265,7 +265,7 @@ impl AdamW {
                 .g_mul_scalar_(BETA1)
                 .addcmul_(&grad, &c1.to_kind(grad.kind()));
             // p ← p + m / (denominator / −step), step = lr / (1 − β₁ᵗ), denominator = √v̂ + ε.
-            let _ = grad.copy_(v);
+            grad.copy_(v);
             let _ = grad
                 .sqrt_()
                 .g_div_scalar_(bias2)
