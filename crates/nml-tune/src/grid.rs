@@ -18,9 +18,11 @@ use std::collections::BTreeMap;
 
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::losses::{self, normalize};
 use crate::model::Head;
+use crate::schedule::{cosine_lr, for_each_batch, Step};
 use crate::source::{Batch, Source};
-use crate::train::{check_views, cosine_lr, epoch_order, TuneConfig, DIVERGED_CE};
+use crate::train::{check_views, TuneConfig, DIVERGED_CE};
 use crate::{Result, TuneError};
 
 /// One head of a grid after training: its variables, or why it diverged.
@@ -324,56 +326,12 @@ fn terms(stack: &Stack, knobs: &Knobs, batch: &Batch, y: &Tensor) -> (Tensor, Ve
         zero()
     };
     let (sv, failed) = if knobs.uses[2] {
-        let (sv, failed) = dominant_sv(&z, &knobs.topk);
+        let (sv, failed) = losses::dominant_sv_per_head(&z, &knobs.topk);
         (sv * &knobs.svd, failed)
     } else {
         (zero(), vec![None; g as usize])
     };
     (Tensor::stack(&[ce, consistency, covariance, sv], 0), failed)
-}
-
-/// Each head's −(1/k) Σ_{i≤k} σ_i/Σσ of its uncentred z (`[G, N, D]` → `[G]`). A failed
-/// batched decomposition is redone head by head; a head whose own fails gets 0 and its reason.
-fn dominant_sv(z: &Tensor, topk: &[i64]) -> (Tensor, Vec<Option<String>>) {
-    let g = topk.len();
-    let (s, failed) = match nml_torch::try_svd(z) {
-        Ok((_, s, _)) => (s, vec![None; g]),
-        Err(_) => {
-            let mut failed = vec![None; g];
-            let rows: Vec<Tensor> = (0..g)
-                .map(|i| match nml_torch::try_svd(&z.get(i as i64)) {
-                    Ok((_, s, _)) => s,
-                    Err(e) => {
-                        failed[i] = Some(e);
-                        let r = z.size()[1].min(z.size()[2]);
-                        Tensor::ones([r], (Kind::Float, z.device()))
-                    }
-                })
-                .collect();
-            (Tensor::stack(&rows, 0), failed)
-        }
-    };
-    let r = s.size()[1];
-    let p = &s / s.sum_dim_intlist([1i64].as_slice(), true, Kind::Float);
-    let ks: Vec<i64> = topk.iter().map(|&k| k.min(r)).collect();
-    let mask: Vec<f32> = ks
-        .iter()
-        .flat_map(|&k| (0..r).map(move |i| if i < k { 1.0 } else { 0.0 }))
-        .collect();
-    let mask = Tensor::from_slice(&mask)
-        .view([g as i64, r])
-        .to_device(z.device());
-    let k = Tensor::from_slice(&ks.iter().map(|&k| k as f32).collect::<Vec<f32>>())
-        .to_device(z.device());
-    let sv = -(p * mask).sum_dim_intlist([1i64].as_slice(), false, Kind::Float) / k;
-    (sv, failed)
-}
-
-/// Rows scaled to unit L2 norm over the last dimension (PyTorch's `F.normalize`, eps 1e-12).
-fn normalize(x: &Tensor) -> Tensor {
-    x / x
-        .norm_scalaropt_dim(2, [-1i64].as_slice(), true)
-        .clamp_min(1e-12)
 }
 
 /// Marks the heads whose terms on this step diverged, as `fit` would stop them.
@@ -382,7 +340,7 @@ fn check_step(
     failed: &[Option<String>],
     knobs: &Knobs,
     classes: usize,
-    (epoch, step): (usize, usize),
+    at: Step,
     diverged: &mut [Option<String>],
 ) {
     let g = knobs.weights.len();
@@ -401,8 +359,9 @@ fn check_step(
             let v = values[t * g + head];
             if knobs.weights[head][t] != 0.0 && (!v.is_finite() || (t == 0 && v > ceiling)) {
                 *verdict = Some(format!(
-                    "the {name} term became {v:.4e} in epoch {} (step {step}): the head diverged; training stopped (lower --lr)",
-                    epoch + 1
+                    "the {name} term became {v:.4e} in epoch {} (step {}): the head diverged; training stopped (lower --lr)",
+                    at.epoch + 1,
+                    at.index
                 ));
                 break;
             }
@@ -433,40 +392,27 @@ pub fn fit_together(
     let knobs = Knobs::new(configs, device);
     let mut opt = AdamW::new(&stack);
     let mut diverged: Vec<Option<String>> = vec![None; configs.len()];
-    let n = source.rows();
-    let batch = first.batch_size;
-    let total = (n.div_ceil(batch) * first.epochs).max(1);
-    let mut step = 0usize;
-    for epoch in 0..first.epochs {
-        for chunk in epoch_order(n, seed, epoch).chunks(batch) {
-            if chunk.len() < 2 {
-                continue;
-            }
-            let features = source.batch(chunk, epoch)?;
-            let index = Tensor::from_slice(chunk).to_device(device);
-            let y = labels.index_select(0, &index);
-            let (weighted, failed) = terms(&stack, &knobs, &features, &y);
+    for_each_batch(
+        source,
+        &labels,
+        (first.epochs, first.batch_size),
+        seed,
+        |features, y, at| {
+            let (weighted, failed) = terms(&stack, &knobs, features, y);
             // One host read per step for every head's divergence check.
             let values: Vec<f64> =
                 Vec::try_from(weighted.detach().to_kind(Kind::Double).flatten(0, -1))
                     .map_err(|e| TuneError::Invalid(format!("cannot read the loss back: {e}")))?;
-            check_step(
-                &values,
-                &failed,
-                &knobs,
-                classes,
-                (epoch, step),
-                &mut diverged,
-            );
+            check_step(&values, &failed, &knobs, classes, at, &mut diverged);
             weighted.sum(Kind::Float).backward();
             opt.step(
                 &stack,
-                &(&knobs.lr * cosine_lr(1.0, step, total)),
+                &(&knobs.lr * cosine_lr(1.0, at.index, at.total)),
                 &knobs.wd,
             );
-            step += 1;
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(unstack(heads, &stack, diverged))
 }
 

@@ -22,6 +22,7 @@ pub mod losses;
 pub mod model;
 pub mod results;
 pub mod saved;
+mod schedule;
 pub mod select;
 pub mod source;
 pub mod train;

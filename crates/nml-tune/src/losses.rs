@@ -39,10 +39,47 @@ pub fn dominant_sv(z: &Tensor, k: i64) -> Result<Tensor, String> {
     Ok(-p.narrow(0, 0, k).sum(Kind::Float) / k as f64)
 }
 
-/// Rows scaled to unit L2 norm (PyTorch's `F.normalize`, eps 1e-12).
-fn normalize(x: &Tensor) -> Tensor {
+/// [`dominant_sv`] for a stack of heads: each head's −(1/k) Σ_{i≤k} σ_i/Σσ of its uncentred z (`[G, N, D]` → `[G]`). A failed
+/// batched decomposition is redone head by head; a head whose own fails gets 0 and its reason.
+pub(crate) fn dominant_sv_per_head(z: &Tensor, topk: &[i64]) -> (Tensor, Vec<Option<String>>) {
+    let g = topk.len();
+    let (s, failed) = match nml_torch::try_svd(z) {
+        Ok((_, s, _)) => (s, vec![None; g]),
+        Err(_) => {
+            let mut failed = vec![None; g];
+            let rows: Vec<Tensor> = (0..g)
+                .map(|i| match nml_torch::try_svd(&z.get(i as i64)) {
+                    Ok((_, s, _)) => s,
+                    Err(e) => {
+                        failed[i] = Some(e);
+                        let r = z.size()[1].min(z.size()[2]);
+                        Tensor::ones([r], (Kind::Float, z.device()))
+                    }
+                })
+                .collect();
+            (Tensor::stack(&rows, 0), failed)
+        }
+    };
+    let r = s.size()[1];
+    let p = &s / s.sum_dim_intlist([1i64].as_slice(), true, Kind::Float);
+    let ks: Vec<i64> = topk.iter().map(|&k| k.min(r)).collect();
+    let mask: Vec<f32> = ks
+        .iter()
+        .flat_map(|&k| (0..r).map(move |i| if i < k { 1.0 } else { 0.0 }))
+        .collect();
+    let mask = Tensor::from_slice(&mask)
+        .view([g as i64, r])
+        .to_device(z.device());
+    let k = Tensor::from_slice(&ks.iter().map(|&k| k as f32).collect::<Vec<f32>>())
+        .to_device(z.device());
+    let sv = -(p * mask).sum_dim_intlist([1i64].as_slice(), false, Kind::Float) / k;
+    (sv, failed)
+}
+
+/// Rows scaled to unit L2 norm over the last dimension (PyTorch's `F.normalize`, eps 1e-12).
+pub(crate) fn normalize(x: &Tensor) -> Tensor {
     let norm = x
-        .norm_scalaropt_dim(2, [1i64].as_slice(), true)
+        .norm_scalaropt_dim(2, [-1i64].as_slice(), true)
         .clamp_min(1e-12);
     x / norm
 }

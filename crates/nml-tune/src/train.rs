@@ -16,9 +16,6 @@
 use std::path::PathBuf;
 
 use nml_core::FeatureTable;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Tensor};
@@ -26,6 +23,7 @@ use tch::{Device, Tensor};
 pub use crate::eval::{accuracy, evaluate, EvalResult};
 use crate::losses;
 use crate::model::{Head, Method};
+use crate::schedule::{cosine_lr, for_each_batch};
 use crate::source::{Batch, CachedViews, SingleView, Source};
 use crate::{Result, TuneError};
 
@@ -232,24 +230,19 @@ pub fn fit(
     }
     .build(&vs, config.lr)
     .map_err(|e| TuneError::Invalid(format!("cannot build AdamW: {e}")))?;
-    let n = source.rows();
-    let batch = config.batch_size.max(2);
-    let total = (n.div_ceil(batch) * config.epochs).max(1);
-    let mut step = 0usize;
-    for epoch in 0..config.epochs {
-        for chunk in epoch_order(n, seed, epoch).chunks(batch) {
-            if chunk.len() < 2 {
-                continue;
-            }
-            let features = source.batch(chunk, epoch)?;
-            let index = Tensor::from_slice(chunk).to_device(device);
-            let y = labels.index_select(0, &index);
-            let loss = loss_terms(config, &head, &features, &y)?.total(epoch, step, classes)?;
-            opt.set_lr(cosine_lr(config.lr, step, total));
+    for_each_batch(
+        source,
+        &labels,
+        (config.epochs, config.batch_size),
+        seed,
+        |features, y, at| {
+            let loss =
+                loss_terms(config, &head, features, y)?.total(at.epoch, at.index, classes)?;
+            opt.set_lr(cosine_lr(config.lr, at.index, at.total));
             opt.backward_step(&loss);
-            step += 1;
-        }
-    }
+            Ok(())
+        },
+    )?;
     // The last steps' update is checked here: a weight that left the finite range.
     let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
@@ -275,21 +268,6 @@ pub(crate) fn check_views(two_view: bool, source: &dyn Source) -> Result<()> {
         mode(two_view, "two-view", "single-view"),
         mode(source.two_view(), "two views", "one view")
     )))
-}
-
-/// The order of the training rows in `epoch` (a seeded shuffle per epoch).
-pub(crate) fn epoch_order(rows: usize, seed: u64, epoch: usize) -> Vec<i64> {
-    let mut order: Vec<i64> = (0..rows as i64).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-        seed ^ ((epoch as u64 + 1) << 32),
-    ));
-    order
-}
-
-/// The learning rate of step `step` of `total`: per-step cosine decay from `lr` to 0,
-/// no warm-up (the official schedule).
-pub(crate) fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
-    lr * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos())
 }
 
 /// The number of classes of `train`; errors name an empty, mis-sized or
