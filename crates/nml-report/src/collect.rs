@@ -66,6 +66,10 @@ pub struct TuneRecord {
     pub two_view: bool,
     /// Test rows of the eval (0 in tables written before nml-tune recorded them).
     pub rows: u64,
+    /// The head's learning rate and weight decay: the recipe's, or the grid
+    /// point chosen on validation for a selected head.
+    pub lr: f64,
+    pub weight_decay: f64,
 }
 
 /// Everything the report is made of.
@@ -74,6 +78,9 @@ pub struct Results {
     pub pretrain: Vec<PretrainRecord>,
     pub spectral: Vec<SpectralRecord>,
     pub tune: Vec<TuneRecord>,
+    /// Heads whose hyper-parameters were chosen on a validation split
+    /// ([`TableKind::Selected`]): shown beside the fixed recipe, never pooled with it.
+    pub selected: Vec<TuneRecord>,
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -174,6 +181,12 @@ impl Results {
                 .filter(|r| r.setting == setting)
                 .cloned()
                 .collect(),
+            selected: self
+                .selected
+                .iter()
+                .filter(|r| r.setting == setting)
+                .cloned()
+                .collect(),
         }
     }
 
@@ -200,6 +213,12 @@ impl Results {
                 .filter(|r| real(&r.noise) == want)
                 .cloned()
                 .collect(),
+            selected: self
+                .selected
+                .iter()
+                .filter(|r| real(&r.noise) == want)
+                .cloned()
+                .collect(),
         };
         (part(false), part(true))
     }
@@ -210,7 +229,8 @@ impl Results {
         let mut results = Results::default();
         results.collect_pretrain(run, &at)?;
         results.collect_spectral(run, &at)?;
-        results.collect_tune(run, &at)?;
+        results.tune = tune_records(run, TableKind::Tune, &at)?;
+        results.selected = tune_records(run, TableKind::Selected, &at)?;
         Ok(results)
     }
 
@@ -308,55 +328,6 @@ impl Results {
         Ok(())
     }
 
-    /// Accuracy and the spectrum of z of every head, eval set and head seed.
-    fn collect_tune(&mut self, run: &RunInfo, at: &dyn Fn(&TableEntry) -> PathBuf) -> Result<()> {
-        for t in run.tables(TableKind::Tune) {
-            let path = at(t);
-            let frame = read_parquet(&path)?;
-            let evals = strings(&frame, "eval", &path)?;
-            let accuracy = floats(&frame, "accuracy", &path)?;
-            let sve = floats(&frame, "sve", &path)?;
-            let lsvr = floats(&frame, "lsvr", &path)?;
-            // A table may hold several head seeds; each row says its own.
-            let seeds = ints(&frame, "seed", &path)?;
-            // Absent in tables written before two-view training existed.
-            let two_view = frame
-                .column("two_view")
-                .ok()
-                .and_then(|c| c.bool().ok().map(|b| b.get(0).unwrap_or(false)))
-                .unwrap_or(false);
-            let rows = if frame.column("rows").is_ok() {
-                ints(&frame, "rows", &path)?
-            } else {
-                vec![0; evals.len()]
-            };
-            for (i, domain) in evals.iter().enumerate() {
-                if !accuracy[i].is_finite() {
-                    return Err(ReportError::Invalid(format!(
-                        "{}: accuracy of `{domain}` is not a number",
-                        path.display()
-                    )));
-                }
-                self.tune.push(TuneRecord {
-                    setting: t.setting.name().to_owned(),
-                    noise: noise_name(t),
-                    ratio: t.ratio,
-                    seed: u64::try_from(seeds[i]).unwrap_or(t.seed),
-                    task: t.task.clone(),
-                    variant: t.variant.map_or_else(String::new, |v| v.name().to_owned()),
-                    domain: domain.clone(),
-                    split: run.split_of(domain),
-                    accuracy: accuracy[i],
-                    sve: sve[i],
-                    lsvr: lsvr[i],
-                    two_view,
-                    rows: u64::try_from(rows[i]).unwrap_or(0),
-                });
-            }
-        }
-        Ok(())
-    }
-
     /// The records as tidy polars tables, by file stem under `results/`.
     pub fn frames(&self) -> Result<Vec<(&'static str, DataFrame)>> {
         let fail = |source| ReportError::Polars {
@@ -390,7 +361,15 @@ impl Results {
             "effective_rank" => s.iter().map(|r| r.effective_rank).collect::<Vec<_>>()
         )
         .map_err(fail)?;
-        let t = &self.tune;
+        // The fixed recipe's heads, then those selected on validation, told apart by `recipe`.
+        let t: Vec<&TuneRecord> = self.tune.iter().chain(&self.selected).collect();
+        let recipe = |r: usize| {
+            if r < self.tune.len() {
+                "fixed"
+            } else {
+                "selected"
+            }
+        };
         let tuning = df!(
             "setting" => t.iter().map(|r| r.setting.clone()).collect::<Vec<_>>(),
             "noise" => t.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
@@ -398,13 +377,16 @@ impl Results {
             "seed" => t.iter().map(|r| r.seed).collect::<Vec<_>>(),
             "task" => t.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
             "variant" => t.iter().map(|r| r.variant.clone()).collect::<Vec<_>>(),
+            "recipe" => (0..t.len()).map(recipe).collect::<Vec<_>>(),
             "domain" => t.iter().map(|r| r.domain.clone()).collect::<Vec<_>>(),
             "split" => t.iter().map(|r| r.split).collect::<Vec<_>>(),
             "accuracy" => t.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
             "z_sve" => t.iter().map(|r| r.sve).collect::<Vec<_>>(),
             "z_lsvr" => t.iter().map(|r| r.lsvr).collect::<Vec<_>>(),
             "two_view" => t.iter().map(|r| r.two_view).collect::<Vec<_>>(),
-            "rows" => t.iter().map(|r| r.rows).collect::<Vec<_>>()
+            "rows" => t.iter().map(|r| r.rows).collect::<Vec<_>>(),
+            "lr" => t.iter().map(|r| r.lr).collect::<Vec<_>>(),
+            "weight_decay" => t.iter().map(|r| r.weight_decay).collect::<Vec<_>>()
         )
         .map_err(fail)?;
         Ok(vec![
@@ -413,4 +395,62 @@ impl Results {
             ("tuning", tuning),
         ])
     }
+}
+
+/// Accuracy and the spectrum of z of every head, eval set and head seed, of the tables of `kind`.
+fn tune_records(
+    run: &RunInfo,
+    kind: TableKind,
+    at: &dyn Fn(&TableEntry) -> PathBuf,
+) -> Result<Vec<TuneRecord>> {
+    let mut records = Vec::new();
+    for t in run.tables(kind) {
+        let path = at(t);
+        let frame = read_parquet(&path)?;
+        let evals = strings(&frame, "eval", &path)?;
+        let accuracy = floats(&frame, "accuracy", &path)?;
+        let sve = floats(&frame, "sve", &path)?;
+        let lsvr = floats(&frame, "lsvr", &path)?;
+        // A table may hold several head seeds; each row says its own.
+        let seeds = ints(&frame, "seed", &path)?;
+        // Absent in tables written before two-view training existed.
+        let two_view = frame
+            .column("two_view")
+            .ok()
+            .and_then(|c| c.bool().ok().map(|b| b.get(0).unwrap_or(false)))
+            .unwrap_or(false);
+        let lr = floats(&frame, "lr", &path)?;
+        let weight_decay = floats(&frame, "weight_decay", &path)?;
+        let rows = if frame.column("rows").is_ok() {
+            ints(&frame, "rows", &path)?
+        } else {
+            vec![0; evals.len()]
+        };
+        for (i, domain) in evals.iter().enumerate() {
+            if !accuracy[i].is_finite() {
+                return Err(ReportError::Invalid(format!(
+                    "{}: accuracy of `{domain}` is not a number",
+                    path.display()
+                )));
+            }
+            records.push(TuneRecord {
+                setting: t.setting.name().to_owned(),
+                noise: noise_name(t),
+                ratio: t.ratio,
+                seed: u64::try_from(seeds[i]).unwrap_or(t.seed),
+                task: t.task.clone(),
+                variant: t.variant.map_or_else(String::new, |v| v.name().to_owned()),
+                domain: domain.clone(),
+                split: run.split_of(domain),
+                accuracy: accuracy[i],
+                sve: sve[i],
+                lsvr: lsvr[i],
+                two_view,
+                rows: u64::try_from(rows[i]).unwrap_or(0),
+                lr: lr[i],
+                weight_decay: weight_decay[i],
+            });
+        }
+    }
+    Ok(records)
 }

@@ -144,13 +144,8 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
     let mut config = TuneConfig::new(a.method);
     config.epochs = a.epochs;
     config.validate()?;
-    let defaults: &[&str] = if a.method == Method::Lp {
-        &["lr=1e-3,1e-2,1e-1", "wd=0,1e-4,1e-2"]
-    } else {
-        &["lr=1e-4,1e-3,1e-2", "wd=1e-4,1e-2"]
-    };
     let specs: Vec<String> = if a.grids.is_empty() {
-        defaults.iter().map(|s| s.to_string()).collect()
+        select::default_grid(a.method)
     } else {
         a.grids.clone()
     };

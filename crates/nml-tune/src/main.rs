@@ -75,7 +75,8 @@ struct Args {
     #[arg(long)]
     val_fraction: Option<f64>,
     /// A grid KEY=V1,V2,... (lr, wd, mse-weight, cov-weight, svd-weight, svd-topk, epochs, batch-size), repeatable:
-    /// every combination is trained and the best mean validation accuracy is kept (needs --val-split or --val-fraction)
+    /// every combination is trained and the best mean validation accuracy is kept (needs --val-split or --val-fraction;
+    /// without --grid these search the default grid, as `fit`: LP 1e-3,1e-2,1e-1 × 0,1e-4,1e-2; MLP/NMTune 1e-4,1e-3,1e-2 × 1e-4,1e-2)
     #[arg(long = "grid")]
     grids: Vec<String>,
     /// Epochs
@@ -228,12 +229,16 @@ fn run(a: Args) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
         anyhow::bail!("--out {}: exists and is not a folder", out.display());
     }
-    let grid = a
-        .grids
+    let validating = a.val_split.is_some() || a.val_fraction.is_some();
+    let specs = if validating && a.grids.is_empty() {
+        select::default_grid(config.method)
+    } else {
+        a.grids.clone()
+    };
+    let grid = specs
         .iter()
         .map(|g| select::parse_grid(g))
         .collect::<Result<Vec<_>, _>>()?;
-    let validating = a.val_split.is_some() || a.val_fraction.is_some();
     if !grid.is_empty() && !validating {
         anyhow::bail!("--grid needs validation rows: add --val-split NAME or --val-fraction F");
     }
@@ -286,7 +291,7 @@ fn run(a: Args) -> anyhow::Result<()> {
         "validation": selected.as_ref().map(|s| serde_json::json!({
             "val_split": a.val_split,
             "val_fraction": a.val_fraction,
-            "grid": a.grids,
+            "grid": specs,
             "chosen": select::describe(&s.label),
             "validation_accuracy": s.validation_accuracy,
         })),

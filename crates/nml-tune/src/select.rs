@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::train::{TuneConfig, Tuned};
+use crate::Method;
 use crate::{Result, TuneError};
 
 /// The (split, index) items of `table`'s eval view, grouped by label, in table order.
@@ -123,6 +124,17 @@ impl GridKey {
 
 /// A grid point: each varied hyper-parameter and its value, in grid order.
 pub type GridLabel = Vec<(GridKey, f64)>;
+
+/// The grid searched when none is given (`nml-tune fit`, and `nml-tune` with
+/// validation rows): learning rate × weight decay around the method's recipe.
+pub fn default_grid(method: Method) -> Vec<String> {
+    let specs: [&str; 2] = if method == Method::Lp {
+        ["lr=1e-3,1e-2,1e-1", "wd=0,1e-4,1e-2"]
+    } else {
+        ["lr=1e-4,1e-3,1e-2", "wd=1e-4,1e-2"]
+    };
+    specs.iter().map(|s| (*s).to_owned()).collect()
+}
 
 /// One `--grid KEY=V1,V2,...`.
 pub fn parse_grid(spec: &str) -> Result<(GridKey, Vec<f64>)> {

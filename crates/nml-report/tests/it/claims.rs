@@ -149,6 +149,8 @@ fn published(gain: f64, rows: u64) -> (nml_report::RunInfo, Results) {
                 lsvr: 0.3,
                 two_view: false,
                 rows,
+                lr: 1e-3,
+                weight_decay: 1e-4,
             });
         }
     }
@@ -179,4 +181,69 @@ fn published_models_count_the_test_sets_sampling_error() {
     // A 6-point gain survives the test-set error.
     let (run, r) = published(0.06, 1821);
     assert_eq!(check(&run, &r)[0].verdict(), Verdict::Reproduced);
+}
+
+/// Heads selected on validation get their own columns and never decide claim 6.
+#[test]
+fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
+    let (run, mut r) = published(0.015, 0);
+    let fixed = check(&run, &r);
+    // Selected heads far below LP: pooled with the fixed recipe they would
+    // reverse claim 6; kept apart, the verdict and its tests are unchanged.
+    r.selected = r
+        .tune
+        .iter()
+        .map(|t| TuneRecord {
+            accuracy: if t.variant == "nmtune" { 0.5 } else { 0.9 },
+            lr: 0.01,
+            weight_decay: 0.0,
+            ..t.clone()
+        })
+        .collect();
+    let with_selected = check(&run, &r);
+    assert_eq!(with_selected[0].verdict(), Verdict::Reproduced);
+    assert_eq!(format!("{fixed:?}"), format!("{with_selected:?}"));
+
+    let report = nml_report::sections::Report {
+        run: &run,
+        results: &r,
+        claims: &with_selected,
+        real_noise: &Results::default(),
+        contrastive: None,
+        figures: &[],
+    };
+    let text = report.render();
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("| model / task"))
+        .unwrap();
+    assert_eq!(
+        header,
+        "| model / task | eval | LP (%) | LP selected (%) | MLP (%) | MLP selected (%) | NMTune (%) | NMTune selected (%) |"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| sst2 | test"))
+        .unwrap();
+    let cells: Vec<&str> = row.split(" | ").collect();
+    assert_eq!(cells.len(), 8, "{row}");
+    assert!(
+        cells[3].starts_with("90.0") && cells[7].starts_with("50.0"),
+        "{row}"
+    );
+    assert!(text.contains("sst2 NMTune: lr 0.01, wd 0"), "{text}");
+    assert!(text.contains("The claims use the fixed recipe only."));
+    // Without selected heads the table keeps its three columns.
+    r.selected.clear();
+    let report = nml_report::sections::Report {
+        run: &run,
+        results: &r,
+        claims: &with_selected,
+        real_noise: &Results::default(),
+        contrastive: None,
+        figures: &[],
+    };
+    assert!(report
+        .render()
+        .contains("| model / task | eval | LP (%) | MLP (%) | NMTune (%) |"));
 }

@@ -111,6 +111,8 @@ pub fn tune(
         lsvr: 0.3,
         two_view: variant != "lp",
         rows: 0,
+        lr: 1e-3,
+        weight_decay: 1e-4,
     }
 }
 

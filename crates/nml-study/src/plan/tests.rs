@@ -162,7 +162,8 @@ fn real_models_plan_tunes_three_heads_per_model() {
         .filter(|s| s.stage == Stage::Tune)
         .map(|s| s.name.as_str())
         .collect();
-    assert_eq!(tunes.len(), 6);
+    // Each task and head with the fixed recipe and again selected on validation.
+    assert_eq!(tunes.len(), 12);
     assert!(tunes.contains(&"tune-all-minilm-l6-v2-sst2-nmtune"));
     assert_eq!(plan.steps[1].args[0], "text");
     // MobileNetV2's MLP and NMTune heads are two-view; MiniLM's embeddings come one per text.
@@ -177,4 +178,29 @@ fn real_models_plan_tunes_three_heads_per_model() {
         .tables
         .iter()
         .all(|t| t.noise == Noise::None && t.variant.is_some()));
+    // A selected head differs from its fixed twin only by the validation
+    // fraction (nml-tune then searches its default grid) and its output folder.
+    for fixed in plan.steps.iter().filter(|s| s.stage == Stage::Tune) {
+        if fixed.name.ends_with("-selected") {
+            continue;
+        }
+        let selected = step(&format!("{}-selected", fixed.name));
+        assert!(!has(&fixed.args, ["--val-fraction", "0.1"]));
+        assert!(has(&selected.args, ["--val-fraction", "0.1"]));
+        let without = |args: &[String]| -> Vec<String> {
+            args.iter()
+                .filter(|a| !a.starts_with("tune/") && *a != "--val-fraction" && *a != "0.1")
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            without(&fixed.args),
+            without(&selected.args),
+            "{}",
+            fixed.name
+        );
+        assert_ne!(fixed.key, selected.key);
+    }
+    let kinds = |kind: TableKind| plan.tables.iter().filter(|t| t.kind == kind).count();
+    assert_eq!((kinds(TableKind::Tune), kinds(TableKind::Selected)), (6, 6));
 }

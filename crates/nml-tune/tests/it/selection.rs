@@ -82,6 +82,19 @@ fn a_grid_is_chosen_on_validation_rows_and_never_on_the_test_set() {
     ]);
     assert!(ok, "{err}");
     assert!(dir.path().join("c/grid.parquet").exists());
+    // Validation rows without --grid search the method's default grid, as `fit` does.
+    let c = json(&dir.path().join("c/summary.json"));
+    assert_eq!(
+        c["inputs"]["validation"]["grid"],
+        serde_json::json!(["lr=1e-3,1e-2,1e-1", "wd=0,1e-4,1e-2"])
+    );
+    let grid = std::fs::File::open(dir.path().join("c/grid.parquet")).unwrap();
+    let grid = {
+        use polars::prelude::SerReader;
+        polars::prelude::ParquetReader::new(grid).finish().unwrap()
+    };
+    let seeds = c["inputs"]["seeds"].as_array().unwrap().len();
+    assert_eq!(grid.height(), 9 * seeds);
 }
 
 #[test]
