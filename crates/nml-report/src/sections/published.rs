@@ -17,12 +17,17 @@ pub(super) fn introduction(s: &mut String, run: &RunInfo, results: &Results) {
          MobileNetV2 features of PACS (96 px): heads trained on photo (train split), tested on photo (ID) and on {} (OOD). \
          all-MiniLM-L6-v2 sentence embeddings of SST-2: heads trained on the dev split, tested on the test split (ID). \
          Mean ± standard deviation over {} head seeds ({}), with n; every number is also in `results/*.parquet`. \
-         Heads use the official hyper-parameters. The features are fixed, so the head seeds alone understate the uncertainty of a \
+         Heads use the official hyper-parameters{}. The features are fixed, so the head seeds alone understate the uncertainty of a \
          comparison: the claim's tests add each side's test-set binomial variance p(1 − p)/N to its seed variance. {}\n",
         run.shape.arch,
         run.shape.ood_domains.join(", "),
         run.seeds.len(),
         run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+        if results.selected.is_empty() {
+            ""
+        } else {
+            "; each also appears *selected*, with its learning rate and weight decay chosen on a validation split (below the heads table)"
+        },
         views_sentence(results, run.shape.views)
     );
 }

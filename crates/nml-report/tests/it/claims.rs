@@ -233,6 +233,7 @@ fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
     );
     assert!(text.contains("sst2 NMTune: lr 0.01, wd 0"), "{text}");
     assert!(text.contains("The claims use the fixed recipe only."));
+    assert!(text.contains("each also appears *selected*"));
     // Without selected heads the table keeps its three columns.
     r.selected.clear();
     let report = nml_report::sections::Report {
@@ -243,7 +244,7 @@ fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
         contrastive: None,
         figures: &[],
     };
-    assert!(report
-        .render()
-        .contains("| model / task | eval | LP (%) | MLP (%) | NMTune (%) |"));
+    let text = report.render();
+    assert!(text.contains("| model / task | eval | LP (%) | MLP (%) | NMTune (%) |"));
+    assert!(!text.contains("selected"), "{text}");
 }
