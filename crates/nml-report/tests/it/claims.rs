@@ -204,15 +204,18 @@ fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
     assert_eq!(with_selected[0].verdict(), Verdict::Reproduced);
     assert_eq!(format!("{fixed:?}"), format!("{with_selected:?}"));
 
-    let report = nml_report::sections::Report {
-        run: &run,
-        results: &r,
-        claims: &with_selected,
-        real_noise: &Results::default(),
-        contrastive: None,
-        figures: &[],
+    let render = |results: &Results| {
+        nml_report::sections::Report {
+            run: &run,
+            results,
+            claims: &with_selected,
+            real_noise: &Results::default(),
+            contrastive: None,
+            figures: &[],
+        }
+        .render()
     };
-    let text = report.render();
+    let text = render(&r);
     let header = text
         .lines()
         .find(|l| l.starts_with("| model / task"))
@@ -236,15 +239,7 @@ fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
     assert!(text.contains("each also appears *selected*"));
     // Without selected heads the table keeps its three columns.
     r.selected.clear();
-    let report = nml_report::sections::Report {
-        run: &run,
-        results: &r,
-        claims: &with_selected,
-        real_noise: &Results::default(),
-        contrastive: None,
-        figures: &[],
-    };
-    let text = report.render();
+    let text = render(&r);
     assert!(text.contains("| model / task | eval | LP (%) | MLP (%) | NMTune (%) |"));
     assert!(!text.contains("selected"), "{text}");
 }
