@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: every stage's benchmark in one table.
 //!
-//! Each benchmark (`cargo bench -p <crate>`) measures nml and, in the same
+//! Each benchmark (built once for all, with the workspace's features) measures nml and, in the same
 //! run on the same machine, the Python equivalent (PyTorch, numpy or
 //! scikit-learn scripts in `ci/bench/`, run with the project venv), and
 //! prints `nml-bench<TAB>stage<TAB>ours<TAB>baseline<TAB>unit<TAB>against`
@@ -92,10 +92,23 @@ pub(crate) fn table(rows: &[Row]) -> String {
 pub(crate) fn run(sh: &Shell) -> Result<()> {
     setup::run(sh, false)?;
     let cargo = cargo();
+    // One build for every benchmark: `--workspace` resolves features for all
+    // members at once, so no later `cargo bench` recompiles arrow or polars
+    // with another feature set (as `-p <crate>` would, crate by crate).
+    let targets: Vec<String> = BENCHES
+        .iter()
+        .flat_map(|(_, bench)| ["--bench".to_owned(), (*bench).to_owned()])
+        .collect();
+    eprintln!("xtask bench: building the {} benchmarks", BENCHES.len());
+    cmd!(
+        sh,
+        "{cargo} bench --locked --workspace --no-run {targets...}"
+    )
+    .run()?;
     let mut rows = Vec::new();
     for (krate, bench) in BENCHES {
         eprintln!("xtask bench: {krate} ({bench})");
-        let output = cmd!(sh, "{cargo} bench --locked -p {krate} --bench {bench}").read()?;
+        let output = cmd!(sh, "{cargo} bench --locked --workspace --bench {bench}").read()?;
         eprintln!("{output}");
         let found = parse(&output);
         if found.is_empty() {

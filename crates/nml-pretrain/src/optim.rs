@@ -144,7 +144,8 @@ pub struct AdamWConfig {
 
 /// AdamW over named parameters: `p -= lr·wd·p; m = β₁m + (1−β₁)g;
 /// v = β₂v + (1−β₂)g²; p -= lr·m̂/(√v̂ + ε)` with bias-corrected m̂, v̂, as
-/// `torch.optim.AdamW`. Parameters whose name is in `no_decay` skip weight decay.
+/// `torch.optim.AdamW(fused=True)`, whose kernel (`nml_torch::fused_adamw_`)
+/// it calls. Parameters whose name is in `no_decay` skip weight decay.
 #[derive(Debug)]
 pub struct AdamW {
     config: AdamWConfig,
@@ -189,24 +190,31 @@ impl Optimizer for AdamW {
         let grads = Tensor::run_backward(&[loss], &inputs, false, false);
         let c = self.config;
         self.steps += 1;
-        let t = self.steps as i32;
-        let correct1 = 1.0 - c.beta1.powi(t);
-        let correct2 = 1.0 - c.beta2.powi(t);
-        tch::no_grad(|| {
-            for ((name, p, decay), g) in self.params.iter_mut().zip(grads) {
-                if *decay && c.weight_decay != 0.0 {
-                    let _ = p.g_mul_scalar_(1.0 - lr * c.weight_decay);
+        // Two groups for libtorch's fused step: with weight decay and without.
+        for decayed in [true, false] {
+            let mut group: [Vec<Tensor>; 4] = Default::default();
+            for ((name, p, decay), g) in self.params.iter().zip(&grads) {
+                if *decay != decayed || !g.defined() {
+                    continue;
                 }
                 let m = self.m.entry(name.clone()).or_insert_with(|| g.zeros_like());
-                let _ = m.g_mul_scalar_(c.beta1).g_add_(&(&g * (1.0 - c.beta1)));
+                group[2].push(m.shallow_clone());
                 let v = self.v.entry(name.clone()).or_insert_with(|| g.zeros_like());
-                let _ = v
-                    .g_mul_scalar_(c.beta2)
-                    .g_add_(&(&g * &g * (1.0 - c.beta2)));
-                let denom = (&*v / correct2).sqrt() + c.eps;
-                let _ = p.g_sub_(&(&*m / &denom * (lr / correct1)));
+                group[3].push(v.shallow_clone());
+                group[0].push(p.shallow_clone());
+                group[1].push(g.shallow_clone());
             }
-        });
+            let step = nml_torch::AdamWStep {
+                lr,
+                beta1: c.beta1,
+                beta2: c.beta2,
+                eps: c.eps,
+                weight_decay: if decayed { c.weight_decay } else { 0.0 },
+            };
+            let [p, g, m, v] = &group;
+            nml_torch::fused_adamw_(p, g, m, v, self.steps, &step)
+                .expect("the optimiser's own state matches its parameters");
+        }
     }
 
     /// The moment buffers, for a checkpoint: `m.NAME` and `v.NAME`.

@@ -11,6 +11,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+mod adamw;
+
+pub use adamw::{fused_adamw_, AdamWStep};
 pub use nml_core::DeviceSpec;
 use tch::{Cuda, Device, Tensor};
 
@@ -190,7 +193,7 @@ pub fn autocast<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
 /// libtorch's per-device autocast controls, which torch-sys does not wrap;
 /// declared with their C++ symbols. `c10::DeviceType` and `c10::ScalarType`
 /// are `int8_t` enums.
-#[allow(unsafe_code)] // the only FFI in nml: libtorch functions tch does not expose
+#[allow(unsafe_code)] // FFI to libtorch functions tch does not expose (also `adamw`)
 mod autocast_ffi {
     const CUDA: i8 = 1;
     const BFLOAT16: i8 = 15;

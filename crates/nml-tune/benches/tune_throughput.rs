@@ -173,12 +173,24 @@ fn main() {
     println!("NMTune training on cached features, batch 64, CPU ({threads} threads), samples/s");
     println!("{:<8} {:>10} {:>10} {:>8}", "D", "nml", "pytorch", "ratio");
     for dim in [512usize, 2048] {
-        let ours = ours(dim);
-        let theirs = pytorch(dim, threads);
-        match theirs {
-            Some(theirs) => println!(
-                "{dim:<8} {ours:>10.0} {theirs:>10.0} {:>8.2}",
-                ours / theirs
+        // Alternating rounds (nml, PyTorch, PyTorch, nml); each side's mean of two, with its range.
+        let (a, theirs_a, theirs_b, b) = (
+            ours(dim),
+            pytorch(dim, threads),
+            pytorch(dim, threads),
+            ours(dim),
+        );
+        let ours = (a + b) / 2.0;
+        let theirs = theirs_a.zip(theirs_b).map(|(x, y)| (x + y) / 2.0);
+        match theirs_a.zip(theirs_b) {
+            Some((x, y)) => println!(
+                "{dim:<8} {ours:>10.0} {:>10.0} {:>8.2}   (nml {:.0}–{:.0}, PyTorch {:.0}–{:.0})",
+                (x + y) / 2.0,
+                ours / ((x + y) / 2.0),
+                a.min(b),
+                a.max(b),
+                x.min(y),
+                x.max(y)
             ),
             None => println!("{dim:<8} {ours:>10.0} {:>10} {:>8}", "n/a", "n/a"),
         }

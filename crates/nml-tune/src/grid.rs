@@ -107,8 +107,8 @@ impl Stack {
 
 /// Per-head hyper-parameters as `[G]` tensors, and the checks' host copies.
 struct Knobs {
-    lr: Tensor,
-    wd: Tensor,
+    /// Each head's base learning rate and weight decay.
+    lr_wd: Vec<(f64, f64)>,
     mse: Tensor,
     cov: Tensor,
     svd: Tensor,
@@ -126,8 +126,7 @@ impl Knobs {
                 .to_device(device)
         };
         Knobs {
-            lr: column(|c| c.lr),
-            wd: column(|c| c.weight_decay),
+            lr_wd: configs.iter().map(|c| (c.lr, c.weight_decay)).collect(),
             mse: column(|c| c.mse_weight),
             cov: column(|c| c.cov_weight),
             svd: column(|c| c.svd_weight),
@@ -220,62 +219,56 @@ fn stack(heads: &[(nn::VarStore, Head)], dim: usize) -> Stack {
     }
 }
 
-/// `[G]` → `[G, 1, …]` for a tensor of `dims` dimensions.
-fn per_head(t: &Tensor, dims: usize) -> Tensor {
-    let mut shape = vec![-1i64];
-    shape.extend(std::iter::repeat_n(1, dims - 1));
-    t.view(shape.as_slice())
-}
-
-/// AdamW (PyTorch's algorithm) over the stacked tensors with a learning rate and weight decay per head.
+/// AdamW (PyTorch's algorithm) over the stacked tensors, a learning rate and
+/// weight decay per head: one fused libtorch step per head, on its slices.
 struct AdamW {
-    moments: BTreeMap<String, (Tensor, Tensor)>,
-    step: i32,
+    /// Trainable stacked tensors with their first and second moments.
+    state: Vec<(Tensor, Tensor, Tensor)>,
+    step: u64,
 }
 
 impl AdamW {
     fn new(stack: &Stack) -> AdamW {
-        let moments = stack
+        let state = stack
             .vars
             .iter()
             .filter(|(name, _)| Stack::trainable(name))
-            .map(|(name, t)| (name.clone(), (t.zeros_like(), t.zeros_like())))
+            .map(|(_, t)| (t.shallow_clone(), t.zeros_like(), t.zeros_like()))
             .collect();
-        AdamW { moments, step: 0 }
+        AdamW { state, step: 0 }
     }
 
-    /// One update with learning rates `lr` (`[G]`) and weight decays `wd` (`[G]`); clears the gradients.
-    fn step(&mut self, stack: &Stack, lr: &Tensor, wd: &Tensor) {
-        let _guard = tch::no_grad_guard();
+    /// One update of head g with learning rate `lr_wd[g].0 · factor` and weight
+    /// decay `lr_wd[g].1`; clears the gradients.
+    fn step(&mut self, lr_wd: &[(f64, f64)], factor: f64) -> Result<()> {
         self.step += 1;
-        let bias1 = 1.0 - BETA1.powi(self.step);
-        let bias2 = (1.0 - BETA2.powi(self.step)).sqrt();
-        for (name, (m, v)) in &mut self.moments {
-            let mut p = stack.var(name).shallow_clone();
-            let mut grad = p.grad();
-            if !grad.defined() {
-                continue;
+        let used: Vec<(&Tensor, Tensor, &Tensor, &Tensor)> = self
+            .state
+            .iter()
+            .map(|(p, m, v)| (p, p.grad(), m, v))
+            .filter(|(_, g, _, _)| g.defined())
+            .collect();
+        for (g, &(lr, wd)) in lr_wd.iter().enumerate() {
+            let mut lists: [Vec<Tensor>; 4] = Default::default();
+            for (p, grad, m, v) in &used {
+                for (list, t) in lists.iter_mut().zip([*p, grad, *m, *v]) {
+                    list.push(t.get(g as i64));
+                }
             }
-            // In place throughout (no full-size temporary): the gradient, cleared after, is the scratch.
-            let lr_b = per_head(lr, p.dim());
-            let _ = p.g_mul_(&(-(&lr_b * per_head(wd, p.dim())) + 1.0));
-            // g ← g·√(1 − β₂): then v ← β₂v + g² and m ← β₁m + g·(1 − β₁)/√(1 − β₂).
-            let _ = grad.g_mul_scalar_((1.0 - BETA2).sqrt());
-            let _ = v.g_mul_scalar_(BETA2).addcmul_(&grad, &grad);
-            let c1 = Tensor::from((1.0 - BETA1) / (1.0 - BETA2).sqrt()).to_device(grad.device());
-            let _ = m
-                .g_mul_scalar_(BETA1)
-                .addcmul_(&grad, &c1.to_kind(grad.kind()));
-            // p ← p + m / (denominator / −step), step = lr / (1 − β₁ᵗ), denominator = √v̂ + ε.
-            grad.copy_(v);
-            let _ = grad
-                .sqrt_()
-                .g_div_scalar_(bias2)
-                .g_add_scalar_(EPS)
-                .g_div_(&(-lr_b / bias1));
-            let _ = p.addcdiv_(&*m, &grad);
+            let [p, grad, m, v] = &lists;
+            let step = nml_torch::AdamWStep {
+                lr: lr * factor,
+                beta1: BETA1,
+                beta2: BETA2,
+                eps: EPS,
+                weight_decay: wd,
+            };
+            nml_torch::fused_adamw_(p, grad, m, v, self.step, &step).map_err(TuneError::Invalid)?;
+        }
+        for (_, mut grad, _, _) in used {
             let _ = grad.zero_();
         }
+        Ok(())
     }
 }
 
@@ -314,13 +307,7 @@ fn terms(stack: &Stack, knobs: &Knobs, batch: &Batch, y: &Tensor) -> (Tensor, Ve
     };
     let covariance = if knobs.uses[1] {
         let centred = &z - z.mean_dim([1i64].as_slice(), true, Kind::Float);
-        let c = centred.transpose(1, 2).bmm(&centred) / (n - 1) as f64;
-        let off = c
-            .square()
-            .sum_dim_intlist([1i64, 2].as_slice(), false, Kind::Float)
-            - c.diagonal(0, 1, 2)
-                .square()
-                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+        let off = losses::off_diagonal_sq(&centred);
         off / stack.dim as f64 * &knobs.cov
     } else {
         zero()
@@ -405,12 +392,7 @@ pub fn fit_together(
                     .map_err(|e| TuneError::Invalid(format!("cannot read the loss back: {e}")))?;
             check_step(&values, &failed, &knobs, classes, at, &mut diverged);
             weighted.sum(Kind::Float).backward();
-            opt.step(
-                &stack,
-                &(&knobs.lr * cosine_lr(1.0, at.index, at.total)),
-                &knobs.wd,
-            );
-            Ok(())
+            opt.step(&knobs.lr_wd, cosine_lr(1.0, at.index, at.total))
         },
     )?;
     Ok(unstack(heads, &stack, diverged))

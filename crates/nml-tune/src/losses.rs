@@ -19,11 +19,34 @@ pub fn consistency(z: &Tensor, f: &Tensor) -> Tensor {
 /// # Shapes
 /// `z`: `[B, D]` → scalar.
 pub fn covariance(z: &Tensor) -> Tensor {
-    let (b, d) = (z.size()[0], z.size()[1]);
+    let d = z.size()[1];
     let centred = z - z.mean_dim([0i64].as_slice(), true, Kind::Float);
-    let c = centred.transpose(0, 1).matmul(&centred) / (b - 1) as f64;
-    let off = c.square().sum(Kind::Float) - c.diagonal(0, 0, 1).square().sum(Kind::Float);
-    off / d as f64
+    off_diagonal_sq(&centred) / d as f64
+}
+
+/// Σ_{i≠j} C_ij² for C = ZᵀZ/(N − 1) of centred rows `Z` (`[…, N, D]` → `[…]`).
+///
+/// ‖ZᵀZ‖²_F = ‖ZZᵀ‖²_F (both are Σσ⁴), so with fewer rows than dimensions the
+/// N×N product stands in for the D×D one (N²D instead of ND² multiply-adds, 8×
+/// fewer at a batch of 64 and D = 512); the diagonal is C_jj = Σ_i Z_ij²/(N − 1).
+pub(crate) fn off_diagonal_sq(centred: &Tensor) -> Tensor {
+    let size = centred.size();
+    let (n, d) = (size[size.len() - 2], size[size.len() - 1]);
+    let last_two = [-2i64, -1].as_slice();
+    let product = if n < d {
+        centred.matmul(&centred.transpose(-2, -1))
+    } else {
+        centred.transpose(-2, -1).matmul(centred)
+    };
+    let all = product
+        .square()
+        .sum_dim_intlist(last_two, false, Kind::Float);
+    let diagonal = centred
+        .square()
+        .sum_dim_intlist([-2i64].as_slice(), false, Kind::Float)
+        .square()
+        .sum_dim_intlist([-1i64].as_slice(), false, Kind::Float);
+    (all - diagonal) / ((n - 1) * (n - 1)) as f64
 }
 
 /// Dominant singular values: −(1/k) Σ_{i≤k} σ_i/Σσ of the uncentred, unnormalised `z`.

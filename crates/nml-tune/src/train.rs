@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use nml_core::FeatureTable;
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Tensor};
 
 pub use crate::eval::{accuracy, evaluate, EvalResult};
@@ -224,12 +224,7 @@ pub fn fit(
         );
         (vs, head)
     };
-    let mut opt = nn::AdamW {
-        wd: config.weight_decay,
-        ..Default::default()
-    }
-    .build(&vs, config.lr)
-    .map_err(|e| TuneError::Invalid(format!("cannot build AdamW: {e}")))?;
+    let mut opt = FusedAdamW::new(&vs, config.weight_decay);
     for_each_batch(
         source,
         &labels,
@@ -238,9 +233,7 @@ pub fn fit(
         |features, y, at| {
             let loss =
                 loss_terms(config, &head, features, y)?.total(at.epoch, at.index, classes)?;
-            opt.set_lr(cosine_lr(config.lr, at.index, at.total));
-            opt.backward_step(&loss);
-            Ok(())
+            opt.backward_step(&loss, cosine_lr(config.lr, at.index, at.total))
         },
     )?;
     // The last steps' update is checked here: a weight that left the finite range.
@@ -255,6 +248,50 @@ pub fn fit(
         )));
     }
     Ok((vs, head))
+}
+
+/// AdamW (PyTorch's, β 0.9/0.999, ε 1e-8, decay on every variable) over the
+/// trainable variables of a head, one fused libtorch step per update.
+pub(crate) struct FusedAdamW {
+    params: Vec<Tensor>,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+    steps: u64,
+    weight_decay: f64,
+}
+
+impl FusedAdamW {
+    pub(crate) fn new(vs: &nn::VarStore, weight_decay: f64) -> FusedAdamW {
+        let params = vs.trainable_variables();
+        let zeros = || params.iter().map(Tensor::zeros_like).collect();
+        FusedAdamW {
+            m: zeros(),
+            v: zeros(),
+            params,
+            steps: 0,
+            weight_decay,
+        }
+    }
+
+    /// Back-propagates `loss` and applies one update with learning rate `lr`.
+    pub(crate) fn backward_step(&mut self, loss: &Tensor, lr: f64) -> Result<()> {
+        let grads = Tensor::run_backward(&[loss], &self.params, false, false);
+        self.steps += 1;
+        // A variable the loss does not reach has no gradient and is left alone, as in PyTorch.
+        let used: Vec<usize> = (0..grads.len()).filter(|&i| grads[i].defined()).collect();
+        let pick = |ts: &[Tensor]| -> Vec<Tensor> {
+            used.iter().map(|&i| ts[i].shallow_clone()).collect()
+        };
+        nml_torch::fused_adamw_(
+            &pick(&self.params),
+            &pick(&grads),
+            &pick(&self.m),
+            &pick(&self.v),
+            self.steps,
+            &nml_torch::AdamWStep::new(lr, self.weight_decay),
+        )
+        .map_err(TuneError::Invalid)
+    }
 }
 
 /// Refuses features whose view mode (one view, two views) is not the configuration's.

@@ -22,13 +22,18 @@ fn floats(v: &serde_json::Value) -> Vec<f64> {
 
 /// |ours − theirs| ≤ tol · max|theirs|, element by element.
 fn close(what: &str, ours: &Tensor, theirs: &[f64], tol: f64) {
+    close_at(what, ours, theirs, tol, 1e-12);
+}
+
+/// |ours − theirs| ≤ tol · max(max|theirs|, floor), element by element.
+fn close_at(what: &str, ours: &Tensor, theirs: &[f64], tol: f64, floor: f64) {
     let ours: Vec<f64> = Vec::try_from(ours.to_kind(Kind::Double).flatten(0, -1)).unwrap();
     assert_eq!(ours.len(), theirs.len(), "{what}");
     let scale = theirs
         .iter()
         .map(|v| v.abs())
         .fold(0.0, f64::max)
-        .max(1e-12);
+        .max(floor);
     for (a, b) in ours.iter().zip(theirs) {
         assert!((a - b).abs() <= tol * scale, "{what}: {a} vs {b}");
     }
@@ -98,12 +103,21 @@ fn a_two_view_step_matches_the_official_code() {
     let total = terms.total(0, 0, 10).unwrap();
     close("total", &total, &[r["total"].as_f64().unwrap()], 1e-5);
     total.backward();
-    for (name, grad) in r["grads"].as_object().unwrap() {
-        close(
+    // A gradient that is zero in exact arithmetic (the first layer's bias, whose
+    // shift BatchNorm removes) is rounding noise on both sides: every gradient
+    // is compared at a scale of at least 1e-2 of the largest one.
+    let grads = r["grads"].as_object().unwrap();
+    let largest = grads
+        .values()
+        .flat_map(floats)
+        .fold(0.0, |m: f64, v| m.max(v.abs()));
+    for (name, grad) in grads {
+        close_at(
             &format!("d total / d {name}"),
             &variables[name].grad(),
             &floats(grad),
             1e-5,
+            1e-2 * largest,
         );
     }
 }
