@@ -92,7 +92,7 @@ pub(crate) fn selected_heads(
         &fit_rows,
         (&path, &val),
         seeds,
-        (device, select::GridTraining::Together),
+        (device, select::GridTraining::fastest(config.method, device)),
     )?;
     let mut heads = Vec::new();
     for (seed, mut tuned) in std::mem::take(&mut selected.heads) {

@@ -248,6 +248,22 @@ pub enum GridTraining {
     OneByOne,
 }
 
+impl GridTraining {
+    /// What is faster for `method` on `device`: linear probes share their one
+    /// product with the features and train 2.5× faster together on the CPU;
+    /// NMTune heads share no product there and ran 1.4× faster one by one
+    /// (`cargo bench -p nml-tune`, docs/PERFORMANCE.md), and MLP heads are the
+    /// same network without the regularisers.
+    /// On CUDA, one pass saves kernel launches for every method.
+    pub fn fastest(method: Method, device: tch::Device) -> GridTraining {
+        if method == Method::Lp || device.is_cuda() {
+            GridTraining::Together
+        } else {
+            GridTraining::OneByOne
+        }
+    }
+}
+
 /// Every grid point's head for one seed, in `combos` order: trained together
 /// where their shapes allow (or one by one), scored by validation accuracy.
 fn train_seed(
