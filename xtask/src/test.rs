@@ -5,6 +5,7 @@
 //! does no work, and a run killed in the middle of pre-training, started
 //! again, ends with the same numbers as the uninterrupted one.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,21 +34,18 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
         }
     };
     // Every target clippy's `--all-targets` covers (benches and examples too), built once.
-    with_lints(
-        cmd!(
-            sh,
-            "{cargo} test --workspace --all-targets --locked --no-run"
-        ),
-        lint.as_deref(),
+    let lints = lint_env(lint.as_deref());
+    cmd!(
+        sh,
+        "{cargo} test --workspace --all-targets --locked --no-run"
     )
+    .envs(lints.clone())
     .run()?;
     // The cross-language checks of tests/python must run here, never silently skip.
-    with_lints(
-        cmd!(sh, "{cargo} test --workspace --locked"),
-        lint.as_deref(),
-    )
-    .env("NML_REQUIRE_PYTHON", "1")
-    .run()?;
+    cmd!(sh, "{cargo} test --workspace --locked")
+        .envs(lints.clone())
+        .env("NML_REQUIRE_PYTHON", "1")
+        .run()?;
     if !flags.no_clippy && lint.is_none() {
         cmd!(
             sh,
@@ -60,20 +58,28 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     if !flags.no_reproduce {
-        reproduce_check()?;
+        reproduce_check(&lints)?;
     }
     eprintln!("xtask test: all checks passed");
     Ok(())
 }
 
-/// `c` with clippy's lints (`-D warnings`) on the workspace's crates, when `driver` is given.
-fn with_lints<'a>(c: xshell::Cmd<'a>, driver: Option<&Path>) -> xshell::Cmd<'a> {
+/// The environment that makes cargo lint the workspace's crates with clippy (`-D warnings`)
+/// while it compiles them, when `driver` is given; empty otherwise.
+///
+/// Every cargo of the run gets the same variables (the reproduce check's `cargo build`
+/// included): the wrapper is part of each crate's fingerprint, so a cargo without it
+/// would compile the whole workspace again.
+fn lint_env(driver: Option<&Path>) -> Vec<(&'static str, OsString)> {
     match driver {
-        Some(driver) => c.env("RUSTC_WORKSPACE_WRAPPER", driver).env(
-            "CLIPPY_ARGS",
-            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
-        ),
-        None => c,
+        Some(driver) => vec![
+            ("RUSTC_WORKSPACE_WRAPPER", driver.as_os_str().to_owned()),
+            (
+                "CLIPPY_ARGS",
+                "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__".into(),
+            ),
+        ],
+        None => Vec::new(),
     }
 }
 
@@ -99,16 +105,17 @@ fn clippy_driver(cargo: &str) -> Option<PathBuf> {
 /// The tables that must not depend on interruptions (pretrain.parquet holds measured speeds).
 const DETERMINISTIC: [&str; 4] = ["tuning", "spectral", "summary", "claims"];
 
-fn reproduce(out: &Path) -> Command {
+fn reproduce(out: &Path, env: &[(&str, OsString)]) -> Command {
     let mut c = Command::new(std::env::current_exe().expect("xtask knows its own path"));
+    c.envs(env.iter().map(|(k, v)| (k, v)));
     c.args(["reproduce", "--profile", "smoke", "--jobs", "2", "--out"])
         .arg(out)
         .current_dir(project_root());
     c
 }
 
-fn run_reproduce(out: &Path) -> Result<String> {
-    let output = reproduce(out).stderr(Stdio::piped()).output()?;
+fn run_reproduce(out: &Path, env: &[(&str, OsString)]) -> Result<String> {
+    let output = reproduce(out, env).stderr(Stdio::piped()).output()?;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     if !output.status.success() {
         return Err(format!("reproduce --out {} failed:\n{stderr}", out.display()).into());
@@ -116,7 +123,7 @@ fn run_reproduce(out: &Path) -> Result<String> {
     Ok(stderr)
 }
 
-fn reproduce_check() -> Result<()> {
+fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
     let root = project_root().join("target/reproduce-check");
     if root.exists() {
         fs::remove_dir_all(&root)?;
@@ -127,13 +134,13 @@ fn reproduce_check() -> Result<()> {
         "xtask test: reproduce --profile smoke into {}",
         whole.display()
     );
-    run_reproduce(&whole)?;
+    run_reproduce(&whole, env)?;
     check_outputs(&whole)?;
     eprintln!(
         "xtask test: smoke study complete in {:.0}s; running it again",
         start.elapsed().as_secs_f64()
     );
-    let again = run_reproduce(&whole)?;
+    let again = run_reproduce(&whole, env)?;
     if !again.contains("reproduce: 0 steps ran") {
         return Err(format!("a second run of a finished study did work:\n{again}").into());
     }
@@ -143,7 +150,7 @@ fn reproduce_check() -> Result<()> {
     let killed = root.join("killed");
     let mut child = {
         use std::os::unix::process::CommandExt;
-        reproduce(&killed)
+        reproduce(&killed, env)
             .process_group(0)
             .stderr(Stdio::null())
             .spawn()?
@@ -176,7 +183,7 @@ fn reproduce_check() -> Result<()> {
     if killed.join("REPORT.md").exists() {
         return Err("the killed run had already finished: kill it earlier".into());
     }
-    let resumed = run_reproduce(&killed)?;
+    let resumed = run_reproduce(&killed, env)?;
     if resumed.contains("reproduce: 0 steps ran") {
         return Err("the restarted run did nothing".into());
     }

@@ -299,3 +299,149 @@ fn the_size_check_sees_long_functions_and_skips_tests() {
     assert!(is_test_code("crates/nml-core/tests/it/main.rs"));
     assert!(!is_test_code("crates/nml-core/src/table.rs"));
 }
+
+/// The files of the module tree rooted at `root` (`mod x;` declarations followed to
+/// `x.rs` or `x/mod.rs`).
+fn module_tree(root: &Path) -> Vec<PathBuf> {
+    let mut files = vec![root.to_path_buf()];
+    let mut next = 0;
+    while let Some(file) = files.get(next).cloned() {
+        next += 1;
+        let text = fs::read_to_string(&file).unwrap_or_default();
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let dir = match stem.as_deref() {
+            Some("lib" | "main" | "mod") => file.parent().map(Path::to_path_buf),
+            Some(stem) => file.parent().map(|p| p.join(stem)),
+            None => None,
+        };
+        let Some(dir) = dir else { continue };
+        for line in text.lines() {
+            let line = line.trim_start().trim_start_matches("pub(crate) ");
+            let line = line.trim_start_matches("pub ");
+            let Some(name) = line.strip_prefix("mod ").and_then(|l| l.strip_suffix(';')) else {
+                continue;
+            };
+            let flat = dir.join(format!("{name}.rs"));
+            files.push(if flat.exists() {
+                flat
+            } else {
+                dir.join(name).join("mod.rs")
+            });
+        }
+    }
+    files
+}
+
+/// The root file of every `[lib]` or `[[bin]]` target that `manifest` marks `test = false`.
+fn untested_roots(manifest: &str, crate_dir: &Path) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    let mut section = String::new();
+    let mut path = None;
+    let mut untested = false;
+    let mut close = |section: &str, path: &mut Option<String>, untested: &mut bool| {
+        let default = match section {
+            "[lib]" => Some("src/lib.rs".to_owned()),
+            _ => None,
+        };
+        if *untested {
+            if let Some(p) = path.take().or(default) {
+                roots.push(crate_dir.join(p));
+            }
+        }
+        *path = None;
+        *untested = false;
+    };
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            close(&section, &mut path, &mut untested);
+            line.clone_into(&mut section);
+        } else if section == "[lib]" || section == "[[bin]]" {
+            let value = line.split_once('=').map(|(k, v)| (k.trim(), v.trim()));
+            match value {
+                Some(("test", "false")) => untested = true,
+                Some(("path", v)) => path = Some(v.trim_matches('"').to_owned()),
+                _ => {}
+            }
+        }
+    }
+    close(&section, &mut path, &mut untested);
+    roots
+}
+
+/// `test = false` (which saves linking a test executable per target on the 2-core CI)
+/// must never hide tests: a target marked so has no `#[cfg(test)]` in its modules.
+#[test]
+fn untested_targets_hold_no_tests() {
+    let root = project_root();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("crates"))
+        .expect("crates/ exists")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    dirs.push(root.join("tests"));
+    let mut hits = Vec::new();
+    let mut untested = 0;
+    for dir in dirs {
+        let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        for target in untested_roots(&manifest, &dir) {
+            untested += 1;
+            for file in module_tree(&target) {
+                let text = fs::read_to_string(&file).unwrap_or_default();
+                if text.contains("#[cfg(test)]") {
+                    hits.push(format!(
+                        "{} (tests of a `test = false` target)",
+                        relative(&file)
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        untested > 0,
+        "no `test = false` target found: is the manifest parser broken?"
+    );
+    assert!(
+        hits.is_empty(),
+        "these tests would never run:\n{}",
+        hits.join("\n")
+    );
+}
+
+#[test]
+fn the_untested_target_check_follows_modules() {
+    let dir = tempfile_dir("tidy-untested");
+    fs::create_dir_all(dir.join("src/sub")).unwrap();
+    fs::write(
+        dir.join("src/main.rs"),
+        "mod a;\npub(crate) mod sub;\nfn main() {}\n",
+    )
+    .unwrap();
+    fs::write(dir.join("src/a.rs"), "//! a\n").unwrap();
+    fs::write(dir.join("src/sub/mod.rs"), "mod b;\n").unwrap();
+    fs::write(dir.join("src/sub/b.rs"), "#[cfg(test)]\nmod tests {}\n").unwrap();
+    let manifest = "[lib]\ndoctest = false\n\n[[bin]]\nname = \"x\"\npath = \"src/main.rs\"\ntest = false\n\n[dependencies]\ntest = false\n";
+    let roots = untested_roots(manifest, &dir);
+    assert_eq!(roots, [dir.join("src/main.rs")]);
+    let tree = module_tree(&roots[0]);
+    assert_eq!(
+        tree,
+        [
+            dir.join("src/main.rs"),
+            dir.join("src/a.rs"),
+            dir.join("src/sub/mod.rs"),
+            dir.join("src/sub/b.rs")
+        ]
+    );
+    assert_eq!(
+        untested_roots("[lib]\ntest = false\n", &dir),
+        [dir.join("src/lib.rs")]
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A fresh folder under the target directory for a tidy test's files.
+fn tempfile_dir(name: &str) -> PathBuf {
+    let dir = project_root().join("target/tidy").join(name);
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
