@@ -240,6 +240,7 @@ fn check_outputs(out: &Path) -> Result<()> {
         "## Figure 3/5 analogue",
         "## NMTune: LP vs MLP vs NMTune",
         "## Ablation of NMTune's regularisers",
+        "## Noisy downstream labels",
         "## Provenance",
     ] {
         if !report.contains(section) {

@@ -81,6 +81,10 @@ pub struct Results {
     /// Heads whose hyper-parameters were chosen on a validation split
     /// ([`TableKind::Selected`]): shown beside the fixed recipe, never pooled with it.
     pub selected: Vec<TuneRecord>,
+    /// Heads with the fixed recipe trained on downstream labels with
+    /// [`nml_study::types::DOWNSTREAM_NOISE`]% symmetric noise
+    /// ([`TableKind::NoisyDownstream`]; claim 7), never pooled with the clean-label heads.
+    pub noisy_downstream: Vec<TuneRecord>,
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -187,6 +191,12 @@ impl Results {
                 .filter(|r| r.setting == setting)
                 .cloned()
                 .collect(),
+            noisy_downstream: self
+                .noisy_downstream
+                .iter()
+                .filter(|r| r.setting == setting)
+                .cloned()
+                .collect(),
         }
     }
 
@@ -219,8 +229,25 @@ impl Results {
                 .filter(|r| real(&r.noise) == want)
                 .cloned()
                 .collect(),
+            noisy_downstream: self
+                .noisy_downstream
+                .iter()
+                .filter(|r| real(&r.noise) == want)
+                .cloned()
+                .collect(),
         };
         (part(false), part(true))
+    }
+
+    /// These results with the noisy-downstream heads in place of the clean-label
+    /// ones, so that the rules and tables of the clean heads read them unchanged.
+    pub fn with_noisy_downstream_labels(&self) -> Results {
+        Results {
+            tune: self.noisy_downstream.clone(),
+            selected: Vec::new(),
+            noisy_downstream: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// Reads every table `run` lists, relative to `dir`.
@@ -231,6 +258,7 @@ impl Results {
         results.collect_spectral(run, &at)?;
         results.tune = tune_records(run, TableKind::Tune, &at)?;
         results.selected = tune_records(run, TableKind::Selected, &at)?;
+        results.noisy_downstream = tune_records(run, TableKind::NoisyDownstream, &at)?;
         Ok(results)
     }
 
@@ -361,13 +389,27 @@ impl Results {
             "effective_rank" => s.iter().map(|r| r.effective_rank).collect::<Vec<_>>()
         )
         .map_err(fail)?;
-        // The fixed recipe's heads, then those selected on validation, told apart by `recipe`.
-        let t: Vec<&TuneRecord> = self.tune.iter().chain(&self.selected).collect();
+        // The fixed recipe's heads, those selected on validation (told apart by
+        // `recipe`), then the fixed recipe's on noisy downstream labels (`downstream_noise`).
+        let t: Vec<&TuneRecord> = self
+            .tune
+            .iter()
+            .chain(&self.selected)
+            .chain(&self.noisy_downstream)
+            .collect();
+        let (fixed, selected) = (self.tune.len(), self.selected.len());
         let recipe = |r: usize| {
-            if r < self.tune.len() {
-                "fixed"
-            } else {
+            if (fixed..fixed + selected).contains(&r) {
                 "selected"
+            } else {
+                "fixed"
+            }
+        };
+        let downstream_noise = |r: usize| {
+            if r >= fixed + selected {
+                nml_study::types::DOWNSTREAM_NOISE
+            } else {
+                0
             }
         };
         let tuning = df!(
@@ -378,6 +420,7 @@ impl Results {
             "task" => t.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
             "variant" => t.iter().map(|r| r.variant.clone()).collect::<Vec<_>>(),
             "recipe" => (0..t.len()).map(recipe).collect::<Vec<_>>(),
+            "downstream_noise" => (0..t.len()).map(downstream_noise).collect::<Vec<_>>(),
             "domain" => t.iter().map(|r| r.domain.clone()).collect::<Vec<_>>(),
             "split" => t.iter().map(|r| r.split).collect::<Vec<_>>(),
             "accuracy" => t.iter().map(|r| r.accuracy).collect::<Vec<_>>(),

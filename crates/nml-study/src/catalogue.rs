@@ -15,6 +15,10 @@ pub struct Task {
     pub name: String,
     pub manifest: String,
     pub domains: bool,
+    /// The task's images are the pre-training corpus's, with clean labels: heads
+    /// on it re-probe the pre-training data, which is not transfer, so it counts
+    /// neither ID nor OOD (split `re-probe`) and no claim reads it.
+    pub reprobe: bool,
 }
 
 /// A command that writes benchmark data.
@@ -120,7 +124,13 @@ impl Study {
                 id_evals: b
                     .tasks
                     .iter()
-                    .filter(|t| !t.domains)
+                    .filter(|t| !t.domains && !t.reprobe)
+                    .map(|t| t.name.clone())
+                    .collect(),
+                reprobe_evals: b
+                    .tasks
+                    .iter()
+                    .filter(|t| t.reprobe)
                     .map(|t| t.name.clone())
                     .collect(),
                 arch: sizes.arch.to_owned(),
@@ -134,6 +144,7 @@ impl Study {
                 id_domain: "photo".to_owned(),
                 ood_domains: strings(&["art_painting", "cartoon", "sketch"]),
                 id_evals: strings(&["sst2"]),
+                reprobe_evals: Vec::new(),
                 arch: "mobilenet-v2 (ImageNet-1k), all-minilm-l6-v2 (1B web sentence pairs)"
                     .to_owned(),
                 epochs: 0,
@@ -186,6 +197,7 @@ fn synth(sizes: &Sizes, seed: u64) -> NoisyBenchmark {
             name: format!("task-{k}"),
             manifest: format!("data/task-{k}.parquet"),
             domains: true,
+            reprobe: false,
         })
         .collect();
     let mut outputs = strings(&["data/benchmark.json", "data/pretrain.parquet"]);
@@ -259,10 +271,12 @@ fn cifar10_pacs(dir: &Path, sizes: &Sizes) -> NoisyBenchmark {
         column: column.to_owned(),
         nominal,
     };
+    // CIFAR-10's task is its pre-training corpus with clean labels (re-probed); PACS transfers.
     let task = |name: &str, domains: bool| Task {
         name: name.to_owned(),
         manifest: format!("data/{name}.parquet"),
         domains,
+        reprobe: name == "cifar10",
     };
     NoisyBenchmark {
         data: vec![

@@ -48,6 +48,10 @@ pub struct Shape {
     /// Eval names that count as in-domain besides `id_domain` (tasks without domains).
     #[serde(default)]
     pub id_evals: Vec<String>,
+    /// Eval names of tasks that re-probe the pre-training images with clean labels
+    /// (split `re-probe`: not transfer, neither ID nor OOD, read by no claim).
+    #[serde(default)]
+    pub reprobe_evals: Vec<String>,
     pub arch: String,
     pub epochs: u32,
     pub ratios: Vec<u32>,
@@ -182,10 +186,13 @@ impl RunRecord {
         self.tables.iter().filter(move |t| t.kind == kind)
     }
 
-    /// `ID` for the in-domain domain (and tasks without domains), `OOD` for the others.
+    /// `ID` for the in-domain domain (and tasks without domains), `re-probe` for
+    /// tasks on the pre-training images, `OOD` for the others.
     pub fn split_of(&self, domain: &str) -> &'static str {
         let shape = &self.shape;
-        if domain == shape.id_domain || shape.id_evals.iter().any(|e| e == domain) {
+        if shape.reprobe_evals.iter().any(|e| e == domain) {
+            "re-probe"
+        } else if domain == shape.id_domain || shape.id_evals.iter().any(|e| e == domain) {
             "ID"
         } else {
             "OOD"

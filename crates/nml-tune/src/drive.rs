@@ -1,5 +1,5 @@
 //! How `nml-tune` trains its heads: one per seed with the flags' settings, or
-//! chosen on validation rows from a grid; and how it saves them.
+//! chosen on validation rows from a grid; how it saves them, and what it records of its inputs.
 
 use std::path::PathBuf;
 
@@ -156,4 +156,35 @@ pub(crate) fn save_heads(
         saved::save(&saved::head_dir(out, method, *seed), &tuned.vs, &record)?;
     }
     Ok(())
+}
+
+/// What `results.json` records of the run's inputs: tables, labels, seeds, validation.
+pub(crate) fn inputs_record(
+    a: &Args,
+    seeds: &[u64],
+    specs: &[String],
+    selected: Option<&select::Selected>,
+    relabelled: Option<nml_tune::labels::Relabelled>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "train": a.train.as_ref().map(|p| p.display().to_string()),
+        "encoder": a.encoder.as_ref().map(|p| p.display().to_string()),
+        "manifest": a.manifest.as_ref().map(|p| p.display().to_string()),
+        "train_split": a.train_split,
+        "train_domain": a.train_domain,
+        "train_labels": a.train_labels.as_ref().map(|p| serde_json::json!({
+            "path": p.display().to_string(),
+            "rows": relabelled.map(|r| r.rows),
+            "changed": relabelled.map(|r| r.changed),
+        })),
+        "evals": a.evals,
+        "seeds": seeds,
+        "validation": selected.map(|s| serde_json::json!({
+            "val_split": a.val_split,
+            "val_fraction": a.val_fraction,
+            "grid": specs,
+            "chosen": select::describe(&s.label),
+            "validation_accuracy": s.validation_accuracy,
+        })),
+    })
 }

@@ -13,11 +13,13 @@
 //! - [`train`]: the two-view (official) or single-view loss, AdamW with
 //!   per-step cosine decay, evaluation, NaN guards;
 //! - [`eval`]: accuracy and the spectrum of z on an eval table;
+//! - [`labels`]: training labels from a manifest (`--train-labels`, noisy downstream labels);
 //! - [`results`]: the tidy results table (polars, Parquet) and the JSON summary.
 
 pub mod encoder;
 pub mod eval;
 pub mod grid;
+pub mod labels;
 pub mod losses;
 pub mod model;
 pub mod results;

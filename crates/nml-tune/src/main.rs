@@ -62,6 +62,10 @@ struct Args {
     /// Only train on rows of this domain (the source domain; others are then OOD)
     #[arg(long)]
     train_domain: Option<String>,
+    /// Train on this manifest's labels (`noisy_label`, else `label`), matched by split and index,
+    /// e.g. the task manifest after nml-noise corrupted its train split; the evals keep their own
+    #[arg(long, requires = "train")]
+    train_labels: Option<PathBuf>,
     /// Evaluation tables, NAME=PATH[:SPLIT[:DOMAIN]] (default split: test), repeatable
     #[arg(long = "eval", required = true)]
     evals: Vec<String>,
@@ -250,9 +254,12 @@ fn run(a: Args) -> anyhow::Result<()> {
     // Every combination is checked before anything trains.
     select::combinations(&config, &grid)?;
     let evals = eval_tables(&a.evals)?;
-    let train = match &a.train {
-        Some(path) => Some(train_table(&a, path)?),
-        None => None,
+    let (train, relabelled) = match &a.train {
+        Some(path) => {
+            let (table, relabelled) = train_table(&a, path)?;
+            (Some(table), relabelled)
+        }
+        None => (None, None),
     };
     let (config, heads, selected) = if validating {
         let table = train.as_ref().expect("checked: validation needs --train");
@@ -280,22 +287,7 @@ fn run(a: Args) -> anyhow::Result<()> {
     for r in &all {
         tracing::info!(method = config.method.name(), seed = r.seed, eval = %r.eval, accuracy = format!("{:.4}", r.accuracy), sve = format!("{:.3}", r.sve), lsvr = format!("{:.4}", r.lsvr), "evaluated");
     }
-    let inputs = serde_json::json!({
-        "train": a.train.as_ref().map(|p| p.display().to_string()),
-        "encoder": a.encoder.as_ref().map(|p| p.display().to_string()),
-        "manifest": a.manifest.as_ref().map(|p| p.display().to_string()),
-        "train_split": a.train_split,
-        "train_domain": a.train_domain,
-        "evals": a.evals,
-        "seeds": seeds,
-        "validation": selected.as_ref().map(|s| serde_json::json!({
-            "val_split": a.val_split,
-            "val_fraction": a.val_fraction,
-            "grid": specs,
-            "chosen": select::describe(&s.label),
-            "validation_accuracy": s.validation_accuracy,
-        })),
-    });
+    let inputs = drive::inputs_record(&a, &seeds, &specs, selected.as_ref(), relabelled);
     drive::save_heads(
         a.train.as_deref(),
         &out,
@@ -349,10 +341,14 @@ fn config_of(a: &Args) -> anyhow::Result<TuneConfig> {
     Ok(config)
 }
 
-/// The training table's rows of the requested split and domain (every view);
-/// errors name an empty selection, or `--two-view` without augmented views.
-fn train_table(a: &Args, path: &std::path::Path) -> anyhow::Result<nml_core::FeatureTable> {
-    let train = select_rows(
+/// The training table's rows of the requested split and domain (every view),
+/// with `--train-labels`' labels when given (and what they changed); errors name
+/// an empty selection, `--two-view` without augmented views, or labels that do not fit.
+fn train_table(
+    a: &Args,
+    path: &std::path::Path,
+) -> anyhow::Result<(nml_core::FeatureTable, Option<nml_tune::labels::Relabelled>)> {
+    let mut train = select_rows(
         load(path)?,
         (a.train_split != "all").then_some(a.train_split.as_str()),
         a.train_domain.as_deref(),
@@ -374,7 +370,21 @@ fn train_table(a: &Args, path: &std::path::Path) -> anyhow::Result<nml_core::Fea
             train.views_per_row()
         );
     }
-    Ok(train)
+    let relabelled = match &a.train_labels {
+        Some(labels) => {
+            let r = nml_tune::labels::relabel(&mut train, labels)?;
+            tracing::info!(
+                rows = r.rows,
+                changed = r.changed,
+                rate = format!("{:.4}", r.rate()),
+                "training labels from {}",
+                labels.display()
+            );
+            Some(r)
+        }
+        None => None,
+    };
+    Ok((train, relabelled))
 }
 
 /// `--seeds`: distinct numbers, comma-separated.

@@ -207,7 +207,9 @@ pub static CLAIMS: &[Claim] = &[
     Claim {
         id: "7",
         statement: "the pre-training noise effect persists when downstream labels are noisy too",
-        rule: "needs a measurement this study does not make: inconclusive by construction",
+        rule: "claims 1 and 2's rules, unchanged, on the LP heads trained on downstream labels with 20% symmetric noise \
+               (`nml-noise`, keyed by the seed; test labels clean), from the same backbones' features: reproduced if both are \
+               reproduced, not reproduced if either is not, otherwise inconclusive",
         decide: rules::noisy_downstream,
     },
 ];

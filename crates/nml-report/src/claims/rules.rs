@@ -224,11 +224,52 @@ pub(super) fn two_sided(evidence: String, up: Option<Test>, missing: &str) -> De
     Decision::new(verdict, evidence, vec![up])
 }
 
-/// 7. Noisy downstream labels: not measured yet.
+/// Claim 7, noisy downstream labels: claims 1 and 2's rules on the heads trained on
+/// noisy downstream labels; both must hold.
 pub(super) fn noisy_downstream(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
-    Some(Decision::untestable(
-        format!("not measured on the `{}` benchmark", c.run.benchmark),
-        "needs a measurement this study does not make: inconclusive by construction",
-    ))
+    if c.results.noisy_downstream.is_empty() {
+        return Some(Decision::untestable(
+            format!(
+                "no heads on noisy downstream labels in this `{}` study",
+                c.run.benchmark
+            ),
+            "this study did not run the noisy-downstream arm: inconclusive",
+        ));
+    }
+    let noisy = c.results.with_noisy_downstream_labels();
+    let context = Context::new(c.run, &noisy);
+    let parts = [in_domain(&context)?, out_of_domain(&context)?];
+    let verdict = if parts.iter().any(|d| d.verdict == Verdict::NotReproduced) {
+        Verdict::NotReproduced
+    } else if parts.iter().all(|d| d.verdict == Verdict::Reproduced) {
+        Verdict::Reproduced
+    } else {
+        Verdict::Inconclusive
+    };
+    let evidence = format!(
+        "downstream training labels with {}% symmetric noise: {}; {}",
+        nml_study::types::DOWNSTREAM_NOISE,
+        parts[0].evidence,
+        parts[1].evidence
+    );
+    let why: Vec<&str> = parts.iter().filter_map(|d| d.missing.as_deref()).collect();
+    // An inconclusive verdict reports the power of the first inconclusive part's primary test.
+    let mut tests = Vec::new();
+    let mut primary = None;
+    for d in &parts {
+        if primary.is_none() && d.verdict == Verdict::Inconclusive {
+            primary = d.primary.map(|i| tests.len() + i);
+        }
+        tests.extend(d.tests.iter().cloned());
+    }
+    // Where neither part could run a test, say why instead.
+    let missing = tests.is_empty().then(|| why.join("; "));
+    Some(Decision {
+        verdict,
+        evidence,
+        primary: primary.or((!tests.is_empty()).then_some(0)),
+        tests,
+        missing,
+    })
 }

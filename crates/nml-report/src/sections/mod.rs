@@ -38,7 +38,9 @@ pub enum Section {
     LinearProbing,
     Spectrum,
     Heads,
+    Reprobe,
     Ablation,
+    NoisyDownstream,
     RealNoise,
     Contrastive,
     PublishedIntroduction,
@@ -63,8 +65,14 @@ impl Report<'_> {
             LinearProbing,
             Spectrum,
             Heads,
-            Ablation,
         ];
+        if !self.run.shape.reprobe_evals.is_empty() {
+            out.push(Reprobe);
+        }
+        out.push(Ablation);
+        if !self.results.noisy_downstream.is_empty() {
+            out.push(NoisyDownstream);
+        }
         if !self.real_noise.pretrain.is_empty() {
             out.push(RealNoise);
         }
@@ -104,7 +112,9 @@ impl Section {
             Section::LinearProbing => study::linear_probing(s, run, results, &fig),
             Section::Spectrum => study::spectrum(s, run, results, &fig),
             Section::Heads => study::heads(s, run, results, &fig),
+            Section::Reprobe => study::reprobe(s, run, results),
             Section::Ablation => study::ablation(s, run, results),
+            Section::NoisyDownstream => study::noisy_downstream(s, run, results),
             Section::RealNoise => s.push_str(&real_noise_section(run, results, report.real_noise)),
             Section::Contrastive => {
                 if let Some((contrastive, claims)) = report.contrastive {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::{views_sentence, FigureLine};
 use crate::claims::Checked;
 use crate::collect::Results;
+use crate::inference;
 use crate::markdown::{ABLATION, METHODS};
 use crate::run::RunInfo;
 use crate::stats::{self, Stat};
@@ -19,7 +20,7 @@ pub(super) fn introduction(s: &mut String, run: &RunInfo) {
          Chen et al., *Understanding and Mitigating the Label Noise in Pre-training on Downstream Tasks* (ICLR 2024), \
          re-run on the `{}` benchmark with the `{}` profile: a `{}` backbone pre-trained for {} epochs at each noise ratio \
          ({}%), {seeds} seed(s) ({}), heads trained on the `{}` domain and tested on it (ID) and on {} (OOD). \
-         {}Every value is a mean ± standard deviation over seeds, with the number of seeds n; every number is also in `results/*.parquet`.\n",
+         {}{}Every value is a mean ± standard deviation over seeds, with the number of seeds n; every number is also in `results/*.parquet`.\n",
         run.benchmark,
         run.profile,
         run.shape.arch,
@@ -35,8 +36,37 @@ pub(super) fn introduction(s: &mut String, run: &RunInfo) {
                 "Task(s) without domains ({}) are in-domain: heads train on their train split and are tested on their test split. ",
                 run.shape.id_evals.join(", ")
             )
+        },
+        if run.shape.reprobe_evals.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "Task(s) {} hold the pre-training images with clean labels: heads on them re-probe the pre-training data, \
+                 which is not transfer, so they count neither ID nor OOD and no claim reads them (see *Re-probing the pre-training data*). ",
+                run.shape.reprobe_evals.join(", ")
+            )
         }
     );
+}
+
+/// Heads on the pre-training images with clean labels (split `re-probe`), apart from the transfer tasks.
+pub(super) fn reprobe(s: &mut String, run: &RunInfo, results: &Results) {
+    let _ = writeln!(
+        s,
+        "\n## Re-probing the pre-training data\n\n\
+         Heads trained on the train split of {} and tested on its test split: the backbone's own pre-training images, \
+         with clean labels. This measures how much of the clean labels the noisy backbone's features still separate, \
+         not transfer.\n\n\
+         | noise | LP | MLP | NMTune |\n|---:|---:|---:|---:|",
+        run.shape.reprobe_evals.join(", ")
+    );
+    for &ratio in &run.shape.ratios {
+        let cells: Vec<String> = METHODS
+            .iter()
+            .map(|(m, _)| stats::accuracy(results, ratio, m, "re-probe").pct())
+            .collect();
+        let _ = writeln!(s, "| {ratio}% | {} |", cells.join(" | "));
+    }
 }
 
 /// Pre-training accuracy per ratio: test, and training against noisy and clean labels.
@@ -131,20 +161,113 @@ pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &Figu
     }
 }
 
-/// NMTune with one regulariser off, at the ablation ratio.
+/// NMTune with one regulariser off, at the ablation ratio, each variant beside
+/// NMTune on the same seeds' features; variants that change nothing are named.
 pub(super) fn ablation(s: &mut String, run: &RunInfo, results: &Results) {
+    let ratio = run.shape.ablation_ratio;
     let _ = writeln!(
         s,
-        "\n## Ablation of NMTune's regularisers ({}% noise)\n\n| head | ID (%) | OOD (%) |\n|---|---:|---:|",
-        run.shape.ablation_ratio
+        "\n## Ablation of NMTune's regularisers ({ratio}% noise)\n\n\
+         Δ is the variant minus NMTune on the same seed's features (mean ± std over seeds, in points), \
+         with the two-sided paired t-test's p.\n\n\
+         | head | ID (%) | OOD (%) | Δ ID | Δ OOD |\n|---|---:|---:|---:|---:|"
     );
+    let mut inert = Vec::new();
     for (variant, what) in ABLATION {
+        let deltas = ["ID", "OOD"].map(|split| against_nmtune(results, ratio, variant, split));
+        let cells = deltas.each_ref().map(|d| match d {
+            _ if variant == "nmtune" => "–".to_owned(),
+            Some(d) => d.cell(),
+            None => "– (n<2)".to_owned(),
+        });
         let _ = writeln!(
             s,
-            "| {what} (`{variant}`) | {} | {} |",
-            stats::accuracy(results, run.shape.ablation_ratio, variant, "ID").pct(),
-            stats::accuracy(results, run.shape.ablation_ratio, variant, "OOD").pct()
+            "| {what} (`{variant}`) | {} | {} | {} | {} |",
+            stats::accuracy(results, ratio, variant, "ID").pct(),
+            stats::accuracy(results, ratio, variant, "OOD").pct(),
+            cells[0],
+            cells[1]
         );
+        let unchanged = deltas
+            .iter()
+            .all(|d| d.as_ref().is_some_and(Delta::unchanged));
+        if variant.starts_with("no-") && unchanged {
+            inert.push(what.trim_start_matches("without "));
+        }
+    }
+    if !inert.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nRemoving {} moves no seed's ID or OOD accuracy by {UNCHANGED_POINTS} points or more: \
+             at its weight here that term does not act on these features, and the table cannot say whether it helps.",
+            inert.join(" or ")
+        );
+    }
+}
+
+/// Below this many points on every seed, a variant counts as unchanged from NMTune.
+const UNCHANGED_POINTS: f64 = 0.05;
+
+/// A variant's per-seed accuracy differences from NMTune on one split.
+struct Delta {
+    diffs: Vec<f64>,
+    /// Two-sided paired p (None where every difference is the same).
+    p: Option<f64>,
+}
+
+impl Delta {
+    fn cell(&self) -> String {
+        let d = Stat::of(&self.diffs);
+        let p = match self.p {
+            None => "p –".to_owned(),
+            Some(p) if p < 0.001 => "p < 0.001".to_owned(),
+            Some(p) => format!("p = {p:.3}"),
+        };
+        format!("{:+.1} ± {:.1} ({p})", 100.0 * d.mean, 100.0 * d.std)
+    }
+
+    fn unchanged(&self) -> bool {
+        self.diffs
+            .iter()
+            .all(|d| 100.0 * d.abs() < UNCHANGED_POINTS)
+    }
+}
+
+/// `variant` against NMTune on the seeds both have, at `ratio` on `split`; None below two seeds.
+fn against_nmtune(results: &Results, ratio: u32, variant: &str, split: &str) -> Option<Delta> {
+    let base = stats::accuracy_per_seed(results, ratio, "nmtune", split);
+    let pairs: Vec<(f64, f64)> = stats::accuracy_per_seed(results, ratio, variant, split)
+        .into_iter()
+        .filter_map(|(seed, a)| Some((a, *base.get(&seed)?)))
+        .collect();
+    if pairs.len() < 2 {
+        return None;
+    }
+    let test = inference::paired(&pairs, variant, inference::Scale::Accuracy);
+    Some(Delta {
+        diffs: pairs.iter().map(|(a, b)| a - b).collect(),
+        p: test.map(|t| (2.0 * t.p.min(1.0 - t.p)).min(1.0)),
+    })
+}
+
+/// The heads again on noisy downstream training labels (claim 7), beside the
+/// clean-label heads of the same backbones.
+pub(super) fn noisy_downstream(s: &mut String, run: &RunInfo, results: &Results) {
+    let noisy = results.with_noisy_downstream_labels();
+    let _ = writeln!(
+        s,
+        "\n## Noisy downstream labels ({}% symmetric)\n\n\
+         The same backbones' features, with the heads trained on downstream training labels of which {}% were moved to \
+         another class (`nml-noise --kind symmetric`, one draw per seed; test labels clean). Claim 7 applies claims 1 and 2's \
+         rules to the LP columns.\n",
+        nml_study::types::DOWNSTREAM_NOISE,
+        nml_study::types::DOWNSTREAM_NOISE
+    );
+    s.push_str("| noise | LP ID | MLP ID | NMTune ID | LP OOD | MLP OOD | NMTune OOD |\n|---:|---:|---:|---:|---:|---:|---:|\n");
+    for &ratio in &run.shape.ratios {
+        let mut row = format!("| {ratio}% |");
+        method_cells(&mut row, &noisy, ratio);
+        let _ = writeln!(s, "{row}");
     }
 }
 

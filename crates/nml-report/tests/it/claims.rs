@@ -243,3 +243,52 @@ fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
     assert!(text.contains("| model / task | eval | LP (%) | MLP (%) | NMTune (%) |"));
     assert!(!text.contains("selected"), "{text}");
 }
+
+/// Claim 7 reads the heads on noisy downstream labels alone, by claims 1 and 2's rules.
+#[test]
+fn claim_7_decides_on_the_noisy_downstream_heads_alone() {
+    let run = run(&[0, 1, 2]);
+    let clean = results(&run, 1.0);
+    // Paper-shaped clean heads, and noisy-label heads 10 points lower but shaped
+    // like the paper (sign +1) or the opposite (sign −1).
+    let with_noisy = |sign: f64| {
+        let mut r = clean.clone();
+        r.noisy_downstream = results(&run, sign)
+            .tune
+            .into_iter()
+            .map(|t| TuneRecord {
+                accuracy: t.accuracy - 0.10,
+                ..t
+            })
+            .collect();
+        r
+    };
+    let paper = check(&run, &with_noisy(1.0));
+    assert_eq!(verdict(&paper, "7"), Verdict::Reproduced, "{paper:#?}");
+    let c7 = paper.iter().find(|c| c.id() == "7").unwrap();
+    assert!(
+        c7.decision.evidence.contains("20% symmetric noise"),
+        "{}",
+        c7.decision.evidence
+    );
+    assert!(c7.tests().contains("0% > 30%") && c7.tests().contains("OOD against noise"));
+    let opposite = check(&run, &with_noisy(-1.0));
+    assert_eq!(verdict(&opposite, "7"), Verdict::NotReproduced);
+    // The other claims read the clean-label heads only.
+    let without = check(&run, &clean);
+    for (a, b) in paper.iter().zip(&without).filter(|(a, _)| a.id() != "7") {
+        assert_eq!(
+            format!("{:?}", a.decision),
+            format!("{:?}", b.decision),
+            "claim {}",
+            a.id()
+        );
+    }
+    assert_eq!(verdict(&without, "7"), Verdict::Inconclusive);
+    assert!(without
+        .iter()
+        .find(|c| c.id() == "7")
+        .unwrap()
+        .tests()
+        .contains("noisy-downstream arm"));
+}

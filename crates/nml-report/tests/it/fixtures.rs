@@ -18,6 +18,7 @@ pub fn run(seeds: &[u64]) -> RunInfo {
             id_domain: "photo".to_owned(),
             ood_domains: vec!["sketch".to_owned()],
             id_evals: Vec::new(),
+            reprobe_evals: Vec::new(),
             arch: "small".to_owned(),
             epochs: 1,
             ablation_ratio: 10,

@@ -104,7 +104,7 @@ impl Plan {
             Program::NmlTune,
             args,
             vec![results.clone()],
-            vec![tune.dep],
+            tune.deps.clone(),
         );
         entry.path = results;
         self.tables.push(entry);
@@ -129,7 +129,7 @@ struct Tune<'a> {
     seeds: &'a str,
     device: &'a str,
     run: &'a str,
-    dep: usize,
+    deps: Vec<usize>,
 }
 
 fn strings(args: &[&str]) -> Vec<String> {

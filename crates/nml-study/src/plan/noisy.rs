@@ -2,11 +2,18 @@
 //! pre-training condition (the ratios, real noise, caption swaps), corrupt →
 //! pre-train → extract each task → tune each head → spectrum per domain;
 //! then the spectrum figure. One function per stage.
+//!
+//! The noisy-downstream arm (claim 7): per seed, each task manifest's training
+//! labels get [`DOWNSTREAM_NOISE`]% symmetric noise (`nml-noise`, keyed by the
+//! seed), and every backbone of the symmetric ratios trains LP, MLP and NMTune
+//! again on those labels, from the same features; test labels stay clean.
 
 use super::{strings, Plan, Tune};
 use crate::catalogue::{NoisyBenchmark, Task};
 use crate::record::TableEntry;
-use crate::types::{Noise, Program, Setting, Sizes, Stage, TableKind, Variant, RATIOS};
+use crate::types::{
+    Noise, Program, Setting, Sizes, Stage, TableKind, Variant, DOWNSTREAM_NOISE, RATIOS,
+};
 
 /// One pre-training condition: tag, setting, noise, ratio, and `nml-noise` arguments.
 struct Condition {
@@ -61,6 +68,11 @@ pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: &str)
         .collect();
     let conditions = conditions(benchmark);
     for &s in &seeds {
+        let noisy_tasks: Vec<usize> = benchmark
+            .tasks
+            .iter()
+            .map(|task| corrupt_task(&mut plan, task, s, &data))
+            .collect();
         for condition in &conditions {
             let cell = Cell {
                 benchmark,
@@ -76,9 +88,15 @@ pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: &str)
             let features: Vec<usize> = benchmark
                 .tasks
                 .iter()
-                .map(|task| {
+                .zip(&noisy_tasks)
+                .map(|(task, &noisy_task)| {
                     let extract = extract(&mut plan, &cell, task, pretrain, &data);
                     tune(&mut plan, &cell, task, extract);
+                    if condition.setting == Setting::Supervised
+                        && condition.noise == Noise::Symmetric
+                    {
+                        tune_noisy_labels(&mut plan, &cell, task, extract, noisy_task);
+                    }
                     extract
                 })
                 .collect();
@@ -147,6 +165,41 @@ fn corrupt(plan: &mut Plan, cell: &Cell, data: usize) -> usize {
     plan.tables
         .push(cell.condition.entry(TableKind::Noise, s, &summary));
     step
+}
+
+/// `nml-noise` of a task manifest's training labels for the noisy-downstream arm of `seed`.
+fn corrupt_task(plan: &mut Plan, task: &Task, seed: u64, data: &[usize]) -> usize {
+    let noisy = format!(
+        "noisy/s{seed}/{}-labels{DOWNSTREAM_NOISE:02}.parquet",
+        task.name
+    );
+    let summary = format!(
+        "noisy/s{seed}/{}-labels{DOWNSTREAM_NOISE:02}.noise.json",
+        task.name
+    );
+    let ratio = format!("{:.2}", f64::from(DOWNSTREAM_NOISE) / 100.0);
+    let args = strings(&[
+        "--input",
+        &task.manifest,
+        "--output",
+        &noisy,
+        "--kind",
+        "symmetric",
+        "--ratio",
+        &ratio,
+        "--splits",
+        "train",
+        "--seed",
+        &seed.to_string(),
+    ]);
+    plan.add(
+        format!("corrupt-labels-s{seed}-{}", task.name),
+        Stage::Corrupt,
+        Program::NmlNoise,
+        args,
+        vec![noisy, summary],
+        data.to_vec(),
+    )
 }
 
 /// `nml-pretrain` on the corrupted manifest, resumable.
@@ -237,8 +290,7 @@ fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[u
 
 /// The heads of one task: LP, MLP and NMTune, plus the ablation at its ratio.
 fn tune(plan: &mut Plan, cell: &Cell, task: &Task, extract: usize) {
-    let (benchmark, c) = (cell.benchmark, cell.condition);
-    let features = plan.steps[extract].outputs[0].clone();
+    let c = cell.condition;
     let mut variants = Variant::METHODS.to_vec();
     if c.setting == Setting::Supervised
         && c.noise == Noise::Symmetric
@@ -246,6 +298,32 @@ fn tune(plan: &mut Plan, cell: &Cell, task: &Task, extract: usize) {
     {
         variants.extend(Variant::ABLATED);
     }
+    for variant in variants {
+        head(plan, cell, task, variant, extract, None);
+    }
+}
+
+/// LP, MLP and NMTune of one task again, trained on the task's noisy labels
+/// (`noisy_task`'s manifest) from the same features.
+fn tune_noisy_labels(plan: &mut Plan, cell: &Cell, task: &Task, extract: usize, noisy_task: usize) {
+    for variant in Variant::METHODS {
+        head(plan, cell, task, variant, extract, Some(noisy_task));
+    }
+}
+
+/// One head's `nml-tune` step: trained on the source domain's train rows of
+/// `extract`'s features (with `labels`' training labels when given), evaluated
+/// on the test rows of every domain.
+fn head(
+    plan: &mut Plan,
+    cell: &Cell,
+    task: &Task,
+    variant: Variant,
+    extract: usize,
+    labels: Option<usize>,
+) {
+    let (benchmark, c) = (cell.benchmark, cell.condition);
+    let features = plan.steps[extract].outputs[0].clone();
     let domains = std::iter::once(&benchmark.id_domain).chain(&benchmark.ood_domains);
     let evals: Vec<String> = if task.domains {
         domains
@@ -254,45 +332,56 @@ fn tune(plan: &mut Plan, cell: &Cell, task: &Task, extract: usize) {
     } else {
         vec![format!("{}={features}:test", task.name)]
     };
-    let seeds = cell.seed.to_string();
-    for variant in variants {
-        let run = format!("tune/{}/{}/{variant}", cell.dir, task.name);
-        let mut args = strings(&["--train", &features]);
-        if task.domains {
-            args.extend(strings(&["--train-domain", &benchmark.id_domain]));
-        }
-        args.extend(strings(&["--method", variant.method().name()]));
-        if two_view(variant, cell.sizes.views) {
-            args.push("--two-view".to_owned());
-        }
-        for e in &evals {
-            args.extend(["--eval".to_owned(), e.clone()]);
-        }
-        if let Some((consistency, covariance, singular)) = variant.weights() {
-            for (flag, w) in [
-                ("--mse-weight", consistency),
-                ("--cov-weight", covariance),
-                ("--svd-weight", singular),
-            ] {
-                args.extend([flag.to_owned(), w.to_string()]);
-            }
-        }
-        let mut entry = c.entry(TableKind::Tune, cell.seed, "");
-        entry.task = task.name.clone();
-        entry.variant = Some(variant);
-        let at = Tune {
-            seeds: &seeds,
-            device: cell.device,
-            run: &run,
-            dep: extract,
-        };
-        plan.add_tune(
-            format!("tune-{}-{}-{variant}", cell.tag, task.name),
-            args,
-            &at,
-            entry,
-        );
+    let (suffix, kind) = match labels {
+        Some(_) => (
+            format!("-labels{DOWNSTREAM_NOISE:02}"),
+            TableKind::NoisyDownstream,
+        ),
+        None => (String::new(), TableKind::Tune),
+    };
+    let run = format!("tune/{}/{}{suffix}/{variant}", cell.dir, task.name);
+    let mut args = strings(&["--train", &features]);
+    if task.domains {
+        args.extend(strings(&["--train-domain", &benchmark.id_domain]));
     }
+    if let Some(step) = labels {
+        args.extend([
+            "--train-labels".to_owned(),
+            plan.steps[step].outputs[0].clone(),
+        ]);
+    }
+    args.extend(strings(&["--method", variant.method().name()]));
+    if two_view(variant, cell.sizes.views) {
+        args.push("--two-view".to_owned());
+    }
+    for e in &evals {
+        args.extend(["--eval".to_owned(), e.clone()]);
+    }
+    if let Some((consistency, covariance, singular)) = variant.weights() {
+        for (flag, w) in [
+            ("--mse-weight", consistency),
+            ("--cov-weight", covariance),
+            ("--svd-weight", singular),
+        ] {
+            args.extend([flag.to_owned(), w.to_string()]);
+        }
+    }
+    let mut entry = c.entry(kind, cell.seed, "");
+    entry.task = task.name.clone();
+    entry.variant = Some(variant);
+    let seeds = cell.seed.to_string();
+    let at = Tune {
+        seeds: &seeds,
+        device: cell.device,
+        run: &run,
+        deps: std::iter::once(extract).chain(labels).collect(),
+    };
+    plan.add_tune(
+        format!("tune-{}-{}{suffix}-{variant}", cell.tag, task.name),
+        args,
+        &at,
+        entry,
+    );
 }
 
 /// MLP and NMTune heads train on two cached views per step when there are

@@ -104,7 +104,7 @@ pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
                     seeds: &seed_list,
                     device,
                     run: &run,
-                    dep,
+                    deps: vec![dep],
                 };
                 plan.add_tune(
                     format!("tune-{}-{method}{suffix}", task.replace('/', "-")),

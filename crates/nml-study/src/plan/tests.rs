@@ -35,7 +35,11 @@ fn plan_covers_the_study_and_keys_chain() {
     // 3 methods, and 3 ablation variants at 10% for the supervised setting.
     let count = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
     assert_eq!(count("pretrain-"), 20);
-    assert_eq!(count("tune-"), 2 * (2 * 5 * 2 * 3) + 2 * 2 * 3);
+    // Plus the noisy-downstream arm (below): the supervised ratios' 3 heads per task again.
+    assert_eq!(
+        count("tune-"),
+        2 * (2 * 5 * 2 * 3) + 2 * 2 * 3 + 2 * 5 * 2 * 3
+    );
     assert!(has(
         &step("pretrain-s1-clip-n20").args,
         ["--objective", "contrastive"]
@@ -98,6 +102,43 @@ fn plan_covers_the_study_and_keys_chain() {
 }
 
 #[test]
+fn the_noisy_downstream_arm_retrains_the_heads_on_corrupted_labels() {
+    let plan = smoke_plan();
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    let step = |name: &str| plan.steps.iter().find(|s| s.name == name).unwrap();
+    let count = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
+    // One corrupted copy of each task manifest per seed, keyed by the seed.
+    assert_eq!(count("corrupt-labels-"), 2 * 2);
+    let labels = &step("corrupt-labels-s1-task-0").args;
+    assert!(has(labels, ["--kind", "symmetric"]) && has(labels, ["--ratio", "0.20"]));
+    assert!(has(labels, ["--seed", "1"]) && has(labels, ["--splits", "train"]));
+    let noisy_head = step("tune-s1-n30-task-0-labels20-nmtune");
+    assert!(has(
+        &noisy_head.args,
+        ["--train-labels", "noisy/s1/task-0-labels20.parquet"]
+    ));
+    let (features, corrupted) = (
+        plan.steps
+            .iter()
+            .position(|s| s.name == "features-s1-n30-task-0")
+            .unwrap(),
+        plan.steps
+            .iter()
+            .position(|s| s.name == "corrupt-labels-s1-task-0")
+            .unwrap(),
+    );
+    assert_eq!(noisy_head.deps, [features, corrupted]);
+    assert!(!names.contains(&"tune-s1-clip-n30-task-0-labels20-nmtune"));
+    assert!(!names.contains(&"tune-s1-n10-task-0-labels20-no-covariance"));
+    let noisy_tables = plan
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::NoisyDownstream)
+        .count();
+    assert_eq!(noisy_tables, 2 * 5 * 2 * 3);
+}
+
+#[test]
 fn cifar10_pacs_plan_adds_real_noise_and_a_task_without_domains() {
     let tmp = std::env::temp_dir().join(format!("nml-study-c10-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
@@ -150,6 +191,10 @@ fn cifar10_pacs_plan_adds_real_noise_and_a_task_without_domains() {
     for step in plan.steps.iter().filter(|s| s.stage == Stage::Pretrain) {
         assert!(has(&step.args, ["--input-size", "32"]));
     }
+    // CIFAR-10's task re-probes the pre-training images: neither ID nor OOD; PACS photo is the ID task.
+    let shape = Study::Noisy(bench).shape(&sizes);
+    assert_eq!(shape.reprobe_evals, ["cifar10"]);
+    assert!(shape.id_evals.is_empty());
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
