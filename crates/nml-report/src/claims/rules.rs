@@ -231,10 +231,10 @@ pub(super) fn noisy_downstream(c: &Context) -> Option<Decision> {
     if c.results.noisy_downstream.is_empty() {
         return Some(Decision::untestable(
             format!(
-                "no heads on noisy downstream labels in this `{}` study",
+                "no heads on noisy downstream labels here (the `{}` study trains them on the supervised backbones of the symmetric ratios)",
                 c.run.benchmark
             ),
-            "this study did not run the noisy-downstream arm: inconclusive",
+            "no noisy-downstream heads in this setting: inconclusive",
         ));
     }
     let noisy = c.results.with_noisy_downstream_labels();

@@ -290,5 +290,5 @@ fn claim_7_decides_on_the_noisy_downstream_heads_alone() {
         .find(|c| c.id() == "7")
         .unwrap()
         .tests()
-        .contains("noisy-downstream arm"));
+        .contains("no noisy-downstream heads"));
 }
