@@ -164,79 +164,34 @@ fn noise_name(t: &TableEntry) -> String {
 }
 
 impl Results {
+    /// The records whose (setting, noise) `keep` accepts, in every table.
+    fn filtered(&self, keep: impl Fn(&str, &str) -> bool) -> Results {
+        fn rows<T: Clone>(records: &[T], keep: impl Fn(&T) -> bool) -> Vec<T> {
+            records.iter().filter(|r| keep(r)).cloned().collect()
+        }
+        let tune = |records: &[TuneRecord]| rows(records, |r| keep(&r.setting, &r.noise));
+        Results {
+            pretrain: rows(&self.pretrain, |r| keep(&r.setting, &r.noise)),
+            spectral: rows(&self.spectral, |r| keep(&r.setting, &r.noise)),
+            tune: tune(&self.tune),
+            selected: tune(&self.selected),
+            noisy_downstream: tune(&self.noisy_downstream),
+        }
+    }
+
     /// The records of one setting (`supervised` or `contrastive`).
     pub fn setting(&self, setting: &str) -> Results {
-        Results {
-            pretrain: self
-                .pretrain
-                .iter()
-                .filter(|r| r.setting == setting)
-                .cloned()
-                .collect(),
-            spectral: self
-                .spectral
-                .iter()
-                .filter(|r| r.setting == setting)
-                .cloned()
-                .collect(),
-            tune: self
-                .tune
-                .iter()
-                .filter(|r| r.setting == setting)
-                .cloned()
-                .collect(),
-            selected: self
-                .selected
-                .iter()
-                .filter(|r| r.setting == setting)
-                .cloned()
-                .collect(),
-            noisy_downstream: self
-                .noisy_downstream
-                .iter()
-                .filter(|r| r.setting == setting)
-                .cloned()
-                .collect(),
-        }
+        self.filtered(|s, _| s == setting)
     }
 
     /// Splits the records into the study's ratios (symmetric noise) and the
     /// real noise conditions, each its own set of results.
     pub fn split_real_noise(&self) -> (Results, Results) {
-        let real = |noise: &str| crate::run::is_real_noise(noise);
-        let part = |want: bool| Results {
-            pretrain: self
-                .pretrain
-                .iter()
-                .filter(|r| real(&r.noise) == want)
-                .cloned()
-                .collect(),
-            spectral: self
-                .spectral
-                .iter()
-                .filter(|r| real(&r.noise) == want)
-                .cloned()
-                .collect(),
-            tune: self
-                .tune
-                .iter()
-                .filter(|r| real(&r.noise) == want)
-                .cloned()
-                .collect(),
-            selected: self
-                .selected
-                .iter()
-                .filter(|r| real(&r.noise) == want)
-                .cloned()
-                .collect(),
-            noisy_downstream: self
-                .noisy_downstream
-                .iter()
-                .filter(|r| real(&r.noise) == want)
-                .cloned()
-                .collect(),
-        };
-        (part(false), part(true))
+        let real = crate::run::is_real_noise;
+        (
+            self.filtered(|_, noise| !real(noise)),
+            self.filtered(|_, noise| real(noise)),
+        )
     }
 
     /// These results with the noisy-downstream heads in place of the clean-label
