@@ -19,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 const BATCH: usize = 128;
 const STEPS: usize = 20;
 const WARMUP: usize = 3;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 2;
 
 fn main() {
     let threads = nml_torch::configure_threads(None);
