@@ -3,7 +3,9 @@
 //! After the workspace's tests it checks the study end to end: `reproduce
 //! --profile smoke` in a fresh folder writes a complete report, a second run
 //! does no work, and a run killed in the middle of pre-training, started
-//! again, ends with the same numbers as the uninterrupted one.
+//! again, ends with the same numbers as the uninterrupted one. The killed run is
+//! a copy of the finished study with its last three pre-training steps (and all
+//! that reads them) forgotten, so it redoes part of the study, not all of it.
 
 use std::ffi::OsString;
 use std::fs;
@@ -12,6 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xshell::{cmd, Shell};
+
+use nml_study::{Benchmark, Plan, Profile, Stage, Step, Study};
 
 use crate::{cargo, flags, project_root, setup, Result};
 
@@ -141,13 +145,28 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     let again = run_reproduce(&whole, env)?;
-    if !again.contains("reproduce: 0 steps ran") {
+    if steps_ran(&again) != Some(0) {
         return Err(format!("a second run of a finished study did work:\n{again}").into());
     }
 
     // Kill a run in the middle of pre-training (the whole process group, as a
-    // Ctrl-C or a lost machine would), then start it again.
+    // Ctrl-C or a lost machine would), then start it again. The run is a copy of the
+    // finished study that has forgotten its last pre-training steps and everything
+    // that reads them: those steps are redone, interrupted and resumed, and the tables
+    // must come out byte for byte as in the uninterrupted run, at a fraction of a
+    // second full study's time.
     let killed = root.join("killed");
+    copy_tree(&whole, &killed)?;
+    let plan = smoke_plan()?;
+    let redo = redone(&plan);
+    forget(&killed, &plan, &redo)?;
+    let resumable: Vec<&Step> = plan
+        .steps
+        .iter()
+        .zip(&redo)
+        .filter(|(s, r)| **r && s.stage == Stage::Pretrain)
+        .map(|(s, _)| s)
+        .collect();
     let mut child = {
         use std::os::unix::process::CommandExt;
         reproduce(&killed, env)
@@ -155,37 +174,37 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
             .stderr(Stdio::null())
             .spawn()?
     };
-    let steps = killed.join(".steps");
+    // Kill once a redone pre-training has written its resume checkpoint and not finished.
+    let interrupted = |s: &&Step| {
+        s.scratch.iter().all(|f| killed.join(f).exists())
+            && !killed
+                .join(".steps")
+                .join(format!("{}.done", s.name))
+                .exists()
+    };
     let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let pretrained = fs::read_dir(&steps).map_or(0, |d| {
-            d.filter_map(std::result::Result::ok)
-                .filter(|e| {
-                    let name = e.file_name();
-                    let name = name.to_string_lossy();
-                    name.starts_with("pretrain-") && name.ends_with(".done")
-                })
-                .count()
-        });
-        if pretrained >= 3 {
-            break;
-        }
+    while !resumable.iter().any(interrupted) {
         if child.try_wait()?.is_some() || Instant::now() > deadline {
             return Err("the run to be killed ended or stalled before pre-training".into());
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
     let group = format!("-{}", child.id());
     Command::new("kill")
         .args(["-KILL", "--", &group])
         .status()?;
     let _ = child.wait();
-    if killed.join("REPORT.md").exists() {
-        return Err("the killed run had already finished: kill it earlier".into());
+    if !resumable.iter().any(interrupted) {
+        return Err("the killed run had already finished its pre-training: kill it earlier".into());
     }
     let resumed = run_reproduce(&killed, env)?;
-    if resumed.contains("reproduce: 0 steps ran") {
-        return Err("the restarted run did nothing".into());
+    let ran = steps_ran(&resumed).ok_or("the restarted run did not say how many steps it ran")?;
+    let redone_count = redo.iter().filter(|r| **r).count();
+    if ran == 0 || ran > redone_count {
+        return Err(format!(
+            "the restarted run ran {ran} steps; expected between 1 and the {redone_count} forgotten ones:\n{resumed}"
+        )
+        .into());
     }
     check_outputs(&killed)?;
     for table in DETERMINISTIC {
@@ -201,11 +220,93 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
         }
     }
     eprintln!(
-        "xtask test: reproduce check passed (report, figures, tables; no-op rerun; kill and restart give the same results) in {:.0}s",
+        "xtask test: reproduce check passed (report, figures, tables; no-op rerun; kill and restart, \
+         {ran} of {redone_count} forgotten steps run again, give the same results) in {:.0}s",
         start.elapsed().as_secs_f64()
     );
     fs::remove_dir_all(&root)?;
     Ok(())
+}
+
+/// The plan of `reproduce --profile smoke` as the check runs it.
+fn smoke_plan() -> Result<Plan> {
+    let sizes = Profile::Smoke.sizes();
+    let (study, _) = Study::new(Benchmark::Synth, None, &sizes, 0)?;
+    Ok(crate::reproduce::study_plan(&study, &sizes, 0, "auto"))
+}
+
+/// The steps the kill-and-restart run redoes: the plan's last three pre-training steps
+/// and, transitively, every step that reads them (the report among them).
+fn redone(plan: &Plan) -> Vec<bool> {
+    let mut redo = vec![false; plan.steps.len()];
+    let pretrain = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.stage == Stage::Pretrain);
+    for (i, _) in pretrain.rev().take(3) {
+        redo[i] = true;
+    }
+    // A step's dependencies come before it in the plan.
+    for i in 0..plan.steps.len() {
+        if plan.steps[i].deps.iter().any(|&d| redo[d]) {
+            redo[i] = true;
+        }
+    }
+    redo
+}
+
+/// Removes the stamps, outputs and resume checkpoints of the `redo` steps from the study in
+/// `out` (and the whole folder of a pre-training step), so that `reproduce` runs them from nothing.
+fn forget(out: &Path, plan: &Plan, redo: &[bool]) -> Result<()> {
+    let remove = |path: &Path| -> Result<()> {
+        match fs::symlink_metadata(path) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(path)?,
+            Ok(_) => fs::remove_file(path)?,
+            Err(_) => {}
+        }
+        Ok(())
+    };
+    for (step, _) in plan.steps.iter().zip(redo).filter(|(_, r)| **r) {
+        for ext in ["done", "started"] {
+            remove(&out.join(".steps").join(format!("{}.{ext}", step.name)))?;
+        }
+        for file in step.outputs.iter().chain(&step.scratch) {
+            remove(&out.join(file))?;
+        }
+        if step.stage == Stage::Pretrain {
+            if let Some(folder) = step.outputs.first().and_then(|o| Path::new(o).parent()) {
+                remove(&out.join(folder))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A copy of the folder `from` at `to` (plain files and folders).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// N of `reproduce`'s closing `reproduce: N steps ran, ...` line.
+fn steps_ran(stderr: &str) -> Option<usize> {
+    stderr.lines().rev().find_map(|l| {
+        l.strip_prefix("reproduce: ")?
+            .split_once(" steps ran")?
+            .0
+            .parse()
+            .ok()
+    })
 }
 
 /// The report, every figure (PNG and SVG) and every results table exist and are not empty.

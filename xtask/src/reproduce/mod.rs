@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use nml_study::record::{read_json, to_json, Provenance};
-use nml_study::{plan, Benchmark, Identity, Plan, Profile, RunRecord, Stage, Study};
+use nml_study::{plan, Benchmark, Identity, Plan, Profile, RunRecord, Sizes, Stage, Study};
 use xshell::{cmd, Shell};
 
 use crate::{cargo, flags, project_root, setup, Result};
@@ -50,14 +50,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let data_dir = data_dir.map(|d| d.display().to_string());
     let identity = Identity::new(benchmark, profile, seed, data_dir.unwrap_or_default());
     check_identity(&out, &identity)?;
-    let mut plan = match &study {
-        Study::Noisy(b) => plan::build(b, &sizes, seed, &device),
-        Study::RealModels(dir) => {
-            let seeds: Vec<u64> = (seed..seed + 3).collect();
-            plan::build_real(&dir.display().to_string(), &seeds, &device)
-        }
-    };
-    plan.add_report();
+    let plan = study_plan(&study, &sizes, seed, &device);
     if flags.dry_run {
         print_plan(&plan, &out, shard);
         return Ok(());
@@ -110,6 +103,19 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
         eprintln!("reproduce: report at {}", out.join("REPORT.md").display());
     }
     Ok(())
+}
+
+/// The steps `reproduce` runs for `study`, the report included.
+pub(crate) fn study_plan(study: &Study, sizes: &Sizes, seed: u64, device: &str) -> Plan {
+    let mut plan = match study {
+        Study::Noisy(b) => plan::build(b, sizes, seed, device),
+        Study::RealModels(dir) => {
+            let seeds: Vec<u64> = (seed..seed + 3).collect();
+            plan::build_real(&dir.display().to_string(), &seeds, device)
+        }
+    };
+    plan.add_report();
+    plan
 }
 
 /// `i/n` with i < n; none: `0/1`.
