@@ -62,6 +62,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     if !flags.no_reproduce {
+        binaries_are_built(&cargo, &lints)?;
         reproduce_check(&lints)?;
     }
     eprintln!("xtask test: all checks passed");
@@ -104,6 +105,37 @@ fn clippy_driver(cargo: &str) -> Option<PathBuf> {
         .ok()?;
     let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
     (out.status.success() && path.is_file()).then_some(path)
+}
+
+/// `reproduce`'s own build of the stage binaries, which must find them all built by the test
+/// build: a dependency resolved with other features without dev-dependencies would compile it
+/// and everything above it again (polars, through rustix, cost 60 s; see ARCHITECTURE.md, *Builds*).
+fn binaries_are_built(cargo: &str, env: &[(&str, OsString)]) -> Result<()> {
+    let packages = crate::reproduce::PACKAGES.iter().flat_map(|p| ["-p", p]);
+    let output = Command::new(cargo)
+        .args(["build", "--locked", "--bins"])
+        .args(packages)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .current_dir(project_root())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!("cargo build --bins failed after the test build:\n{stderr}").into());
+    }
+    let compiled: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("Compiling "))
+        .collect();
+    if !compiled.is_empty() {
+        return Err(format!(
+            "the binaries' build after the test build compiled {} crates again (a feature that only \
+             a dev-dependency turns on?): {}",
+            compiled.len(),
+            compiled.join(", ")
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The tables that must not depend on interruptions (pretrain.parquet holds measured speeds).

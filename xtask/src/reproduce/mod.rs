@@ -22,7 +22,7 @@ use crate::{cargo, flags, project_root, setup, Result};
 use exec::{Exec, Status};
 
 /// The stage binaries `reproduce` builds and runs.
-const PACKAGES: [&str; 8] = [
+pub(crate) const PACKAGES: [&str; 8] = [
     "nml-data",
     "nml-noise",
     "nml-pretrain",
