@@ -59,6 +59,12 @@ struct SynthArgs {
     /// Override the preset's downstream images per class, domain and train split
     #[arg(long)]
     task_train_per_class: Option<usize>,
+    /// Override the preset's downstream images per class, domain and test split
+    #[arg(long)]
+    task_test_per_class: Option<usize>,
+    /// Override the preset's palettes per task: N palettes shared by the task's classes in turn
+    #[arg(long, value_name = "N")]
+    task_palettes: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,8 +134,12 @@ fn run(command: Command) -> anyhow::Result<()> {
                 (a.tasks, &mut config.tasks),
                 (a.classes_per_task, &mut config.classes_per_task),
                 (a.task_train_per_class, &mut config.task_train_per_class),
+                (a.task_test_per_class, &mut config.task_test_per_class),
             ];
-            let mut changed = a.image_size.is_some();
+            let mut changed = a.image_size.is_some() || a.task_palettes.is_some();
+            if a.task_palettes.is_some() {
+                config.task_palettes = a.task_palettes;
+            }
             for (value, slot) in overrides {
                 if let Some(v) = value {
                     *slot = v;

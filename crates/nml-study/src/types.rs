@@ -281,7 +281,7 @@ impl Profile {
     pub fn sizes(self) -> Sizes {
         let (tasks, arch, epochs, seeds, real_per_class, views) = match self {
             Profile::Smoke => (2, "small", 4, 2, (Some(200), Some(30)), 4),
-            Profile::Quick => (3, "small", 8, 2, (Some(1000), None), 16),
+            Profile::Quick => (3, "small", 5, 2, (Some(1000), None), 16),
             Profile::Full => (4, "preact-resnet18", 60, 3, (None, None), 16),
         };
         Sizes {

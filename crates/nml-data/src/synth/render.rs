@@ -280,8 +280,8 @@ impl Look {
             }
             Style::Sketch => {
                 let wobble = 0.03 * (9.0 * q[0] + 7.0 * q[1] + self.warp).sin();
-                let stroke = coverage((d + wobble).abs() - 0.06, px);
-                let hatch = coverage(d, px) * 0.28 * t;
+                let stroke = coverage((d + wobble).abs() - 0.06f32.max(0.75 * px), px);
+                let hatch = coverage(d, px) * 0.8 * t;
                 let g = 0.18;
                 let paper = bg.map(|c| c * (1.0 - hatch));
                 lerp3(paper, [g, g, g], stroke)

@@ -84,6 +84,37 @@ fn smoke_benchmark_has_the_documented_structure_and_is_deterministic() {
 }
 
 #[test]
+fn shared_palettes_make_fine_grained_tasks() {
+    for n in [1, 2, 3] {
+        let mut config = SynthConfig::preset(Preset::Quick, 4);
+        config.tasks = 4;
+        config.classes_per_task = 8;
+        config.task_palettes = Some(n);
+        let (pretrain, tasks) = synth::assign_classes(&config).unwrap();
+        let mut seen: HashSet<_> = pretrain.into_iter().collect();
+        for task in &tasks {
+            assert_eq!(task.len(), 8);
+            let mut per_palette = std::collections::BTreeMap::new();
+            for f in task {
+                *per_palette.entry(f.palette).or_insert(0usize) += 1;
+                assert!(seen.insert(*f), "classes stay disjoint");
+            }
+            let counts: Vec<usize> = per_palette.values().copied().collect();
+            assert_eq!(counts.len(), n, "{n} palettes per task: {per_palette:?}");
+            assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1);
+            let pairs: HashSet<_> = task.iter().map(|f| (f.shape, f.texture)).collect();
+            assert_eq!(pairs.len(), 8, "shape and texture still name a class");
+        }
+    }
+    // The random-palette assignment is what it was before palettes were a knob.
+    let mut config = SynthConfig::preset(Preset::Quick, 4);
+    config.task_palettes = None;
+    let (_, tasks) = synth::assign_classes(&config).unwrap();
+    let palettes: HashSet<_> = tasks[0].iter().map(|f| f.palette).collect();
+    assert!(palettes.len() > 2, "{palettes:?}");
+}
+
+#[test]
 fn impossible_configs_are_refused() {
     let mut config = SynthConfig::preset(Preset::Smoke, 0);
     config.pretrain_classes = 700;
@@ -95,6 +126,16 @@ fn impossible_configs_are_refused() {
         .unwrap_err()
         .to_string()
         .contains("image size 4"));
+    for n in [0, 9] {
+        let mut config = SynthConfig::preset(Preset::Quick, 0);
+        config.task_palettes = Some(n);
+        let err = synth::assign_classes(&config).unwrap_err().to_string();
+        assert!(err.contains("palettes per task must be 1..=8"), "{err}");
+    }
+    let mut config = SynthConfig::preset(Preset::Quick, 0);
+    config.classes_per_task = 80;
+    let err = synth::assign_classes(&config).unwrap_err().to_string();
+    assert!(err.contains("in the task's palettes are left"), "{err}");
 }
 
 #[test]
@@ -114,7 +155,26 @@ fn quick_preset_runs_from_the_command_line() {
         serde_json::from_slice(&std::fs::read(dir.path().join("benchmark.json")).unwrap()).unwrap();
     assert_eq!(info["pretrain"]["rows"], 22_000);
     assert_eq!(info["tasks"].as_array().unwrap().len(), 3);
-    assert_eq!(info["tasks"][2]["rows"], 10 * 90 * 4);
+    assert_eq!(info["tasks"][2]["rows"], 8 * 110 * 4);
+    assert_eq!(info["config"]["task_palettes"], 1);
+    let knobs: Vec<&str> = info["knobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    for knob in [
+        "classes_per_task",
+        "task_train_per_class",
+        "task_test_per_class",
+        "task_palettes",
+    ] {
+        assert!(knobs.contains(&knob), "benchmark.json explains {knob}");
+        assert!(
+            info["config"].get(knob).is_some(),
+            "{knob} is a config field"
+        );
+    }
     assert_eq!(info["config"]["preset"], "quick");
     let pretrain = Manifest::read_with(
         dir.path().join("pretrain.parquet"),
