@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::Value;
 
-use nml_study::{Noise, Setting, TableKind};
+use nml_study::{Noise, Repeat, Setting, TableKind};
 
 use crate::run::{RunInfo, TableEntry};
 use crate::{ReportError, Result};
@@ -52,7 +52,11 @@ pub struct TuneRecord {
     /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
     pub noise: String,
     pub ratio: u32,
+    /// The repeat this accuracy belongs to (see [`nml_study::Repeat`]): the backbone
+    /// seed in the noisy studies, the head seed with a published backbone.
     pub seed: u64,
+    /// The head's own seed (equal to `seed` where heads are the repeats).
+    pub head: u64,
     pub task: String,
     /// `lp`, `mlp`, `nmtune` or an ablation variant (`no-consistency`, ...).
     pub variant: String,
@@ -372,6 +376,7 @@ impl Results {
             "noise" => t.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
             "ratio" => t.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => t.iter().map(|r| r.seed).collect::<Vec<_>>(),
+            "head" => t.iter().map(|r| r.head).collect::<Vec<_>>(),
             "task" => t.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
             "variant" => t.iter().map(|r| r.variant.clone()).collect::<Vec<_>>(),
             "recipe" => (0..t.len()).map(recipe).collect::<Vec<_>>(),
@@ -425,6 +430,7 @@ fn tune_records(
             vec![0; evals.len()]
         };
         for (i, domain) in evals.iter().enumerate() {
+            let head = u64::try_from(seeds[i]).unwrap_or(t.seed);
             if !accuracy[i].is_finite() {
                 return Err(ReportError::Invalid(format!(
                     "{}: accuracy of `{domain}` is not a number",
@@ -435,7 +441,11 @@ fn tune_records(
                 setting: t.setting.name().to_owned(),
                 noise: noise_name(t),
                 ratio: t.ratio,
-                seed: u64::try_from(seeds[i]).unwrap_or(t.seed),
+                seed: match t.repeat {
+                    Repeat::Head => head,
+                    Repeat::Backbone => t.seed,
+                },
+                head,
                 task: t.task.clone(),
                 variant: t.variant.map_or_else(String::new, |v| v.name().to_owned()),
                 domain: domain.clone(),

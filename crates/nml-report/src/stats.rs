@@ -111,6 +111,27 @@ pub fn accuracy(results: &Results, ratio: u32, variant: &str, split: &str) -> St
     Stat::of(&values)
 }
 
+/// The seed standard deviation of `variant`'s `split` average, pooled over
+/// `ratios` (each ratio's variance weighted by its n − 1), with its degrees of
+/// freedom; None without two seeds at any ratio. One ratio's own std rests on
+/// n − 1 degrees of freedom (1 with two seeds); the pooled one on all of them.
+pub fn pooled_seed_std(
+    results: &Results,
+    ratios: &[u32],
+    variant: &str,
+    split: &str,
+) -> Option<(f64, usize)> {
+    let (mut sum, mut df) = (0.0, 0usize);
+    for &ratio in ratios {
+        let s = accuracy(results, ratio, variant, split);
+        if s.n > 1 {
+            sum += (s.n - 1) as f64 * s.std.powi(2);
+            df += s.n - 1;
+        }
+    }
+    (df > 0).then(|| ((sum / df as f64).sqrt(), df))
+}
+
 /// A spectral metric of the backbone at `ratio` per seed, averaged over tasks (and OOD domains).
 pub fn spectral_per_seed(
     results: &Results,

@@ -21,7 +21,7 @@ pub use catalogue::{NoisyBenchmark, Study, Task};
 pub use plan::{Plan, Step};
 pub use record::{Identity, RunRecord, Shape, StepEntry, TableEntry};
 pub use types::{
-    Benchmark, Method, Noise, Profile, Program, Setting, Sizes, Stage, TableKind, Variant,
+    Benchmark, Method, Noise, Profile, Program, Repeat, Setting, Sizes, Stage, TableKind, Variant,
 };
 
 /// Why a study cannot be planned or its records read.

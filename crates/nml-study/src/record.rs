@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
-use crate::types::{Benchmark, Noise, Profile, Setting, Stage, TableKind, Variant};
+use crate::types::{Benchmark, Noise, Profile, Repeat, Setting, Stage, TableKind, Variant};
 use crate::{Result, StudyError};
 
 /// Format tag of `reproduce.json`.
@@ -110,6 +110,9 @@ pub struct TableEntry {
     /// The analysed domain or task (spectral tables; empty otherwise).
     #[serde(default)]
     pub domain: String,
+    /// What a tune table's rows repeat: each head seed, or the backbone of `seed`.
+    #[serde(default)]
+    pub repeat: Repeat,
     pub path: String,
 }
 

@@ -119,6 +119,22 @@ names!(TableKind, "table kind", {
     Selected => "selected", NoisyDownstream => "noisy-downstream",
 });
 
+/// What the rows of a tuning table repeat: the unit the report's means, standard
+/// deviations and tests count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Repeat {
+    /// Each head seed is one repeat: the backbone is fixed (published weights).
+    /// Also every index written before head seeds were nested, where each
+    /// backbone seed had one head of the same seed.
+    #[default]
+    Head,
+    /// The table's head seeds are nested in the backbone of its `seed`: the report
+    /// averages them, and the backbone seed is the repeat (the noisy studies).
+    Backbone,
+}
+names!(Repeat, "repeat", { Head => "head", Backbone => "backbone" });
+
 /// Which head is tuned on the frozen features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -263,8 +279,12 @@ pub struct Sizes {
     /// Backbone architecture (an `nml-pretrain --arch` name).
     pub arch: &'static str,
     pub epochs: u32,
-    /// Pre-training seeds (noise draw, initialisation, heads): the study's repeats.
+    /// Pre-training seeds (noise draw, initialisation): the study's repeats.
     pub seeds: u32,
+    /// Head seeds trained per backbone and task, averaged within the backbone
+    /// seed: few-shot heads differ by seed, and averaging them lowers the seed
+    /// standard deviation of the accuracies (README, "Power").
+    pub heads: u32,
     /// Noise ratio of the ablation, in percent.
     pub ablation_ratio: u32,
     /// Downstream tasks of the synthetic benchmark.
@@ -279,16 +299,17 @@ pub struct Sizes {
 impl Profile {
     /// This profile's sizes.
     pub fn sizes(self) -> Sizes {
-        let (tasks, arch, epochs, seeds, real_per_class, views) = match self {
-            Profile::Smoke => (2, "small", 4, 2, (Some(200), Some(30)), 4),
-            Profile::Quick => (3, "small", 5, 2, (Some(1000), None), 16),
-            Profile::Full => (4, "preact-resnet18", 60, 3, (None, None), 16),
+        let (tasks, arch, epochs, seeds, heads, real_per_class, views) = match self {
+            Profile::Smoke => (2, "small", 4, 2, 2, (Some(200), Some(30)), 4),
+            Profile::Quick => (6, "small", 4, 2, 3, (Some(1000), None), 16),
+            Profile::Full => (4, "preact-resnet18", 60, 3, 3, (None, None), 16),
         };
         Sizes {
             profile: self,
             arch,
             epochs,
             seeds,
+            heads,
             ablation_ratio: 10,
             tasks,
             real_per_class,
@@ -315,6 +336,10 @@ mod tests {
         }
         for s in Stage::ALL {
             assert_eq!(serde_json::to_string(s).unwrap(), format!("\"{s}\""));
+        }
+        for r in Repeat::ALL {
+            assert_eq!(r.name().parse::<Repeat>().unwrap(), *r);
+            assert_eq!(serde_json::to_string(r).unwrap(), format!("\"{r}\""));
         }
         for b in Benchmark::ALL {
             assert_eq!(serde_json::to_string(b).unwrap(), format!("\"{b}\""));

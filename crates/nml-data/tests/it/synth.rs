@@ -154,8 +154,8 @@ fn quick_preset_runs_from_the_command_line() {
     let info: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("benchmark.json")).unwrap()).unwrap();
     assert_eq!(info["pretrain"]["rows"], 22_000);
-    assert_eq!(info["tasks"].as_array().unwrap().len(), 3);
-    assert_eq!(info["tasks"][2]["rows"], 8 * 110 * 4);
+    assert_eq!(info["tasks"].as_array().unwrap().len(), 6);
+    assert_eq!(info["tasks"][5]["rows"], 8 * 110 * 4);
     assert_eq!(info["config"]["task_palettes"], 1);
     let knobs: Vec<&str> = info["knobs"]
         .as_array()

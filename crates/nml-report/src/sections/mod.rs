@@ -188,6 +188,34 @@ fn provenance(s: &mut String, run: &RunInfo) {
     );
 }
 
+/// How many heads each backbone seed averages, read from the tuning tables
+/// themselves (empty when each repeat is one head).
+pub(crate) fn heads_sentence(results: &Results) -> String {
+    let mut heads: std::collections::BTreeMap<_, std::collections::BTreeSet<u64>> =
+        std::collections::BTreeMap::new();
+    for r in &results.tune {
+        heads
+            .entry((&r.setting, &r.noise, r.ratio, r.seed, &r.task, &r.variant))
+            .or_default()
+            .insert(r.head);
+    }
+    let counts: std::collections::BTreeSet<usize> = heads.values().map(|h| h.len()).collect();
+    match (counts.first(), counts.last()) {
+        (Some(&lo), Some(&hi)) if hi > 1 => {
+            let k = if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}–{hi}")
+            };
+            format!(
+                " Every backbone trains {k} heads per task and method (head seeds `s`, `s+1000`, …): a seed's accuracy \
+                 is the mean over its heads, tasks and domains, and the ± and the tests count backbone seeds, not heads."
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 /// How the heads met their features, read from the tuning tables themselves.
 pub(crate) fn views_sentence(results: &Results, views: u32) -> String {
     let trained = |two: bool| -> std::collections::BTreeSet<String> {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{views_sentence, FigureLine};
+use super::{heads_sentence, views_sentence, FigureLine};
 use crate::claims::Checked;
 use crate::collect::Results;
 use crate::inference;
@@ -108,6 +108,16 @@ pub(super) fn linear_probing(s: &mut String, run: &RunInfo, results: &Results, f
             stats::accuracy(results, ratio, "lp", "OOD").pct()
         );
     }
+    let pooled = |split| stats::pooled_seed_std(results, &run.shape.ratios, "lp", split);
+    if let (Some((id, df)), Some((ood, _))) = (pooled("ID"), pooled("OOD")) {
+        let _ = writeln!(
+            s,
+            "\nSeed standard deviation of a seed's average, pooled over the ratios ({df} degrees of freedom; \
+             one ratio's ± rests on n − 1): ID {:.1}, OOD {:.1} points.",
+            100.0 * id,
+            100.0 * ood
+        );
+    }
 }
 
 /// Figure 3/5: the feature spectrum.
@@ -145,8 +155,9 @@ pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &Figu
     let _ = writeln!(
         s,
         "\n## NMTune: LP vs MLP vs NMTune\n\nHeads on frozen features with the official hyper-parameters (AdamW, batch 64, 30 epochs, cosine; \
-         NMTune weights 1.0 / 0.04 / 0.001, top-5). {}",
-        views_sentence(results, run.shape.views)
+         NMTune weights 1.0 / 0.04 / 0.001, top-5). {}{}",
+        views_sentence(results, run.shape.views),
+        heads_sentence(results)
     );
     fig(
         s,

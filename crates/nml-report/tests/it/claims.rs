@@ -140,6 +140,7 @@ fn published(gain: f64, rows: u64) -> (nml_report::RunInfo, Results) {
                 noise: "symmetric".to_owned(),
                 ratio: 0,
                 seed,
+                head: seed,
                 task: "sst2".to_owned(),
                 variant: variant.to_owned(),
                 domain: "test".to_owned(),

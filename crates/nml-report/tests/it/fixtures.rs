@@ -103,6 +103,7 @@ pub fn tune(
         noise: "symmetric".to_owned(),
         ratio,
         seed,
+        head: seed,
         task: "task-0".to_owned(),
         variant: variant.to_owned(),
         domain: domain.to_owned(),

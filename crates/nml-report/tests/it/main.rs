@@ -4,5 +4,6 @@ mod calibration;
 mod claims;
 mod dist;
 mod fixtures;
+mod heads;
 mod inference;
 mod report;

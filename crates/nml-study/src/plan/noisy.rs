@@ -12,7 +12,7 @@ use super::{strings, Plan, Tune};
 use crate::catalogue::{NoisyBenchmark, Task};
 use crate::record::TableEntry;
 use crate::types::{
-    Noise, Program, Setting, Sizes, Stage, TableKind, Variant, DOWNSTREAM_NOISE, RATIOS,
+    Noise, Program, Repeat, Setting, Sizes, Stage, TableKind, Variant, DOWNSTREAM_NOISE, RATIOS,
 };
 
 /// One pre-training condition: tag, setting, noise, ratio, and `nml-noise` arguments.
@@ -36,6 +36,7 @@ impl Condition {
             task: String::new(),
             variant: None,
             domain: String::new(),
+            repeat: Repeat::Backbone,
             path: path.to_owned(),
         }
     }
@@ -369,7 +370,7 @@ fn head(
     let mut entry = c.entry(kind, cell.seed, "");
     entry.task = task.name.clone();
     entry.variant = Some(variant);
-    let seeds = cell.seed.to_string();
+    let seeds = head_seeds(cell.seed, cell.sizes.heads);
     let at = Tune {
         seeds: &seeds,
         device: cell.device,
@@ -383,6 +384,18 @@ fn head(
         entry,
     );
 }
+
+/// The head seeds of backbone `seed`: `seed`, `seed + 1000`, ... (`heads` of them,
+/// comma-separated), distinct across the study's backbone seeds.
+pub(super) fn head_seeds(seed: u64, heads: u32) -> String {
+    let seeds: Vec<String> = (0..u64::from(heads.max(1)))
+        .map(|i| (seed + HEAD_SEED_STRIDE * i).to_string())
+        .collect();
+    seeds.join(",")
+}
+
+/// The gap between a backbone's head seeds; above any study's count of backbone seeds.
+const HEAD_SEED_STRIDE: u64 = 1000;
 
 /// MLP and NMTune heads train on two cached views per step when there are
 /// views to draw from (the official loop); the linear probe on the eval view.

@@ -3,7 +3,7 @@
 
 use super::{strings, Plan, Tune};
 use crate::record::TableEntry;
-use crate::types::{Noise, Program, Setting, Stage, TableKind, Variant};
+use crate::types::{Noise, Program, Repeat, Setting, Stage, TableKind, Variant};
 
 /// Augmented views cached per PACS image for MobileNetV2's two-view heads.
 pub const REAL_VIEWS: u32 = 16;
@@ -98,6 +98,7 @@ pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
                     task: task.to_owned(),
                     variant: Some(variant),
                     domain: String::new(),
+                    repeat: Repeat::Head,
                     path: String::new(),
                 };
                 let at = Tune {

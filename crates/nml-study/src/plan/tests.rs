@@ -58,6 +58,16 @@ fn plan_covers_the_study_and_keys_chain() {
         &step("tune-s1-n10-task-1-no-covariance").args,
         ["--cov-weight", "0"]
     ));
+    // Smoke's two heads per backbone: seeds 1 and 1001 for backbone seed 1, nested in it.
+    assert!(has(
+        &step("tune-s1-n05-task-0-lp").args,
+        ["--seeds", "1,1001"]
+    ));
+    assert!(plan
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Tune)
+        .all(|t| t.repeat == crate::types::Repeat::Backbone));
     // Backbones nml runs get 4 cached augmented views (open_clip's transform
     // for the CLIP-style ones); MLP and NMTune train on two per step, LP on the eval view.
     let views = &step("features-s0-n10-task-0").args;
