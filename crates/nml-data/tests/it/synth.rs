@@ -164,6 +164,7 @@ fn quick_preset_runs_from_the_command_line() {
         .map(|k| k["name"].as_str().unwrap())
         .collect();
     for knob in [
+        "tasks",
         "classes_per_task",
         "task_train_per_class",
         "task_test_per_class",
