@@ -254,28 +254,28 @@ pub fn assign_classes(config: &SynthConfig) -> Result<(Vec<Factors>, Vec<Vec<Fac
     for k in 0..config.tasks {
         // With n palettes per task: task k's n palettes (the seed's palette order,
         // taken n at a time) and how many classes each still takes (an even split).
-        let mut quota: Vec<(usize, usize)> = match config.task_palettes {
-            None => Vec::new(),
-            Some(n) => (0..n)
+        // None: any palette.
+        let mut quota: Option<Vec<(usize, usize)>> = config.task_palettes.map(|n| {
+            (0..n)
                 .map(|j| {
                     let share =
                         config.classes_per_task / n + usize::from(j < config.classes_per_task % n);
                     (palettes[(k * n + j) % palettes.len()], share)
                 })
-                .collect(),
-        };
+                .collect()
+        });
         let mut pairs = HashSet::new();
         let mut task = Vec::new();
         combos.retain(|f| {
             let slot = quota
-                .iter()
-                .position(|&(p, left)| p == f.palette && left > 0);
+                .as_ref()
+                .map(|q| q.iter().position(|&(p, left)| p == f.palette && left > 0));
             if task.len() < config.classes_per_task
-                && (config.task_palettes.is_none() || slot.is_some())
+                && slot != Some(None)
                 && pairs.insert((f.shape, f.texture))
             {
-                if let Some(j) = slot {
-                    quota[j].1 -= 1;
+                if let (Some(q), Some(Some(j))) = (quota.as_mut(), slot) {
+                    q[j].1 -= 1;
                 }
                 task.push(*f);
                 false

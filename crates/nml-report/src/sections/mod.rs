@@ -6,6 +6,7 @@
 mod published;
 mod study;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::claims::Checked;
@@ -191,15 +192,14 @@ fn provenance(s: &mut String, run: &RunInfo) {
 /// How many heads each backbone seed averages, read from the tuning tables
 /// themselves (empty when each repeat is one head).
 pub(crate) fn heads_sentence(results: &Results) -> String {
-    let mut heads: std::collections::BTreeMap<_, std::collections::BTreeSet<u64>> =
-        std::collections::BTreeMap::new();
+    let mut heads: BTreeMap<_, BTreeSet<u64>> = BTreeMap::new();
     for r in &results.tune {
         heads
             .entry((&r.setting, &r.noise, r.ratio, r.seed, &r.task, &r.variant))
             .or_default()
             .insert(r.head);
     }
-    let counts: std::collections::BTreeSet<usize> = heads.values().map(|h| h.len()).collect();
+    let counts: BTreeSet<usize> = heads.values().map(|h| h.len()).collect();
     match (counts.first(), counts.last()) {
         (Some(&lo), Some(&hi)) if hi > 1 => {
             let k = if lo == hi {
@@ -218,7 +218,7 @@ pub(crate) fn heads_sentence(results: &Results) -> String {
 
 /// How the heads met their features, read from the tuning tables themselves.
 pub(crate) fn views_sentence(results: &Results, views: u32) -> String {
-    let trained = |two: bool| -> std::collections::BTreeSet<String> {
+    let trained = |two: bool| -> BTreeSet<String> {
         results
             .tune
             .iter()
