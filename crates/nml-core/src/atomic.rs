@@ -137,15 +137,44 @@ pub fn write_json_atomic<T: Serialize + ?Sized>(path: impl AsRef<Path>, value: &
 
 const TMP_MARKER: &str = ".tmp-";
 
+/// Removes the `.NAME.tmp-PID-N` leftovers of dead processes in `dir` and in
+/// each folder directly inside it (a cache's entries), whatever file they were
+/// writing: a killed writer of an entry nobody writes again leaves them otherwise.
+pub fn remove_dead_temporaries_under(dir: &Path) {
+    remove_temporaries(dir, None);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_temporaries(&entry.path(), None);
+        }
+    }
+}
+
 /// Removes `.NAME.tmp-PID-N` leftovers of processes that no longer run.
 fn remove_stale_temporaries(dir: &Path, file_name: &str) {
-    let prefix = format!(".{file_name}{TMP_MARKER}");
+    remove_temporaries(dir, Some(file_name));
+}
+
+/// Dead writers' temporaries in `dir`: of `file_name`, or of any file.
+fn remove_temporaries(dir: &Path, file_name: Option<&str>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let rest = match file_name {
+            Some(f) => name.strip_prefix(&format!(".{f}{TMP_MARKER}")),
+            None => name
+                .strip_prefix('.')
+                .and_then(|n| n.rsplit_once(TMP_MARKER))
+                .map(|(_, rest)| rest),
+        };
+        let Some(rest) = rest else {
             continue;
         };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
@@ -210,5 +239,23 @@ mod tests {
             unrelated.exists(),
             "only temporaries of the same destination are touched"
         );
+    }
+
+    #[test]
+    fn a_cache_sweep_removes_dead_temporaries_of_any_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let entry = dir.path().join("abc");
+        fs::create_dir(&entry).unwrap();
+        let dead = entry.join(".features.parquet.tmp-0-3");
+        let alive = entry.join(format!(".features.parquet.tmp-{}-4", std::process::id()));
+        let top = dir.path().join(".x.json.tmp-0-1");
+        let data = entry.join("features.parquet");
+        for p in [&dead, &alive, &top, &data] {
+            fs::write(p, b"x").unwrap();
+        }
+        remove_dead_temporaries_under(dir.path());
+        assert!(!dead.exists() && !top.exists());
+        assert!(alive.exists(), "a live writer's temporary was removed");
+        assert!(data.exists());
     }
 }

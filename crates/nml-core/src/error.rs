@@ -55,6 +55,9 @@ pub enum CoreError {
     /// A value could not be serialised to JSON (for hashing or a config file).
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// A flag's value cannot be honoured (an output that is an input, a path that cannot be written).
+    #[error("{flag}: {problem}")]
+    Flag { flag: String, problem: String },
     /// A `--device` string that is not `auto`, `cpu`, `cuda` or `cuda:N`.
     #[error("invalid device `{0}`: expected auto, cpu, cuda or cuda:N")]
     Device(String),

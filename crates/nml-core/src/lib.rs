@@ -5,6 +5,7 @@
 //! - [`atomic`]: temp-file-and-rename writes, so no reader ever sees half a file.
 //! - [`hash`]: blake3 content hashes of files and canonical JSON configs (cache keys).
 //! - [`device`]: the `--device` choice, parsed without linking libtorch.
+//! - [`guard`]: every output checked against every input, and for writability, before any work.
 //! - [`logging`]: the `-v`/`-q` flags and tracing subscriber of every binary.
 //!
 //! This crate does not link libtorch, so everything built on it alone builds
@@ -15,9 +16,11 @@ pub mod damage;
 pub mod device;
 mod error;
 pub mod features;
+pub mod guard;
 pub mod hash;
 pub mod logging;
 pub mod manifest;
+pub mod refusal;
 mod table;
 
 pub use atomic::{write_atomic, write_json_atomic, AtomicFile};

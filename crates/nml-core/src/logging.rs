@@ -103,3 +103,28 @@ pub fn one_line(text: &str) -> (&str, &str) {
         None => (text, ""),
     }
 }
+
+/// Parses the command line like `T::parse`, except that a usage error is one
+/// `error:` line (clap's message and "see --help"), like every other refusal;
+/// `--help` and `--version` print as usual.
+pub fn parse_args<T: clap::Parser>() -> T {
+    match T::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            let text = e.render().to_string();
+            let (line, _) = one_line(&text);
+            let line = line.strip_prefix("error: ").unwrap_or(line);
+            eprintln!("error: {line} (see --help)");
+            std::process::exit(2);
+        }
+    }
+}

@@ -115,7 +115,7 @@ enum ImportCommand {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = logging::parse_args();
     logging::init(args.verbosity);
     logging::exit_code(run(args.command))
 }
@@ -152,6 +152,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             if changed {
                 config.preset = None;
             }
+            nml_core::guard::Io::new().folder("--out", &a.out).check()?;
             let info = synth::generate(&config, &a.out)?;
             let images = config.total_images();
             let seconds = start.elapsed().as_secs_f64();
@@ -165,6 +166,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Import(ImportCommand::Cifar { dir, out }) => {
+            import_io(&out).input_tree("--dir", &dir).check()?;
             finish(import::cifar::import(&dir)?, &out)?
         }
         Command::Import(ImportCommand::Folder {
@@ -173,42 +175,49 @@ fn run(command: Command) -> anyhow::Result<()> {
             split,
             test_fraction,
             seed,
-        }) => finish(
-            import::folder::import(
-                &root,
-                &FolderOptions {
-                    split,
-                    test_fraction,
-                    seed,
-                },
-            )?,
-            &out,
-        )?,
+        }) => {
+            import_io(&out).input_tree("--root", &root).check()?;
+            finish(
+                import::folder::import(
+                    &root,
+                    &FolderOptions {
+                        split,
+                        test_fraction,
+                        seed,
+                    },
+                )?,
+                &out,
+            )?
+        }
         Command::Import(ImportCommand::Parquet {
             input,
             out,
             max_per_class,
             caption_template,
         }) => {
-            if input.canonicalize().ok() == out.canonicalize().ok() && out.exists() {
-                anyhow::bail!(
-                    "output {} is the input file; write the manifest to a new path",
-                    out.display()
-                );
+            if max_per_class == Some(0) {
+                anyhow::bail!("--max-per-class must be at least 1");
             }
+            import_io(&out).input("--input", &input).check()?;
             let mut manifest = import::parquet(&input)?;
             if let Some(template) = &caption_template {
                 import::caption_from_classes(&mut manifest, template)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
             }
             match max_per_class {
-                Some(0) => anyhow::bail!("--max-per-class must be at least 1"),
                 Some(n) => finish(import::max_per_class(&manifest, n), &out)?,
                 None => finish(manifest, &out)?,
             }
         }
     }
     Ok(())
+}
+
+/// What an import writes: the manifest `OUT` and its contact sheets `OUT.contact/`.
+fn import_io(out: &Path) -> nml_core::guard::Io {
+    nml_core::guard::Io::new()
+        .output("--out", out)
+        .folder("--out", out.with_extension("contact"))
 }
 
 /// Writes an imported manifest and its contact sheets (`OUT.contact/`).

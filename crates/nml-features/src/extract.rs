@@ -164,6 +164,16 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
 
     let manifest = Manifest::read(&request.manifest)?;
     let rows = selected_rows(&manifest, request)?;
+    let views = &request.views;
+    if views.count > 0 && !rows.iter().any(|&r| views.wants(&manifest, r)) {
+        return Err(FeatureError::Invalid(format!(
+            "--view-split {} --view-domain {}: no row of {} gets views (no selected row lies in that split and domain)",
+            views.split.as_deref().unwrap_or("(any)"),
+            views.domain.as_deref().unwrap_or("(any)"),
+            request.manifest.display()
+        )));
+    }
+    nml_core::atomic::remove_dead_temporaries_under(&request.cache);
     nml_torch::configure_threads(None);
     let arch = info.arch;
     let backbone = Backbone::load(info, embedding, device)?;

@@ -108,11 +108,11 @@ struct ExtractArgs {
     /// (e.g. mobilenet-v2, resnet20, resnet56), not an nml-pretrain output
     #[arg(long)]
     arch: Option<Arch>,
-    /// With --arch: input normalisation, `imagenet` or `M,M,M/S,S,S`
-    #[arg(long, default_value = "imagenet")]
-    normalize: String,
+    /// With --arch: input normalisation, `imagenet` (default) or `M,M,M/S,S,S`
+    #[arg(long, requires = "arch")]
+    normalize: Option<String>,
     /// With --arch: input side in pixels (default: the architecture's native one)
-    #[arg(long)]
+    #[arg(long, requires = "arch")]
     input_size: Option<u32>,
     #[command(flatten)]
     views: ViewArgs,
@@ -131,8 +131,8 @@ struct ViewArgs {
     views: u32,
     /// Train transform of the views: rrc (RandomResizedCrop 0.8-1.0, bicubic,
     /// horizontal flip; the official timm recipe) or rrc-noflip (open_clip's, scale 0.9-1.0)
-    #[arg(long, default_value = "rrc")]
-    augment: AugmentKind,
+    #[arg(long)]
+    augment: Option<AugmentKind>,
     /// Crop area range LO,HI (default: 0.8,1.0 for rrc, 0.9,1.0 for rrc-noflip)
     #[arg(long)]
     augment_scale: Option<String>,
@@ -149,16 +149,29 @@ struct ViewArgs {
 
 impl ViewArgs {
     fn request(&self) -> anyhow::Result<ViewRequest> {
+        let kind = self.augment.unwrap_or(AugmentKind::Rrc);
         let augment = match &self.augment_scale {
-            Some(text) => Augment::new(self.augment)
+            Some(text) => Augment::new(kind)
                 .parse_scale(text)
                 .map_err(|e| anyhow::format_err!("--augment-scale: {e}"))?,
-            None => Augment::new(self.augment),
+            None => Augment::new(kind),
         };
-        let options =
-            self.augment_scale.is_some() || self.view_split.is_some() || self.view_domain.is_some();
+        for (flag, value) in [
+            ("--view-split", &self.view_split),
+            ("--view-domain", &self.view_domain),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                anyhow::bail!("{flag}: empty; name a split or domain, or leave the flag out");
+            }
+        }
+        let options = self.augment.is_some()
+            || self.augment_scale.is_some()
+            || self.view_split.is_some()
+            || self.view_domain.is_some();
         if options && self.views == 0 {
-            anyhow::bail!("--augment-scale, --view-split and --view-domain need --views K (K > 0)");
+            anyhow::bail!(
+                "--augment, --augment-scale, --view-split and --view-domain need --views K (K > 0)"
+            );
         }
         Ok(ViewRequest {
             count: self.views,
@@ -171,7 +184,7 @@ impl ViewArgs {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = logging::parse_args();
     logging::init(args.verbosity);
     logging::exit_code(run(args.command))
 }
@@ -190,11 +203,20 @@ fn run(command: Command) -> anyhow::Result<()> {
             force,
             device,
         } => {
+            let splits = parse_splits("--splits", splits)?;
+            let mut io = nml_core::guard::Io::new()
+                .input("--model", &model)
+                .input("--manifest", &manifest)
+                .folder("--cache", &cache);
+            for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+                io = io.input("--model", model.join(file));
+            }
+            io.output_opt("--out", out.as_ref()).check()?;
             let device = nml_torch::resolve_device(device)?;
             let request = nml_features::text::TextRequest {
                 model,
                 manifest,
-                splits: parse_splits(splits),
+                splits,
                 batch_size,
                 max_length,
                 cache,
@@ -214,6 +236,14 @@ fn run(command: Command) -> anyhow::Result<()> {
             column,
             split,
         } => {
+            if split.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                anyhow::bail!("--split: empty; name the manifest split the array holds");
+            }
+            nml_core::guard::Io::new()
+                .input("--embeddings", &embeddings)
+                .input("--manifest", &manifest)
+                .output("--out", &out)
+                .check()?;
             let table = import(&embeddings, &manifest, &column, split.as_deref())?;
             table.write(&out)?;
             tracing::info!(out = %out.display(), rows = table.len(), dim = table.dim, "embeddings imported");
@@ -245,13 +275,25 @@ fn extract_command(a: ExtractArgs) -> anyhow::Result<()> {
         .map(|arch| -> anyhow::Result<Pretrained> {
             Ok(Pretrained {
                 arch,
-                normalize: nml_features::backbone::parse_normalize(&normalize)?,
+                normalize: nml_features::backbone::parse_normalize(
+                    normalize.as_deref().unwrap_or("imagenet"),
+                )?,
                 input_size,
             })
         })
         .transpose()?;
+    let splits = parse_splits("--splits", splits)?;
+    let mut io = nml_core::guard::Io::new()
+        .input("--checkpoint", &checkpoint)
+        .input("--manifest", &manifest)
+        .folder("--cache", &cache);
+    if checkpoint.is_dir() {
+        io = io
+            .input("--checkpoint", checkpoint.join("model.safetensors"))
+            .input("--checkpoint", checkpoint.join("model.json"));
+    }
+    io.output_opt("--out", out.as_ref()).check()?;
     let device = nml_torch::resolve_device(device)?;
-    let splits = parse_splits(splits);
     let request = ExtractRequest {
         checkpoint,
         manifest,
@@ -281,12 +323,15 @@ fn extract_command(a: ExtractArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `train,test` as a list of split names (empty names dropped).
-fn parse_splits(text: Option<String>) -> Option<Vec<String>> {
-    text.map(|s| {
-        s.split(',')
-            .map(|x| x.trim().to_owned())
-            .filter(|x| !x.is_empty())
-            .collect()
-    })
+/// `train,test` as a list of split names; an empty list or name is refused
+/// (it would otherwise read as "every split").
+fn parse_splits(flag: &str, text: Option<String>) -> anyhow::Result<Option<Vec<String>>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let names: Vec<String> = text.split(',').map(|x| x.trim().to_owned()).collect();
+    if names.iter().any(String::is_empty) {
+        anyhow::bail!("{flag} `{text}`: an empty split name; list splits as train,test or leave the flag out for every row");
+    }
+    Ok(Some(names))
 }

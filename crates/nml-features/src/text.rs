@@ -67,6 +67,7 @@ pub fn embed_manifest(request: &TextRequest, device: Device) -> Result<PathBuf> 
             "no rows in the requested splits",
         ));
     }
+    nml_core::atomic::remove_dead_temporaries_under(&request.cache);
     nml_torch::configure_threads(None);
     let encoder = SentenceEncoder::load(&request.model, request.max_length, device)?;
     let dim = encoder.bert.config.hidden_size as usize;

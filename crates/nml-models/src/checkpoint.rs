@@ -71,26 +71,42 @@ pub fn save(
     Ok(())
 }
 
-/// The tensors and JSON description of a safetensors file (description `Null` when absent).
-pub fn read(path: &Path) -> Result<(Vec<(String, Tensor)>, serde_json::Value)> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| ModelError::Checkpoint(format!("{}: cannot read: {e}", path.display())))?;
-    let bad = |e: &dyn std::fmt::Display| {
-        ModelError::Checkpoint(format!(
-            "{}: not a valid safetensors file (truncated or damaged?): {e}",
-            path.display()
-        ))
-    };
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(&e))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(&e))?;
-    let description = header
+/// The JSON description of a safetensors file (`Null` when absent), without
+/// decoding its tensors.
+pub fn description(path: &Path) -> Result<serde_json::Value> {
+    description_of(&read_bytes(path)?, path)
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| ModelError::Checkpoint(format!("{}: cannot read: {e}", path.display())))
+}
+
+fn damaged(path: &Path, e: &dyn std::fmt::Display) -> ModelError {
+    ModelError::Checkpoint(format!(
+        "{}: not a valid safetensors file (truncated or damaged?): {e}",
+        path.display()
+    ))
+}
+
+/// The description in the header of `bytes` (read from `path`).
+fn description_of(bytes: &[u8], path: &Path) -> Result<serde_json::Value> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| damaged(path, &e))?;
+    header
         .metadata()
         .as_ref()
         .and_then(|m| m.get(META_KEY))
         .map(|s| serde_json::from_str(s))
         .transpose()
-        .map_err(|e| bad(&e))?
-        .unwrap_or(serde_json::Value::Null);
+        .map_err(|e| damaged(path, &e))
+        .map(|d| d.unwrap_or(serde_json::Value::Null))
+}
+
+/// The tensors and JSON description of a safetensors file (description `Null` when absent).
+pub fn read(path: &Path) -> Result<(Vec<(String, Tensor)>, serde_json::Value)> {
+    let bytes = read_bytes(path)?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| damaged(path, &e))?;
+    let description = description_of(&bytes, path)?;
     let mut tensors = Vec::new();
     for (name, view) in st.tensors() {
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();

@@ -93,9 +93,58 @@ enum Stratify {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = logging::parse_args();
     logging::init(args.verbosity);
     logging::exit_code(run(&args))
+}
+
+/// `--splits`: `all` (every split, the empty list of `NoiseConfig`), or
+/// comma-separated names, none empty: an empty value must never mean "all".
+fn parse_splits(text: &str) -> anyhow::Result<Vec<String>> {
+    if text.trim() == "all" {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = text.split(',').map(|s| s.trim().to_owned()).collect();
+    if names.iter().any(String::is_empty) {
+        bail!("--splits `{text}`: an empty split name; name the splits to corrupt (e.g. train) or `all`");
+    }
+    Ok(names)
+}
+
+/// Flags the chosen `--kind` (or stratification) never reads are refused.
+fn check_inert(args: &Args) -> anyhow::Result<()> {
+    let kind = kind_name(args.kind);
+    let only = |flag: &str, given: bool, applies: bool, to: &str| {
+        if given && !applies {
+            bail!("{flag} does not apply to --kind {kind}; it is read by --kind {to} only");
+        }
+        Ok(())
+    };
+    only(
+        "--class-map",
+        args.class_map.is_some(),
+        args.kind == Kind::Asymmetric,
+        "asymmetric",
+    )?;
+    only(
+        "--matrix",
+        args.matrix.is_some(),
+        args.kind == Kind::Transition,
+        "transition",
+    )?;
+    only(
+        "--column",
+        args.column.is_some(),
+        args.kind == Kind::Column,
+        "column",
+    )?;
+    only(
+        "--stratify",
+        args.stratify.is_some(),
+        matches!(args.kind, Kind::Symmetric | Kind::Asymmetric),
+        "symmetric and asymmetric",
+    )?;
+    Ok(())
 }
 
 /// The flag's spelling of `kind` (`caption-swap`), not its Rust name.
@@ -107,6 +156,14 @@ fn kind_name(kind: Kind) -> String {
 
 fn run(args: &Args) -> anyhow::Result<()> {
     nml_noise::check_paths(&args.input, &args.output)?;
+    nml_core::guard::Io::new()
+        .input("--input", &args.input)
+        .inputs("--class-map", args.class_map.iter())
+        .inputs("--matrix", args.matrix.iter())
+        .output("--output", &args.output)
+        .output("--output", summary_path(&args.output))
+        .check()?;
+    check_inert(args)?;
     let needs_ratio = matches!(
         args.kind,
         Kind::Symmetric | Kind::Uniform | Kind::Asymmetric | Kind::CaptionSwap
@@ -163,15 +220,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 .context("--kind column needs --column NAME")?,
         },
     };
-    let splits = if args.splits == "all" {
-        Vec::new()
-    } else {
-        args.splits
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect()
-    };
+    let splits = parse_splits(&args.splits)?;
     let config = NoiseConfig {
         kind,
         seed: args.seed,

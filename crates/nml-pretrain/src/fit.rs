@@ -176,12 +176,21 @@ pub(crate) fn train<O: Objective>(
         Start::Todo(run) => *run,
     };
     let c = config.common();
+    tracing::info!(out = %paths.out.display(), namespace, epochs = c.epochs, device = %device_name(device), "pre-training");
     let data = load_run_data(paths, &c.train_split, &c.test_split, c.input_size, c.resize)?;
     let (objective, record) = make(run, data)?;
     objective.run().write_record(record)?;
     let info = fit(&objective)?;
     nml_core::write_json_atomic(paths.out.join("model.json"), &info)?;
     Ok(info)
+}
+
+/// `cpu` or `cuda:N`, as `--device` spells it.
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        _ => "cpu".to_owned(),
+    }
 }
 
 /// Trains `objective` on batches of its training images, from the resume

@@ -58,9 +58,9 @@ struct Args {
     /// Peak learning rate (after warm-up); default 0.1 (SGD), 1e-3 (contrastive, AdamW)
     #[arg(long)]
     lr: Option<f64>,
-    /// SGD momentum
-    #[arg(long, default_value_t = 0.9)]
-    momentum: f64,
+    /// SGD momentum (default 0.9)
+    #[arg(long)]
+    momentum: Option<f64>,
     /// Use plain momentum instead of Nesterov's
     #[arg(long)]
     no_nesterov: bool,
@@ -70,9 +70,9 @@ struct Args {
     /// Linear warm-up length in epochs, then cosine decay to 0
     #[arg(long, default_value_t = 1.0)]
     warmup_epochs: f64,
-    /// Label smoothing of the cross-entropy (0: off)
-    #[arg(long, default_value_t = 0.0)]
-    label_smoothing: f64,
+    /// Label smoothing of the cross-entropy (default 0: off)
+    #[arg(long)]
+    label_smoothing: Option<f64>,
     /// Random-crop padding in pixels (0: no crop)
     #[arg(long, default_value_t = 4)]
     crop_padding: i64,
@@ -94,24 +94,24 @@ struct Args {
     /// Split of the test manifest to evaluate on
     #[arg(long, default_value = "test")]
     test_split: String,
-    /// bf16 autocast on CUDA (ignored on the CPU)
+    /// bf16 autocast on CUDA (refused on the CPU)
     #[arg(long)]
     amp: bool,
     /// Also checkpoint every N steps inside an epoch (0: at epoch ends only)
     #[arg(long, default_value_t = 0)]
     checkpoint_every_steps: usize,
-    /// Contrastive: dimension of the joint image–text space
-    #[arg(long, default_value_t = 128)]
-    embed_dim: i64,
-    /// Contrastive: width of the text tower
-    #[arg(long, default_value_t = 256)]
-    text_width: i64,
-    /// Contrastive: tokens per caption (longer captions are truncated with a warning)
-    #[arg(long, default_value_t = 32)]
-    context: usize,
-    /// Contrastive: initial temperature (learned)
-    #[arg(long, default_value_t = 0.07)]
-    temperature: f64,
+    /// Contrastive: dimension of the joint image–text space (default 128)
+    #[arg(long)]
+    embed_dim: Option<i64>,
+    /// Contrastive: width of the text tower (default 256)
+    #[arg(long)]
+    text_width: Option<i64>,
+    /// Contrastive: tokens per caption, longer captions truncated with a warning (default 32)
+    #[arg(long)]
+    context: Option<usize>,
+    /// Contrastive: initial temperature, learned (default 0.07)
+    #[arg(long)]
+    temperature: Option<f64>,
     /// Contrastive: zero-shot prompt template with {} for the class name (repeatable)
     #[arg(long = "prompt")]
     prompts: Vec<String>,
@@ -149,15 +149,72 @@ fn common(a: &Args) -> Common {
     }
 }
 
+/// Every file of the run checked against the inputs, and flags that cannot
+/// act, before anything is read or written.
+fn check_request(a: &Args) -> anyhow::Result<()> {
+    if a.prompts.iter().any(|p| p.trim().is_empty()) {
+        anyhow::bail!(
+            "--prompt: empty; a prompt template holds text with `{{}}` for the class name"
+        );
+    }
+    let contrastive = a.objective == Objective::Contrastive;
+    for (flag, given, theirs) in [
+        ("--prompt", !a.prompts.is_empty(), true),
+        ("--embed-dim", a.embed_dim.is_some(), true),
+        ("--text-width", a.text_width.is_some(), true),
+        ("--context", a.context.is_some(), true),
+        ("--temperature", a.temperature.is_some(), true),
+        ("--momentum", a.momentum.is_some(), false),
+        ("--no-nesterov", a.no_nesterov, false),
+        ("--label-smoothing", a.label_smoothing.is_some(), false),
+    ] {
+        if given && theirs != contrastive {
+            let objective = if theirs { "contrastive" } else { "supervised" };
+            anyhow::bail!("{flag} applies to --objective {objective} only");
+        }
+    }
+    for (flag, split) in [
+        ("--train-split", &a.train_split),
+        ("--test-split", &a.test_split),
+    ] {
+        if split.trim().is_empty() {
+            anyhow::bail!("{flag}: empty; name a split");
+        }
+    }
+    let mut io = nml_core::guard::Io::new()
+        .input("--train", &a.train)
+        .inputs("--test", a.test.iter())
+        .folder("--out", &a.out);
+    let mut files = vec![
+        "model.safetensors",
+        "model.json",
+        "config.json",
+        "metrics.csv",
+        "resume.safetensors",
+    ];
+    if a.objective == Objective::Contrastive {
+        files.push("text.safetensors");
+    }
+    for file in files {
+        io = io.output("--out", a.out.join(file));
+    }
+    io.check()?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = logging::parse_args();
     logging::init(args.verbosity);
     logging::exit_code(run(args))
 }
 
 fn run(a: Args) -> anyhow::Result<()> {
     nml_torch::configure_threads(a.threads);
+    check_request(&a)?;
     let device = nml_torch::resolve_device(a.device)?;
+    if a.amp && !device.is_cuda() {
+        anyhow::bail!("--amp: autocast runs on CUDA only and the device is the CPU; drop --amp");
+    }
     if a.objective == Objective::Contrastive {
         return run_contrastive(a, device);
     }
@@ -166,14 +223,13 @@ fn run(a: Args) -> anyhow::Result<()> {
         common: common(&a),
         sgd: SgdConfig {
             lr: a.lr.unwrap_or(0.1),
-            momentum: a.momentum,
+            momentum: a.momentum.unwrap_or(0.9),
             nesterov: !a.no_nesterov,
             weight_decay: a.weight_decay.unwrap_or(5e-4),
             warmup_epochs: a.warmup_epochs,
         },
-        label_smoothing: a.label_smoothing,
+        label_smoothing: a.label_smoothing.unwrap_or(0.0),
     };
-    tracing::info!(arch = %config.arch, device = ?device, epochs = config.common.epochs, "pre-training");
     let paths = RunPaths {
         train: a.train,
         test: a.test,
@@ -197,14 +253,13 @@ fn run_contrastive(a: Args, device: tch::Device) -> anyhow::Result<()> {
     config.lr = a.lr.unwrap_or(config.lr);
     config.weight_decay = a.weight_decay.unwrap_or(config.weight_decay);
     config.warmup_epochs = a.warmup_epochs;
-    config.embed_dim = a.embed_dim;
-    config.text_width = a.text_width;
-    config.context = a.context;
-    config.init_temperature = a.temperature;
+    config.embed_dim = a.embed_dim.unwrap_or(config.embed_dim);
+    config.text_width = a.text_width.unwrap_or(config.text_width);
+    config.context = a.context.unwrap_or(config.context);
+    config.init_temperature = a.temperature.unwrap_or(config.init_temperature);
     if !a.prompts.is_empty() {
         config.prompts = a.prompts;
     }
-    tracing::info!(arch = %config.arch, device = ?device, epochs = config.common.epochs, "contrastive pre-training");
     let paths = RunPaths {
         train: a.train,
         test: a.test,

@@ -58,6 +58,9 @@ pub(crate) fn start<I: DeserializeOwned>(
         return Ok(Start::Finished(info));
     }
     let resume_path = resume_path(&paths.out, resume)?;
+    if resume && resume_path.exists() {
+        check_resume_key(&resume_path, &key)?;
+    }
     Ok(Start::Todo(Box::new(Run {
         key,
         paths: paths.clone(),
@@ -124,6 +127,20 @@ fn resume_path(out: &Path, resume: bool) -> Result<PathBuf> {
         )));
     }
     Ok(path)
+}
+
+/// Refuses a resume checkpoint made under another key before anything of
+/// the run is written (its `config.json` included).
+fn check_resume_key(path: &Path, key: &str) -> Result<()> {
+    let description = nml_models::checkpoint::description(path)?;
+    let saved = description.get("key").and_then(|k| k.as_str());
+    if saved != Some(key) {
+        return Err(PretrainError::Checkpoint(format!(
+            "{} was made with another config or other data; delete the folder or rerun the original command",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A run's key in `namespace`: its config and the hashes of its manifests.

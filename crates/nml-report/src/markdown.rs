@@ -24,6 +24,11 @@ pub const ABLATION: [(&str, &str); 6] = [
 
 pub(crate) const METHODS: [(&str, &str); 3] = [("lp", "LP"), ("mlp", "MLP"), ("nmtune", "NMTune")];
 
+/// The tables `write_report` writes under `results/`, as `<stem>.parquet`.
+pub const RESULT_TABLES: [&str; 7] = [
+    "pretrain", "spectral", "tuning", "summary", "ablation", "claims", "timings",
+];
+
 /// Reads `run` and the tables it lists under `dir`; writes `dir/REPORT.md`,
 /// `dir/figures/*` and `dir/results/*.parquet`. Returns the claims.
 pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Checked>> {

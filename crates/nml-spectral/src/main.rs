@@ -52,7 +52,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = logging::parse_args();
     logging::init(args.verbosity);
     logging::exit_code(run(args))
 }
@@ -65,6 +65,25 @@ fn run(a: Args) -> anyhow::Result<()> {
             a.features.len()
         );
     }
+    if a.names.iter().any(|n| n.trim().is_empty()) {
+        anyhow::bail!("--name: empty; give each table a name, or leave --name out");
+    }
+    for (flag, value) in [("--split", Some(&a.split)), ("--domain", a.domain.as_ref())] {
+        if value.is_some_and(|v| v.trim().is_empty()) {
+            anyhow::bail!("{flag}: empty; name a split or domain");
+        }
+    }
+    let mut io = nml_core::guard::Io::new().inputs("--features", a.features.iter());
+    if let Some(out) = &a.out {
+        io = io.folder("--out", out);
+        for file in output_paths(out) {
+            io = io.output("--out", file);
+        }
+        for ext in ["png", "svg"] {
+            io = io.output("--out", out.join("spectrum").with_extension(ext));
+        }
+    }
+    io.check()?;
     let config = SpectralConfig {
         normalize: a.normalize,
         center: a.center,

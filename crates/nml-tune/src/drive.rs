@@ -1,7 +1,9 @@
 //! How `nml-tune` trains its heads: one per seed with the flags' settings, or
 //! chosen on validation rows from a grid; how it saves them, and what it records of its inputs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 use nml_tune::encoder::{tune_encoder_head, EncoderRequest};
 use nml_tune::train::load;
@@ -11,8 +13,7 @@ use crate::{select_rows, Args};
 
 /// Where validation rows come from (`--val-split` or `--val-fraction`).
 pub(crate) struct Validation<'a> {
-    pub train_path: &'a std::path::Path,
-    pub train_split: &'a str,
+    pub train_path: &'a Path,
     pub train_domain: Option<&'a str>,
     pub val_split: Option<&'a str>,
     pub val_fraction: Option<f64>,
@@ -60,32 +61,43 @@ pub(crate) fn trained_heads(
     Ok(heads)
 }
 
-/// Selection on validation rows: every grid point trained and scored on them
-/// (the eval tables are not read), then the chosen heads evaluated on `evals`.
-pub(crate) fn selected_heads(
+/// The rows selection trains on and the rows it scores on: `--val-split`'s
+/// rows of the training table (same domain), or `--val-fraction` of each
+/// class held out with the first seed; checked like any eval table against
+/// the rows they validate (non-empty, same classes and dimension).
+pub(crate) fn validation_rows(
     v: &Validation,
-    config: &TuneConfig,
-    grid: &[(select::GridKey, Vec<f64>)],
     table: &nml_core::FeatureTable,
-    evals: &[(String, PathBuf, nml_core::FeatureTable)],
-    seeds: &[u64],
-    device: tch::Device,
-) -> anyhow::Result<Chosen> {
+    first_seed: u64,
+) -> anyhow::Result<(nml_core::FeatureTable, (PathBuf, nml_core::FeatureTable))> {
     let path = v.train_path.to_owned();
     let (fit_rows, val) = match (v.val_split, v.val_fraction) {
         (Some(split), _) => {
-            if split == v.train_split {
-                anyhow::bail!("--val-split `{split}` is the training split");
-            }
             let val = select_rows(load(&path)?, Some(split), v.train_domain).eval_view();
             if val.is_empty() {
                 anyhow::bail!("{}: no rows in validation split `{split}`", path.display());
             }
             (table.clone(), val)
         }
-        (None, Some(fraction)) => select::hold_out_fraction(table, fraction, seeds[0])?,
+        (None, Some(fraction)) => select::hold_out_fraction(table, fraction, first_seed)?,
         (None, None) => unreachable!("checked: validating"),
     };
+    let evals = [("validation".to_owned(), path.clone(), val)];
+    nml_tune::train::check_inputs(&fit_rows.eval_view(), &evals)?;
+    let [(_, _, val)] = evals;
+    Ok((fit_rows, (path, val)))
+}
+
+/// Selection on validation rows: every grid point trained and scored on them
+/// (the eval tables are not read), then the chosen heads evaluated on `evals`.
+pub(crate) fn selected_heads(
+    config: &TuneConfig,
+    grid: &[(select::GridKey, Vec<f64>)],
+    (fit_rows, (path, val)): (nml_core::FeatureTable, (PathBuf, nml_core::FeatureTable)),
+    evals: &[(String, PathBuf, nml_core::FeatureTable)],
+    seeds: &[u64],
+    device: tch::Device,
+) -> anyhow::Result<Chosen> {
     let mut selected = select::select(
         config,
         grid,
@@ -109,10 +121,91 @@ pub(crate) fn selected_heads(
     })
 }
 
+/// Every file `nml-tune` reads and writes, for the check before any work.
+pub(crate) fn io(
+    a: &Args,
+    out: &Path,
+    evals: &[crate::EvalSpec],
+    method: nml_tune::Method,
+    seeds: &[u64],
+    validating: bool,
+) -> nml_core::guard::Io {
+    let mut io = nml_core::guard::Io::new()
+        .inputs("--train", a.train.iter())
+        .inputs("--train-labels", a.train_labels.iter())
+        .inputs("--manifest", a.manifest.iter())
+        .inputs("--eval", evals.iter().map(|e| &e.path));
+    if let Some(encoder) = &a.encoder {
+        io = io.input("--encoder", encoder);
+        if encoder.is_dir() {
+            io = io
+                .input("--encoder", encoder.join("model.safetensors"))
+                .input("--encoder", encoder.join("model.json"));
+        }
+    }
+    io = io.folder("--out", out);
+    for file in ["results.parquet", "results.csv", "summary.json"] {
+        io = io.output("--out", out.join(file));
+    }
+    if validating {
+        io = io.output("--out", out.join("grid.parquet"));
+    }
+    head_outputs(io, out, method, seeds)
+}
+
+/// The files every head of `seeds` writes under `out`.
+pub(crate) fn head_outputs(
+    mut io: nml_core::guard::Io,
+    out: &Path,
+    method: nml_tune::Method,
+    seeds: &[u64],
+) -> nml_core::guard::Io {
+    for &seed in seeds {
+        let dir = saved::head_dir(out, method, seed);
+        io = io
+            .folder("--out", &dir)
+            .output("--out", dir.join("head.safetensors"))
+            .output("--out", dir.join("head.json"));
+    }
+    io
+}
+
+/// After a run into a used `--out`: the heads of an earlier run (folders of
+/// `heads/` holding a `head.json`, other than this run's) and, when this run
+/// selected nothing, an earlier `grid.parquet` are removed, so the folder
+/// describes this run alone. Files nml-tune does not write are kept.
+pub(crate) fn remove_stale(
+    out: &Path,
+    method: nml_tune::Method,
+    seeds: &[u64],
+    selected: bool,
+) -> anyhow::Result<()> {
+    let kept: Vec<PathBuf> = seeds
+        .iter()
+        .map(|&s| saved::head_dir(out, method, s))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(out.join("heads")) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.join("head.json").is_file() && !kept.contains(&path) {
+                std::fs::remove_dir_all(&path)
+                    .with_context(|| format!("{}: cannot remove a stale head", path.display()))?;
+                tracing::info!(head = %path.display(), "removed a head of an earlier run");
+            }
+        }
+    }
+    let grid = out.join("grid.parquet");
+    if !selected && grid.is_file() {
+        std::fs::remove_file(&grid)
+            .with_context(|| format!("{}: cannot remove a stale grid", grid.display()))?;
+    }
+    Ok(())
+}
+
 /// Writes every trained head (OUT/heads/<method>-seed<k>) with its record.
 pub(crate) fn save_heads(
-    train_path: Option<&std::path::Path>,
-    out: &std::path::Path,
+    train_path: Option<&Path>,
+    out: &Path,
     config: &TuneConfig,
     train: Option<&nml_core::FeatureTable>,
     evals: &[(String, PathBuf, nml_core::FeatureTable)],
@@ -128,9 +221,11 @@ pub(crate) fn save_heads(
         .and_then(saved::source_hash)
         .or_else(|| evals.first().and_then(|e| saved::source_hash(&e.2)));
     for (seed, tuned) in heads {
-        let class_names = train
-            .and_then(|t| t.class_names.clone())
-            .or_else(|| evals.first().and_then(|e| e.2.class_names.clone()))
+        // The classes the head was trained on (the manifest's with --encoder), checked
+        // against every eval table's; ids when the training rows carry no names.
+        let class_names = tuned
+            .class_names
+            .clone()
             .unwrap_or_else(|| (0..tuned.classes).map(|c| c.to_string()).collect());
         let record = saved::HeadRecord {
             format: saved::FORMAT.to_owned(),
@@ -152,6 +247,7 @@ pub(crate) fn save_heads(
                     .map(|r| r.validation_accuracy)
             }),
             code_version: env!("CARGO_PKG_VERSION").to_owned(),
+            weights_hash: None,
         };
         saved::save(&saved::head_dir(out, method, *seed), &tuned.vs, &record)?;
     }

@@ -15,7 +15,7 @@ use nml_models::{image, Augment};
 use tch::{Device, Tensor};
 
 use crate::source::{Batch, Source};
-use crate::train::{check_evals, evaluate, fit, EvalResult, TuneConfig};
+use crate::train::{check_eval_classes, check_evals, evaluate, fit, EvalResult, TuneConfig};
 use crate::{Result, TuneError};
 
 /// Trains one head (one seed) with the backbone in the loop and evaluates it
@@ -51,6 +51,7 @@ pub fn tune_encoder_head(
         }
     }
     check_evals(evals, encoder.dim(), rows.classes)?;
+    check_eval_classes(Some(&rows.class_names), evals)?;
     let (vs, head) = fit(
         config,
         &mut encoder,
@@ -67,6 +68,7 @@ pub fn tune_encoder_head(
         vs,
         head,
         classes: rows.classes,
+        class_names: Some(rows.class_names),
         results,
     })
 }
@@ -101,6 +103,8 @@ pub struct EncoderRequest<'a> {
 pub struct EncoderRows {
     pub labels: Vec<i64>,
     pub classes: usize,
+    /// The manifest's class names, in label order.
+    pub class_names: Vec<String>,
     /// blake3 of the weights: eval tables must come from the same backbone.
     pub model_hash: String,
 }
@@ -159,6 +163,7 @@ impl Encoder {
         let rows = EncoderRows {
             labels,
             classes: manifest.class_names.len(),
+            class_names: manifest.class_names.clone(),
             model_hash,
         };
         Ok((encoder, rows))

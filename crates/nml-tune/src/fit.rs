@@ -136,10 +136,11 @@ fn training_table(a: &FitArgs) -> anyhow::Result<(PathBuf, FeatureTable)> {
 
 pub fn run(a: &FitArgs) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
-    if a.out.exists() && !a.out.is_dir() {
-        anyhow::bail!("--out {}: exists and is not a folder", a.out.display());
+    if a.labels.is_some() && a.embeddings.is_none() {
+        anyhow::bail!(
+            "--labels labels the rows of --embeddings; a --features table carries its own labels"
+        );
     }
-    let device = nml_torch::resolve_device(a.device)?;
     let seeds = parse_seeds(&a.seeds)?;
     let mut config = TuneConfig::new(a.method);
     config.epochs = a.epochs;
@@ -154,15 +155,24 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
         .map(|g| select::parse_grid(g))
         .collect::<Result<Vec<_>, _>>()?;
     select::combinations(&config, &grid)?;
+    let io = nml_core::guard::Io::new()
+        .inputs("--embeddings", a.embeddings.iter())
+        .inputs("--labels", a.labels.iter())
+        .inputs("--features", a.features.iter())
+        .folder("--out", &a.out)
+        .output("--out", a.out.join("grid.parquet"))
+        .output("--out", a.out.join("summary.json"));
+    drive::head_outputs(io, &a.out, a.method, &seeds).check()?;
+    let device = nml_torch::resolve_device(a.device)?;
     let (path, table) = training_table(a)?;
     let validation = drive::Validation {
         train_path: &path,
-        train_split: "train",
         train_domain: None,
         val_split: None,
         val_fraction: Some(a.val_fraction),
     };
-    let chosen = drive::selected_heads(&validation, &config, &grid, &table, &[], &seeds, device)?;
+    let rows = drive::validation_rows(&validation, &table, seeds[0])?;
+    let chosen = drive::selected_heads(&config, &grid, rows, &[], &seeds, device)?;
     drive::save_heads(
         Some(&path),
         &a.out,
@@ -183,6 +193,7 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
         "validation_accuracy": chosen.selected.validation_accuracy,
     });
     nml_core::write_json_atomic(a.out.join("summary.json"), &summary)?;
+    drive::remove_stale(&a.out, a.method, &seeds, true)?;
     let head = nml_tune::saved::head_dir(&a.out, a.method, seeds[0]);
     #[allow(clippy::print_stdout)] // the choice is this command's answer
     {

@@ -104,9 +104,9 @@ struct Args {
     /// Dominant-singular-value weight (nmtune default 0.001)
     #[arg(long)]
     svd_weight: Option<f64>,
-    /// How many top singular values the SVD term raises
-    #[arg(long, default_value_t = 5)]
-    svd_topk: i64,
+    /// How many top singular values the SVD term raises (default 5)
+    #[arg(long)]
+    svd_topk: Option<i64>,
     /// z = h(f) instead of z = s*h(f) + f
     #[arg(long)]
     no_residual: bool,
@@ -175,9 +175,9 @@ struct EncoderArgs {
     /// With --encoder: the checkpoint is a published weights file of this architecture
     #[arg(long, requires = "encoder")]
     arch: Option<nml_models::Arch>,
-    /// With --encoder --arch: input normalisation, `imagenet` or `M,M,M/S,S,S`
-    #[arg(long, default_value = "imagenet")]
-    normalize: String,
+    /// With --encoder --arch: input normalisation, `imagenet` (default) or `M,M,M/S,S,S`
+    #[arg(long, requires = "arch")]
+    normalize: Option<String>,
     /// With --encoder --arch: input side in pixels (default: the architecture's native one)
     #[arg(long, requires = "arch")]
     input_size: Option<u32>,
@@ -198,7 +198,9 @@ impl EncoderArgs {
             .map(|arch| -> anyhow::Result<_> {
                 Ok(nml_features::backbone::Pretrained {
                     arch,
-                    normalize: nml_features::backbone::parse_normalize(&self.normalize)?,
+                    normalize: nml_features::backbone::parse_normalize(
+                        self.normalize.as_deref().unwrap_or("imagenet"),
+                    )?,
                     input_size: self.input_size,
                 })
             })
@@ -207,7 +209,7 @@ impl EncoderArgs {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = logging::parse_args();
     match args.command {
         Some(Command::Predict(p)) => {
             logging::init(p.verbosity);
@@ -226,13 +228,9 @@ fn main() -> ExitCode {
 
 fn run(a: Args) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
-    let device = nml_torch::resolve_device(a.device)?;
     let out = a.out.clone().expect("clap: --out is required");
     let config = config_of(&a)?;
     let seeds = parse_seeds(&a.seeds)?;
-    if out.exists() && !out.is_dir() {
-        anyhow::bail!("--out {}: exists and is not a folder", out.display());
-    }
     let validating = a.val_split.is_some() || a.val_fraction.is_some();
     let specs = if validating && a.grids.is_empty() {
         select::default_grid(config.method)
@@ -251,9 +249,13 @@ fn run(a: Args) -> anyhow::Result<()> {
             "--val-split and --val-fraction select on cached features; use --train, not --encoder"
         );
     }
+    check_splits(&a)?;
     // Every combination is checked before anything trains.
     select::combinations(&config, &grid)?;
-    let evals = eval_tables(&a.evals)?;
+    let eval_specs = parse_evals(&a.evals)?;
+    drive::io(&a, &out, &eval_specs, config.method, &seeds, validating).check()?;
+    let device = nml_torch::resolve_device(a.device)?;
+    let evals = eval_tables(eval_specs)?;
     let (train, relabelled) = match &a.train {
         Some(path) => {
             let (table, relabelled) = train_table(&a, path)?;
@@ -261,6 +263,20 @@ fn run(a: Args) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
+    // One validation of the inputs, whichever mode trains: the training rows
+    // against every eval table (classes, dimension, labels, empty tables).
+    if let Some(table) = &train {
+        nml_tune::train::check_inputs(&table.eval_view(), &evals)?;
+    }
+    if let (Some(r), Some(labels)) = (&relabelled, &a.train_labels) {
+        tracing::info!(
+            rows = r.rows,
+            changed = r.changed,
+            rate = format!("{:.4}", r.rate()),
+            "training labels from {}",
+            labels.display()
+        );
+    }
     let (config, heads, selected) = if validating {
         let table = train.as_ref().expect("checked: validation needs --train");
         let validation = drive::Validation {
@@ -268,13 +284,12 @@ fn run(a: Args) -> anyhow::Result<()> {
                 .train
                 .as_deref()
                 .expect("checked: validation needs --train"),
-            train_split: &a.train_split,
             train_domain: a.train_domain.as_deref(),
             val_split: a.val_split.as_deref(),
             val_fraction: a.val_fraction,
         };
-        let chosen =
-            drive::selected_heads(&validation, &config, &grid, table, &evals, &seeds, device)?;
+        let rows = drive::validation_rows(&validation, table, seeds[0])?;
+        let chosen = drive::selected_heads(&config, &grid, rows, &evals, &seeds, device)?;
         (chosen.config, chosen.heads, Some(chosen.selected))
     } else {
         let heads = drive::trained_heads(&a, &config, train.as_ref(), &evals, &seeds, device)?;
@@ -305,8 +320,34 @@ fn run(a: Args) -> anyhow::Result<()> {
         tracing::info!(chosen = %select::describe(&s.label), validation = format!("{:.4}", s.validation_accuracy), "selected on validation");
     }
     results::write(&out, &config, &all, inputs)?;
+    drive::remove_stale(&out, config.method, &seeds, selected.is_some())?;
     for s in results::summarise(&all) {
         tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
+    }
+    Ok(())
+}
+
+/// Split and domain flags that cannot select what they say: validation rows
+/// inside the training rows, or a flag given an empty name.
+fn check_splits(a: &Args) -> anyhow::Result<()> {
+    for (flag, value) in [
+        ("--train-split", Some(a.train_split.as_str())),
+        ("--train-domain", a.train_domain.as_deref()),
+        ("--val-split", a.val_split.as_deref()),
+    ] {
+        if value.is_some_and(|v| v.trim().is_empty()) {
+            anyhow::bail!("{flag}: empty; name a split or domain");
+        }
+    }
+    if let Some(val) = &a.val_split {
+        if *val == a.train_split {
+            anyhow::bail!("--val-split `{val}` is the training split");
+        }
+        if a.train_split == "all" {
+            anyhow::bail!(
+                "--val-split `{val}`: --train-split all trains on the validation rows too; name the training split"
+            );
+        }
     }
     Ok(())
 }
@@ -322,13 +363,24 @@ fn config_of(a: &Args) -> anyhow::Result<TuneConfig> {
     config.mse_weight = a.mse_weight.unwrap_or(config.mse_weight);
     config.cov_weight = a.cov_weight.unwrap_or(config.cov_weight);
     config.svd_weight = a.svd_weight.unwrap_or(config.svd_weight);
-    config.svd_topk = a.svd_topk;
+    config.svd_topk = a.svd_topk.unwrap_or(config.svd_topk);
     config.residual = !a.no_residual;
     if method == Method::Lp
-        && (config.mse_weight != 0.0 || config.cov_weight != 0.0 || config.svd_weight != 0.0)
+        && (config.mse_weight != 0.0
+            || config.cov_weight != 0.0
+            || config.svd_weight != 0.0
+            || a.svd_topk.is_some())
     {
         anyhow::bail!(
             "the regularisers act on the MLP's z; use --method nmtune (or mlp) with them"
+        );
+    }
+    if method == Method::Lp && a.no_residual {
+        anyhow::bail!("--no-residual: the linear probe has no residual (z = f); drop it or use --method mlp or nmtune");
+    }
+    if a.svd_topk.is_some() && config.svd_weight == 0.0 {
+        anyhow::bail!(
+            "--svd-topk: the singular-value term is off (--svd-weight 0); it would change nothing"
         );
     }
     config.validate()?;
@@ -371,17 +423,7 @@ fn train_table(
         );
     }
     let relabelled = match &a.train_labels {
-        Some(labels) => {
-            let r = nml_tune::labels::relabel(&mut train, labels)?;
-            tracing::info!(
-                rows = r.rows,
-                changed = r.changed,
-                rate = format!("{:.4}", r.rate()),
-                "training labels from {}",
-                labels.display()
-            );
-            Some(r)
-        }
+        Some(labels) => Some(nml_tune::labels::relabel(&mut train, labels)?),
         None => None,
     };
     Ok((train, relabelled))
@@ -404,9 +446,9 @@ pub(crate) fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
 }
 
 /// One `--eval NAME=PATH[:SPLIT[:DOMAIN]]`: every part present is non-empty.
-struct EvalSpec<'a> {
+pub(crate) struct EvalSpec<'a> {
     name: &'a str,
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     split: &'a str,
     domain: Option<&'a str>,
 }
@@ -440,9 +482,8 @@ impl<'a> EvalSpec<'a> {
     }
 }
 
-/// `NAME=PATH[:SPLIT[:DOMAIN]]` specs as eval-view tables; every spec is
-/// checked (and names are distinct) before any table is read.
-fn eval_tables(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf, nml_core::FeatureTable)>> {
+/// Every `--eval` spec parsed, names distinct, before any table is read.
+fn parse_evals(specs: &[String]) -> anyhow::Result<Vec<EvalSpec<'_>>> {
     let parsed = specs
         .iter()
         .map(|s| EvalSpec::parse(s))
@@ -452,6 +493,13 @@ fn eval_tables(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf, nml_cor
             anyhow::bail!("--eval: the name `{}` is used twice", spec.name);
         }
     }
+    Ok(parsed)
+}
+
+/// Parsed `--eval` specs as eval-view tables.
+fn eval_tables(
+    parsed: Vec<EvalSpec<'_>>,
+) -> anyhow::Result<Vec<(String, PathBuf, nml_core::FeatureTable)>> {
     let mut evals = Vec::new();
     for spec in parsed {
         let split = spec.split;

@@ -9,12 +9,13 @@ use crate::PredictArgs;
 
 pub fn run(a: &PredictArgs) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
-    if a.out.is_dir() {
-        anyhow::bail!(
-            "--out {}: is a folder; name the predictions file to write",
-            a.out.display()
-        );
-    }
+    nml_core::guard::Io::new()
+        .input("--features", &a.features)
+        .input("--head", &a.head)
+        .input("--head", a.head.join("head.json"))
+        .input("--head", a.head.join("head.safetensors"))
+        .output("--out", &a.out)
+        .check()?;
     let device = nml_torch::resolve_device(a.device)?;
     let (record, _vs, head) = saved::load(&a.head, device)?;
     let is_npy = a

@@ -14,8 +14,11 @@ use crate::model::{Head, Method};
 use crate::train::TuneConfig;
 use crate::{Result, TuneError};
 
-/// The format tag of `head.json`.
-pub const FORMAT: &str = "nml-head/1";
+/// The format tag of `head.json`: `nml-head/2` pins the weights' hash.
+pub const FORMAT: &str = "nml-head/2";
+
+/// The tag of records written before the weights' hash; still read, unpinned.
+const FORMAT_UNPINNED: &str = "nml-head/1";
 
 /// Everything needed to rebuild a head and to check what it may be applied to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +42,9 @@ pub struct HeadRecord {
     pub validation_accuracy: Option<f64>,
     /// `nml-tune` version that wrote it.
     pub code_version: String,
+    /// blake3 of `head.safetensors` as written beside this record (set by [`save`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_hash: Option<String>,
 }
 
 /// The source a feature table's vectors came from: its backbone or embedding file.
@@ -56,13 +62,18 @@ pub fn head_dir(out: &Path, method: Method, seed: u64) -> PathBuf {
         .join(format!("{}-seed{seed}", method.name()))
 }
 
-/// Writes `head.safetensors` and `head.json` into `dir`.
+/// Writes `head.safetensors` and `head.json` into `dir`; the record written
+/// pins the weights file's hash.
 pub fn save(dir: &Path, vs: &nn::VarStore, record: &HeadRecord) -> Result<()> {
     let tensors = nml_models::checkpoint::named_variables(vs);
     let description = serde_json::to_value(record).map_err(nml_core::CoreError::from)?;
-    nml_models::checkpoint::save(&dir.join("head.safetensors"), &tensors, &description)
+    let weights = dir.join("head.safetensors");
+    nml_models::checkpoint::save(&weights, &tensors, &description)
         .map_err(|e| TuneError::Invalid(e.to_string()))?;
-    nml_core::write_json_atomic(dir.join("head.json"), record)?;
+    let mut record = record.clone();
+    record.format = FORMAT.to_owned();
+    record.weights_hash = Some(nml_core::hash_file(&weights)?.to_hex());
+    nml_core::write_json_atomic(dir.join("head.json"), &record)?;
     Ok(())
 }
 
@@ -73,7 +84,7 @@ pub fn load(dir: &Path, device: Device) -> Result<(HeadRecord, nn::VarStore, Hea
         .map_err(|e| TuneError::Invalid(format!("{}: cannot read: {e}", json.display())))?;
     let record: HeadRecord = serde_json::from_str(&text)
         .map_err(|e| TuneError::Invalid(format!("{}: not a head record: {e}", json.display())))?;
-    if record.format != FORMAT {
+    if record.format != FORMAT && record.format != FORMAT_UNPINNED {
         return Err(TuneError::Invalid(format!(
             "{}: format `{}`, expected {FORMAT}",
             json.display(),
@@ -98,12 +109,62 @@ pub fn load(dir: &Path, device: Device) -> Result<(HeadRecord, nn::VarStore, Hea
         record.config.scale_init,
     );
     let weights = dir.join("head.safetensors");
+    check_pinned(&record, &json, &weights)?;
     let (tensors, _) =
         nml_models::checkpoint::read(&weights).map_err(|e| TuneError::Invalid(e.to_string()))?;
     nml_models::checkpoint::load_into(&vs, &tensors, &weights)
         .map_err(|e| TuneError::Invalid(e.to_string()))?;
+    check_weights(&tensors, &weights)?;
     vs.freeze();
     Ok((record, vs, head))
+}
+
+/// The weights file must be the one the record was written with.
+fn check_pinned(record: &HeadRecord, json: &Path, weights: &Path) -> Result<()> {
+    let Some(pinned) = &record.weights_hash else {
+        if record.format == FORMAT {
+            return Err(TuneError::Invalid(format!(
+                "{}: no `weights_hash`; a {FORMAT} record pins its weights",
+                json.display()
+            )));
+        }
+        tracing::warn!(head = %json.display(), "a {FORMAT_UNPINNED} head: its weights are not pinned by a hash");
+        return Ok(());
+    };
+    let actual = nml_core::hash_file(weights)?.to_hex();
+    if actual != *pinned {
+        return Err(TuneError::Invalid(format!(
+            "{}: not the weights {} was written with (blake3 {} against {}); copy the head folder whole",
+            weights.display(),
+            json.display(),
+            &actual[..12],
+            &pinned[..pinned.len().min(12)]
+        )));
+    }
+    Ok(())
+}
+
+/// Every weight finite and every BatchNorm running variance positive, or the
+/// error names the tensor: such a head would predict NaN for every row.
+fn check_weights(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
+    for (name, t) in tensors {
+        if !t.is_floating_point() {
+            continue;
+        }
+        if t.isfinite().all().int64_value(&[]) == 0 {
+            return Err(TuneError::Invalid(format!(
+                "{}: `{name}` holds a value that is not finite",
+                path.display()
+            )));
+        }
+        if name.ends_with("running_var") && t.le(0.0).any().int64_value(&[]) != 0 {
+            return Err(TuneError::Invalid(format!(
+                "{}: `{name}` holds a variance that is not positive",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One head applied to `n` rows of `dim` features.

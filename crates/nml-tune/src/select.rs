@@ -114,6 +114,23 @@ impl GridKey {
         }
     }
 
+    /// Why this key cannot change the head trained from `base` under `grid`, if it cannot.
+    fn inert(self, base: &TuneConfig, grid: &[(GridKey, Vec<f64>)]) -> Option<&'static str> {
+        let regulariser = matches!(
+            self,
+            GridKey::MseWeight | GridKey::CovWeight | GridKey::SvdWeight | GridKey::SvdTopk
+        );
+        if regulariser && base.method == Method::Lp {
+            return Some("the regularisers act on the MLP's z and --method lp has none");
+        }
+        let svd_on = base.svd_weight != 0.0
+            || grid
+                .iter()
+                .any(|(k, v)| *k == GridKey::SvdWeight && v.iter().any(|&x| x != 0.0));
+        (self == GridKey::SvdTopk && !svd_on)
+            .then_some("the singular-value term is off (svd weight 0)")
+    }
+
     fn integral(self) -> bool {
         matches!(
             self,
@@ -182,6 +199,20 @@ pub fn combinations(
         if grid[..i].iter().any(|(k, _)| k == key) {
             return Err(TuneError::Invalid(format!(
                 "--grid: `{}` is given twice",
+                key.name()
+            )));
+        }
+    }
+    for (key, values) in grid {
+        if let Some(why) = key.inert(base, grid) {
+            return Err(TuneError::Invalid(format!(
+                "--grid {}: {why}, so every value would train the same head",
+                key.name()
+            )));
+        }
+        if values.is_empty() {
+            return Err(TuneError::Invalid(format!(
+                "--grid {}: no values",
                 key.name()
             )));
         }
@@ -391,6 +422,7 @@ pub fn select(
                     vs,
                     head,
                     classes,
+                    class_names: rows.class_names.clone(),
                     results: Vec::new(),
                 },
             )

@@ -140,6 +140,8 @@ pub struct Tuned {
     pub vs: nn::VarStore,
     pub head: Head,
     pub classes: usize,
+    /// The training rows' class names in label order, when they carry them.
+    pub class_names: Option<Vec<String>>,
     pub results: Vec<EvalResult>,
 }
 
@@ -163,6 +165,7 @@ pub fn tune_head(
         vs,
         head,
         classes,
+        class_names: rows.class_names.clone(),
         results,
     })
 }
@@ -309,7 +312,7 @@ pub(crate) fn check_views(two_view: bool, source: &dyn Source) -> Result<()> {
 
 /// The number of classes of `train`; errors name an empty, mis-sized or
 /// mislabelled eval table, or a training table too small to tune on.
-pub(crate) fn check_inputs(
+pub fn check_inputs(
     train: &FeatureTable,
     evals: &[(String, PathBuf, FeatureTable)],
 ) -> Result<usize> {
@@ -318,6 +321,11 @@ pub(crate) fn check_inputs(
         .as_ref()
         .map(Vec::len)
         .unwrap_or_else(|| train.label.iter().max().map_or(0, |m| *m as usize + 1));
+    if train.dim == 0 {
+        return Err(TuneError::Invalid(
+            "the training features have 0 dimensions; a head needs at least 1".to_owned(),
+        ));
+    }
     if train.len() < 2 {
         return Err(TuneError::Invalid(format!(
             "the training table has {} rows; tuning needs at least 2",
@@ -344,31 +352,45 @@ pub(crate) fn check_inputs(
         )));
     }
     check_evals(evals, train.dim, classes)?;
+    check_eval_classes(train.class_names.as_deref(), evals)?;
+    Ok(classes)
+}
+
+/// Errors name an eval table whose class list is not `ours` (the training
+/// rows' classes, in label order), when both tables carry one.
+pub fn check_eval_classes(
+    ours: Option<&[String]>,
+    evals: &[(String, PathBuf, FeatureTable)],
+) -> Result<()> {
+    let Some(ours) = ours else {
+        return Ok(());
+    };
     for (name, path, table) in evals {
-        if let (Some(ours), Some(theirs)) = (&train.class_names, &table.class_names) {
-            if ours != theirs {
-                let first = ours
-                    .iter()
-                    .zip(theirs)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(ours.len().min(theirs.len()));
-                return Err(TuneError::Invalid(format!(
-                    "eval set `{name}` ({}) has other classes than the training table: {} classes against {}, first difference at class {first} (`{}` against `{}`)",
-                    path.display(),
-                    theirs.len(),
-                    ours.len(),
-                    theirs.get(first).map_or("none", String::as_str),
-                    ours.get(first).map_or("none", String::as_str)
-                )));
-            }
+        let Some(theirs) = &table.class_names else {
+            continue;
+        };
+        if ours != theirs.as_slice() {
+            let first = ours
+                .iter()
+                .zip(theirs)
+                .position(|(a, b)| a != b)
+                .unwrap_or(ours.len().min(theirs.len()));
+            return Err(TuneError::Invalid(format!(
+                "eval set `{name}` ({}) has other classes than the training table: {} classes against {}, first difference at class {first} (`{}` against `{}`)",
+                path.display(),
+                theirs.len(),
+                ours.len(),
+                theirs.get(first).map_or("none", String::as_str),
+                ours.get(first).map_or("none", String::as_str)
+            )));
         }
     }
-    Ok(classes)
+    Ok(())
 }
 
 /// Errors name an eval table that is empty, of another dimension than the
 /// head's input, or labelled outside its classes.
-pub(crate) fn check_evals(
+pub fn check_evals(
     evals: &[(String, PathBuf, FeatureTable)],
     dim: usize,
     classes: usize,

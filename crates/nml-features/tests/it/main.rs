@@ -3,6 +3,7 @@
 mod extract; // extraction equals the model's features; the cache hits and invalidates
 mod import; // black-box embeddings: .npy and Parquet, and every kind of bad input
 mod pretrained; // published MobileNetV2 and CIFAR ResNet weights against PyTorch reference outputs
+mod refusals; // the refusal property over a table of hostile requests; writes sweep dead temporaries
 
 use std::path::{Path, PathBuf};
 

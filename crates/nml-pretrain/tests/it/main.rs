@@ -3,6 +3,7 @@
 mod contrastive; // image–text pre-training: zero-shot, caption swaps, resume, bad captions
 mod errors; // wrong architecture, damaged checkpoints, image sizes, config changes
 mod pytorch; // the checkpoint loads into the PyTorch reference module with equal outputs
+mod refusals; // the refusal property over a table of hostile requests
 mod resume; // a killed run resumes to the same weights as an uninterrupted one
 mod training; // learning on clean labels, and on labels that are all wrong
 

@@ -6,4 +6,5 @@ mod dist;
 mod fixtures;
 mod heads;
 mod inference;
+mod refusals; // the refusal property for the report binary
 mod report;

@@ -2,6 +2,7 @@
 //! bad feature tables.
 
 mod numpy; // singular values, SVE and LSVR against numpy.linalg.svd, each centring
+mod refusals; // the refusal property over a table of hostile requests
 mod tables; // the CLI's tables and its errors
 
 use nml_core::FeatureTable;

@@ -28,12 +28,18 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = logging::parse_args();
     logging::init(args.verbosity);
     logging::exit_code(run(&args))
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    if args.size < 1 {
+        bail!(
+            "--size {}: the check needs matrices of side 1 or more",
+            args.size
+        );
+    }
     nml_torch::configure_threads(None);
     let info = nml_torch::runtime_info();
     let mut out = String::new();

@@ -125,3 +125,25 @@ fn autocast_type_can_be_set_to_bfloat16() {
         );
     }
 }
+
+#[test]
+fn the_doctor_refuses_what_it_cannot_check_in_one_line() {
+    use nml_core::refusal::{check_refusals, Refusal};
+    let dir = std::env::temp_dir().join(format!("nml-doctor-refusals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        Refusal::new("an unknown device", ["--device", "tpu"], &["--device"]),
+        Refusal::new(
+            "a CUDA device that is not here",
+            ["--device", "cuda:63"],
+            &["cuda"],
+        ),
+        Refusal::new("an empty check", ["--size", "0"], &["--size"]),
+        Refusal::new("an unknown flag", ["--bogus"], &["--bogus"]),
+    ];
+    let result = check_refusals(Path::new(env!("CARGO_BIN_EXE_nml-doctor")), &dir, &cases);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(why) = result {
+        panic!("{why}");
+    }
+}

@@ -161,4 +161,18 @@ fn views_are_cached_and_tuned_on_and_the_encoder_runs_in_the_loop() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("another backbone"), "{err}");
+    // An eval table of other classes is refused in encoder mode as with cached
+    // features, and a head trained in the loop records the manifest's classes.
+    let mut renamed = evals.clone();
+    if let Some(names) = renamed[0].2.class_names.as_mut() {
+        names[0] = "not-a-class".to_owned();
+    }
+    let err = tune_encoder(&two_view, &request, &renamed, 0, Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("other classes"), "{err}");
+    let tuned =
+        nml_tune::encoder::tune_encoder_head(&two_view, &request, &evals, 0, Device::Cpu).unwrap();
+    let names = nml_core::Manifest::read(&manifest).unwrap().class_names;
+    assert_eq!(tuned.class_names, Some(names));
 }

@@ -36,7 +36,7 @@ fn saved_heads_predict_as_the_pytorch_module_does() {
             let record: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(head.join("head.json")).unwrap())
                     .unwrap();
-            assert_eq!(record["format"], "nml-head/1");
+            assert_eq!(record["format"], "nml-head/2");
             assert_eq!(record["method"], method);
             assert_eq!(record["seed"], seed);
             assert_eq!(record["dim"], 6);
