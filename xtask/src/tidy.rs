@@ -130,11 +130,53 @@ fn architecture_and_readme_name_every_crate() {
             "README.md must document `{command}`"
         );
     }
+    check_front_door(&readme);
     let ci = fs::read_to_string(root.join(".ci/run")).expect(".ci/run exists");
     assert!(
         ci.contains("cargo xtask test"),
         ".ci/run must call the README's test command"
     );
+}
+
+/// The README is a front door: at most 170 lines, the embeddings quick start
+/// (`nml-tune fit`) in its first 60, and no issue numbers or dated
+/// measurements (those live in docs/, beside their machine and command).
+fn check_front_door(readme: &str) {
+    let lines: Vec<&str> = readme.lines().collect();
+    assert!(
+        lines.len() <= 170,
+        "README.md has {} lines; at most 170 (depth goes to docs/)",
+        lines.len()
+    );
+    assert!(
+        lines
+            .iter()
+            .take(60)
+            .any(|l| l.contains("nml-tune fit --embeddings")),
+        "README.md must show `nml-tune fit --embeddings` in its first 60 lines"
+    );
+    for (n, line) in lines.iter().enumerate() {
+        let lower = line.to_lowercase();
+        let issue = lower
+            .match_indices("issue ")
+            .any(|(at, _)| lower[at + 6..].starts_with(|c: char| c.is_ascii_digit()));
+        let dated = line.as_bytes().windows(10).any(|w| {
+            w[..4].iter().all(u8::is_ascii_digit)
+                && w[4] == b'-'
+                && w[7] == b'-'
+                && w[5..7].iter().chain(&w[8..]).all(u8::is_ascii_digit)
+        });
+        assert!(
+            !issue,
+            "README.md line {}: an issue number belongs in docs/ or the history",
+            n + 1
+        );
+        assert!(
+            !dated,
+            "README.md line {}: a dated measurement belongs in docs/",
+            n + 1
+        );
+    }
 }
 
 /// Largest source file, inline tests included (files under `tests/` and `benches/` excepted).

@@ -164,15 +164,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
 
     let manifest = Manifest::read(&request.manifest)?;
     let rows = selected_rows(&manifest, request)?;
-    let views = &request.views;
-    if views.count > 0 && !rows.iter().any(|&r| views.wants(&manifest, r)) {
-        return Err(FeatureError::Invalid(format!(
-            "--view-split {} --view-domain {}: no row of {} gets views (no selected row lies in that split and domain)",
-            views.split.as_deref().unwrap_or("(any)"),
-            views.domain.as_deref().unwrap_or("(any)"),
-            request.manifest.display()
-        )));
-    }
+    check_view_rows(&manifest, &rows, request)?;
     nml_core::atomic::remove_dead_temporaries_under(&request.cache);
     nml_torch::configure_threads(None);
     let arch = info.arch;
@@ -224,6 +216,21 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         rows: rows.len() + augmented,
         dim,
     })
+}
+
+/// Refuses views asked for none of the selected rows (a `--view-split` or
+/// `--view-domain` that selects nothing among them).
+fn check_view_rows(manifest: &Manifest, rows: &[usize], request: &ExtractRequest) -> Result<()> {
+    let views = &request.views;
+    if views.count > 0 && !rows.iter().any(|&r| views.wants(manifest, r)) {
+        return Err(FeatureError::Invalid(format!(
+            "--view-split {} --view-domain {}: no row of {} gets views (no selected row lies in that split and domain)",
+            views.split.as_deref().unwrap_or("(any)"),
+            views.domain.as_deref().unwrap_or("(any)"),
+            request.manifest.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The manifest rows of the requested splits (all rows when none); none is an error.

@@ -283,7 +283,7 @@ pub struct Sizes {
     pub seeds: u32,
     /// Head seeds trained per backbone and task, averaged within the backbone
     /// seed: few-shot heads differ by seed, and averaging them lowers the seed
-    /// standard deviation of the accuracies (README, "Power").
+    /// standard deviation of the accuracies (docs/benchmark.md, "Power").
     pub heads: u32,
     /// Noise ratio of the ablation, in percent.
     pub ablation_ratio: u32,

@@ -125,7 +125,7 @@ pub(crate) fn selected_heads(
 pub(crate) fn io(
     a: &Args,
     out: &Path,
-    evals: &[crate::EvalSpec],
+    evals: &[crate::evals::EvalSpec],
     method: nml_tune::Method,
     seeds: &[u64],
     validating: bool,

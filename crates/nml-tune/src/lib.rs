@@ -16,6 +16,7 @@
 //! - [`labels`]: training labels from a manifest (`--train-labels`, noisy downstream labels);
 //! - [`results`]: the tidy results table (polars, Parquet) and the JSON summary.
 
+pub mod checks;
 pub mod encoder;
 pub mod eval;
 pub mod grid;

@@ -98,9 +98,9 @@ impl SynthConfig {
                 ..base
             },
             // Calibrated (issue 20) so that a clean `small` backbone's linear probe is off the
-            // ceiling in-domain and off the floor out-of-domain; README, "The synthetic benchmark".
+            // ceiling in-domain and off the floor out-of-domain; docs/benchmark.md.
             // Six tasks: the seed spread of a task-averaged accuracy is mostly backbone × task
-            // and head variation, which more tasks average out (README, "Power").
+            // and head variation, which more tasks average out (docs/benchmark.md, "Power").
             Preset::Quick => SynthConfig {
                 tasks: 6,
                 classes_per_task: 8,
@@ -184,7 +184,7 @@ pub struct Knob {
 }
 
 /// The knobs that set how hard the downstream tasks are, and what each does
-/// (measured accuracies: README, "The synthetic benchmark").
+/// (measured accuracies: docs/benchmark.md).
 pub const KNOBS: [(&str, &str); 5] = [
     (
         "tasks",
