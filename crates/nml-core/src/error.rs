@@ -58,9 +58,6 @@ pub enum CoreError {
     /// A flag's value cannot be honoured (an output that is an input, a path that cannot be written).
     #[error("{flag}: {problem}")]
     Flag { flag: String, problem: String },
-    /// A `--device` string that is not `auto`, `cpu`, `cuda` or `cuda:N`.
-    #[error("invalid device `{0}`: expected auto, cpu, cuda or cuda:N")]
-    Device(String),
 }
 
 impl CoreError {

@@ -9,28 +9,7 @@ use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
-/// The `-v`/`-q` flags every nml binary shares.
-#[derive(Debug, Clone, Copy, Default, clap::Args)]
-pub struct Verbosity {
-    /// More log output (-v debug, -vv trace); RUST_LOG overrides
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-    /// Only warnings and errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-}
-
-impl Verbosity {
-    /// The default filter these flags select.
-    pub fn level(&self) -> &'static str {
-        match (self.quiet, self.verbose) {
-            (true, _) => "warn",
-            (false, 0) => "info",
-            (false, 1) => "debug",
-            (false, _) => "trace",
-        }
-    }
-}
+pub use nml_spec::Verbosity;
 
 /// Installs the stderr subscriber; `RUST_LOG`, when set, takes precedence over the flags.
 ///
@@ -120,9 +99,13 @@ pub fn parse_args<T: clap::Parser>() -> T {
             ) {
                 e.exit();
             }
+            // clap's first paragraph is the message (a missing argument's
+            // names are on the lines below it); usage and hints follow.
             let text = e.render().to_string();
-            let (line, _) = one_line(&text);
-            let line = line.strip_prefix("error: ").unwrap_or(line);
+            let message = text.split("\n\n").next().unwrap_or_default();
+            let words: Vec<&str> = message.lines().map(str::trim).collect();
+            let line = words.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
             eprintln!("error: {line} (see --help)");
             std::process::exit(2);
         }

@@ -1,96 +1,15 @@
 //! `nml-noise`: inject label noise into an nml manifest.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Parser, ValueEnum};
-use nml_core::logging::{self, Verbosity};
+use nml_core::logging;
 use nml_core::Manifest;
 use nml_noise::{
     corrupt, read_class_map, read_transition_matrix, summary_path, write_outputs, NoiseConfig,
     NoiseKind,
 };
-
-/// Inject label noise into an nml manifest.
-///
-/// Adds `noisy_label` (int64) and `is_noisy` (bool) and keeps every input column.
-/// Only rows of --splits are corrupted (default: train), so evaluation rows stay clean.
-/// Writes OUTPUT and, beside it, OUTPUT-stem.noise.json with the realised rate,
-/// per-class flip counts and the empirical transition matrix.
-/// The same input, options and seed give a byte-identical output.
-#[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment)]
-struct Args {
-    /// Input manifest (Parquet)
-    #[arg(long)]
-    input: PathBuf,
-    /// Output manifest (Parquet); must differ from the input
-    #[arg(long)]
-    output: PathBuf,
-    /// Noise kind:
-    ///   symmetric     exactly round(R·N) rows move to a uniformly chosen *different* class (the paper)
-    ///   uniform       every row resampled with probability R over all classes, its own included
-    ///                 (the official code; realised rate ≈ R·(1−1/C))
-    ///   asymmetric    round(R·N_c) rows of each class c move to map(c); map: --class-map or c → c+1 mod C
-    ///   transition    noisy label drawn from row `label` of the C×C row-stochastic matrix in --matrix
-    ///   caption-swap  round(R·N/2) disjoint pairs swap their `text` (R: the fraction of rows that take
-    ///                 another row's caption); rows whose text did not change (equal captions) are not
-    ///                 counted as noisy; `clean_text` keeps the original; --swap-semantics official: the
-    ///                 official script's floor(R·N) swaps with replacement (≈ N(1−e^(−2R)) rows changed)
-    ///   column        an existing label column (--column, e.g. CIFAR-10N's worse_label) becomes noisy_label
-    #[arg(long, value_enum, verbatim_doc_comment)]
-    kind: Kind,
-    /// Noise ratio R in [0, 1] (symmetric, uniform, asymmetric, caption-swap)
-    #[arg(long, allow_negative_numbers = true)]
-    ratio: Option<f64>,
-    /// Seed of the noise draw
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Comma-separated splits to corrupt, or `all`
-    #[arg(long, default_value = "train")]
-    splits: String,
-    /// Draw round(R·N_c) per class instead of round(R·N) overall
-    /// (default: global for symmetric, per-class for asymmetric)
-    #[arg(long, value_enum)]
-    stratify: Option<Stratify>,
-    /// asymmetric: CSV of `from,to` lines (class ids or names); unlisted classes keep their label
-    #[arg(long)]
-    class_map: Option<PathBuf>,
-    /// transition: CSV file of a C×C row-stochastic matrix, one row per line
-    #[arg(long)]
-    matrix: Option<PathBuf>,
-    /// column: the label column to use as noisy labels
-    #[arg(long)]
-    column: Option<String>,
-    /// caption-swap: nml (round(R·N/2) disjoint pairs) or official (floor(R·N) swaps, rows reused)
-    #[arg(long, value_enum)]
-    swap_semantics: Option<Semantics>,
-    #[command(flatten)]
-    verbosity: Verbosity,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Kind {
-    Symmetric,
-    Uniform,
-    Asymmetric,
-    Transition,
-    CaptionSwap,
-    Column,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Semantics {
-    Nml,
-    Official,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Stratify {
-    Global,
-    PerClass,
-}
+use nml_spec::{NoiseArgs as Args, NoiseKindArg as Kind, Semantics, Stratify};
 
 fn main() -> ExitCode {
     let args: Args = logging::parse_args();
@@ -149,9 +68,7 @@ fn check_inert(args: &Args) -> anyhow::Result<()> {
 
 /// The flag's spelling of `kind` (`caption-swap`), not its Rust name.
 fn kind_name(kind: Kind) -> String {
-    use clap::ValueEnum;
-    kind.to_possible_value()
-        .map_or_else(String::new, |v| v.get_name().to_owned())
+    nml_spec::spelling(&kind)
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {

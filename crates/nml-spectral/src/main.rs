@@ -1,55 +1,13 @@
 //! `nml-spectral`: singular value spectrum and its metrics for feature tables.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
-use nml_core::logging::{self, Verbosity};
+use nml_core::logging;
+use nml_spec::SpectralArgs as Args;
 use nml_spectral::tables::{
     metrics_frame, output_paths, spectrum_frame, wide_frame, write_parquet, write_wide_csv,
 };
-use nml_spectral::{analyse, Center, Method, Normalize, Selection, SpectralConfig};
-
-/// Singular value spectrum of feature tables and its metrics: SVE (entropy of
-/// σ_i/Σσ), LSVR (σ₁/Σσ) and its log, top-1/5/10 shares and effective rank.
-///
-/// Defaults follow the official code: the test split, rows L2-normalised, then
-/// each row's own mean subtracted (--center row). --center column gives the
-/// PCA convention. Several tables give one tidy table (a row per table and
-/// metric) in OUT/metrics.parquet, the spectra in OUT/spectrum.parquet, a wide
-/// OUT/metrics.csv (a row per table), the options in OUT/spectral.json, and
-/// OUT/spectrum.svg/.png: σ_i/Σσ against rank (log-log), one line per group of
-/// tables (the part of --name before `/`, e.g. `n20` in `n20/task-0`), averaged.
-#[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment)]
-struct Args {
-    /// Feature table(s) written by nml-features (or imported embeddings)
-    #[arg(long = "features", required = true)]
-    features: Vec<PathBuf>,
-    /// A name per table (default: the file stem)
-    #[arg(long = "name")]
-    names: Vec<String>,
-    /// Split to analyse, or `all`
-    #[arg(long, default_value = "test")]
-    split: String,
-    /// Only rows of this domain
-    #[arg(long)]
-    domain: Option<String>,
-    /// Row normalisation
-    #[arg(long, value_enum, default_value = "l2")]
-    normalize: Normalize,
-    /// Centring after normalisation: row (official code), column (PCA) or none
-    #[arg(long, value_enum, default_value = "row")]
-    center: Center,
-    /// auto: Gram eigenvalues when N >= 4D, else thin SVD
-    #[arg(long, value_enum, default_value = "auto")]
-    method: Method,
-    /// Output folder for the Parquet tables (none: print only)
-    #[arg(long)]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    verbosity: Verbosity,
-}
+use nml_spectral::{analyse, Selection, SpectralConfig};
 
 fn main() -> ExitCode {
     let args: Args = logging::parse_args();

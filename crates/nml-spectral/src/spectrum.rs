@@ -12,37 +12,7 @@ use nalgebra::{DMatrix, DMatrixView};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// Row normalisation before centring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Normalize {
-    /// Each row divided by its L2 norm (the official code).
-    L2,
-    None,
-}
-
-/// What is subtracted after normalisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Center {
-    /// Each row's own mean over its dimensions (the official code's `mean(dim=1)`).
-    Row,
-    /// Each column's mean over the rows (PCA-style).
-    Column,
-    None,
-}
-
-/// How the singular values are computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Gram eigenvalues when N ≥ 4·D, else the thin SVD.
-    Auto,
-    /// Thin SVD of the N×D matrix.
-    Svd,
-    /// Square roots of the eigenvalues of the D×D Gram matrix, accumulated in f64.
-    Gram,
-}
+pub use nml_spec::{Center, Normalize, SvdMethod as Method};
 
 /// Preprocessing and method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

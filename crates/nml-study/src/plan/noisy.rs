@@ -8,6 +8,8 @@
 //! seed), and every backbone of the symmetric ratios trains LP, MLP and NMTune
 //! again on those labels, from the same features; test labels stay clean.
 
+use nml_spec::{NoiseArgs, NoiseKindArg, Spec, SpectralArgs, Verbosity};
+
 use super::{strings, Plan, Tune};
 use crate::catalogue::{NoisyBenchmark, Task};
 use crate::record::TableEntry;
@@ -15,16 +17,27 @@ use crate::types::{
     Noise, Program, Repeat, Setting, Sizes, Stage, TableKind, Variant, DOWNSTREAM_NOISE, RATIOS,
 };
 
-/// One pre-training condition: tag, setting, noise, ratio, and `nml-noise` arguments.
+/// One pre-training condition: tag, setting, noise, ratio, and how `nml-noise` makes it.
 struct Condition {
     tag: String,
     setting: Setting,
     noise: Noise,
     ratio: u32,
-    args: Vec<String>,
+    kind: NoiseKindArg,
+    /// The label column of real noise (`--kind column`).
+    column: Option<String>,
 }
 
 impl Condition {
+    /// `nml-noise` of `input` into `output` for this condition, drawn with `seed`.
+    fn noise(&self, input: &str, output: &str, seed: u64) -> NoiseArgs {
+        let mut args = NoiseArgs::new(input, output, self.kind);
+        args.ratio = (self.kind != NoiseKindArg::Column).then(|| ratio_value(self.ratio));
+        args.column = self.column.clone();
+        args.seed = seed;
+        args
+    }
+
     /// An index entry of this condition's `kind` table for `seed` at `path`.
     fn entry(&self, kind: TableKind, seed: u64, path: &str) -> TableEntry {
         TableEntry {
@@ -110,7 +123,6 @@ pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: &str)
 
 /// The ratios (symmetric), the real noise conditions, and the caption-swap ratios.
 fn conditions(benchmark: &NoisyBenchmark) -> Vec<Condition> {
-    let ratio_arg = |ratio: u32| format!("{:.2}", f64::from(ratio) / 100.0);
     let mut conditions: Vec<Condition> = RATIOS
         .iter()
         .map(|&ratio| Condition {
@@ -118,7 +130,8 @@ fn conditions(benchmark: &NoisyBenchmark) -> Vec<Condition> {
             setting: Setting::Supervised,
             noise: Noise::Symmetric,
             ratio,
-            args: strings(&["--kind", "symmetric", "--ratio", &ratio_arg(ratio)]),
+            kind: NoiseKindArg::Symmetric,
+            column: None,
         })
         .collect();
     conditions.extend(benchmark.real_noise.iter().map(|r| Condition {
@@ -126,7 +139,8 @@ fn conditions(benchmark: &NoisyBenchmark) -> Vec<Condition> {
         setting: Setting::Supervised,
         noise: Noise::Real(r.name.clone()),
         ratio: r.nominal,
-        args: strings(&["--kind", "column", "--column", &r.column]),
+        kind: NoiseKindArg::Column,
+        column: Some(r.column.clone()),
     }));
     // CLIP-style pre-training: the ratio is the fraction of image–text pairs
     // whose caption was swapped with another pair's.
@@ -136,10 +150,16 @@ fn conditions(benchmark: &NoisyBenchmark) -> Vec<Condition> {
             setting: Setting::Contrastive,
             noise: Noise::CaptionSwap,
             ratio,
-            args: strings(&["--kind", "caption-swap", "--ratio", &ratio_arg(ratio)]),
+            kind: NoiseKindArg::CaptionSwap,
+            column: None,
         }));
     }
     conditions
+}
+
+/// A ratio in percent as `--ratio` takes it.
+fn ratio_value(percent: u32) -> f64 {
+    f64::from(percent) / 100.0
 }
 
 /// `nml-noise` of the pre-training manifest.
@@ -147,14 +167,10 @@ fn corrupt(plan: &mut Plan, cell: &Cell, data: usize) -> usize {
     let (s, tag) = (cell.seed, &cell.condition.tag);
     let noisy = format!("noisy/s{s}/pretrain-{tag}.parquet");
     let summary = format!("noisy/s{s}/pretrain-{tag}.noise.json");
-    let mut args = strings(&[
-        "--input",
-        &cell.benchmark.pretrain_manifest,
-        "--output",
-        &noisy,
-    ]);
-    args.extend(cell.condition.args.iter().cloned());
-    args.extend(strings(&["--seed", &s.to_string()]));
+    let args = cell
+        .condition
+        .noise(&cell.benchmark.pretrain_manifest, &noisy, s)
+        .to_args();
     let step = plan.add(
         format!("corrupt-{}", cell.tag),
         Stage::Corrupt,
@@ -178,21 +194,10 @@ fn corrupt_task(plan: &mut Plan, task: &Task, seed: u64, data: &[usize]) -> usiz
         "noisy/s{seed}/{}-labels{DOWNSTREAM_NOISE:02}.noise.json",
         task.name
     );
-    let ratio = format!("{:.2}", f64::from(DOWNSTREAM_NOISE) / 100.0);
-    let args = strings(&[
-        "--input",
-        &task.manifest,
-        "--output",
-        &noisy,
-        "--kind",
-        "symmetric",
-        "--ratio",
-        &ratio,
-        "--splits",
-        "train",
-        "--seed",
-        &seed.to_string(),
-    ]);
+    let mut noise = NoiseArgs::new(&task.manifest, &noisy, NoiseKindArg::Symmetric);
+    noise.ratio = Some(ratio_value(DOWNSTREAM_NOISE));
+    noise.seed = seed;
+    let args = noise.to_args();
     plan.add(
         format!("corrupt-labels-s{seed}-{}", task.name),
         Stage::Corrupt,
@@ -419,20 +424,20 @@ fn spectral(plan: &mut Plan, cell: &Cell, features: &[usize]) {
     }
     for (name, tasks, domain) in analyses {
         let out = format!("spectral/{}/{name}", cell.dir);
-        let mut args = Vec::new();
-        for task in tasks {
-            args.extend([
-                "--features".to_owned(),
-                format!("features/{}/{}.parquet", cell.dir, task.name),
-                "--name".to_owned(),
-                format!("{}/{}", cell.condition.tag, task.name),
-            ]);
-        }
-        args.extend(strings(&["--split", "test"]));
-        if let Some(d) = domain {
-            args.extend(strings(&["--domain", d]));
-        }
-        args.extend(strings(&["--out", &out, "-q"]));
+        let mut args = SpectralArgs::new(
+            tasks
+                .iter()
+                .map(|task| format!("features/{}/{}.parquet", cell.dir, task.name).into())
+                .collect(),
+        );
+        args.names = tasks
+            .iter()
+            .map(|task| format!("{}/{}", cell.condition.tag, task.name))
+            .collect();
+        args.domain = domain.map(str::to_owned);
+        args.out = Some(out.clone().into());
+        args.verbosity = Verbosity::QUIET;
+        let args = args.to_args();
         let metrics = format!("{out}/metrics.parquet");
         plan.add(
             format!("spectral-{}-{name}", cell.tag),
@@ -459,29 +464,27 @@ fn figure(plan: &mut Plan, benchmark: &NoisyBenchmark, first: u64) {
         .iter()
         .filter(|t| t.domains == first_task.domains)
         .collect();
-    let mut args = Vec::new();
+    let mut features = Vec::new();
+    let mut names = Vec::new();
     let mut deps = Vec::new();
     for ratio in RATIOS {
         for task in &tasks {
-            let features = format!("features/s{first}/n{ratio:02}/{}.parquet", task.name);
+            let path = format!("features/s{first}/n{ratio:02}/{}.parquet", task.name);
             deps.extend(
                 plan.steps
                     .iter()
-                    .position(|st| st.outputs.first() == Some(&features)),
+                    .position(|st| st.outputs.first() == Some(&path)),
             );
-            args.extend([
-                "--features".to_owned(),
-                features,
-                "--name".to_owned(),
-                format!("{ratio}%/{}", task.name),
-            ]);
+            features.push(path.into());
+            names.push(format!("{ratio}%/{}", task.name));
         }
     }
-    args.extend(strings(&["--split", "test"]));
-    if first_task.domains {
-        args.extend(strings(&["--domain", &benchmark.id_domain]));
-    }
-    args.extend(strings(&["--out", "spectral/figure", "-q"]));
+    let mut args = SpectralArgs::new(features);
+    args.names = names;
+    args.domain = first_task.domains.then(|| benchmark.id_domain.clone());
+    args.out = Some("spectral/figure".into());
+    args.verbosity = Verbosity::QUIET;
+    let args = args.to_args();
     plan.add(
         "spectral-figure".to_owned(),
         Stage::Spectral,

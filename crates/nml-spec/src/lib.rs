@@ -1,0 +1,102 @@
+//! The typed contracts between the planner and the stages: each stage
+//! binary's arguments are one struct here, which the binary parses with clap
+//! and the planner (`nml-study`) builds as a value and renders to an argument
+//! list with [`Spec::to_args`]; `render → parse` gives the same value back
+//! (tested for every stage), so a flag renamed in a struct is renamed for both.
+//! The closed sets these arguments take (devices, noise kinds, spectrum
+//! options) live here too, with their command-line spellings.
+//!
+//! No libtorch and no file formats: serde and clap only, so xtask builds it
+//! quickly and every crate can name a stage's arguments.
+
+mod device;
+pub mod noise;
+pub mod spectral;
+mod verbosity;
+
+pub use device::{BadDevice, DeviceSpec};
+pub use noise::{NoiseArgs, NoiseKindArg, Semantics, Stratify};
+pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};
+pub use verbosity::Verbosity;
+
+/// A stage's arguments, rendered as the command line that parses back into them.
+pub trait Spec: clap::Parser + PartialEq + std::fmt::Debug {
+    /// The arguments (no program name), each flag in its long form; every
+    /// value is explicit (defaults included), options and switches only when set.
+    fn to_args(&self) -> Vec<String>;
+
+    /// Parses `args` (no program name) as the stage's binary would.
+    fn from_args(args: &[String]) -> Result<Self, clap::Error> {
+        Self::try_parse_from(std::iter::once("nml".to_owned()).chain(args.iter().cloned()))
+    }
+}
+
+/// Builds an argument list flag by flag.
+#[derive(Debug, Default)]
+pub struct Args(Vec<String>);
+
+impl Args {
+    pub fn new() -> Args {
+        Args::default()
+    }
+
+    /// A bare word (a subcommand).
+    pub fn word(mut self, word: &str) -> Args {
+        self.0.push(word.to_owned());
+        self
+    }
+
+    /// `flag value`.
+    pub fn value(mut self, flag: &str, value: impl ToString) -> Args {
+        self.0.push(flag.to_owned());
+        self.0.push(value.to_string());
+        self
+    }
+
+    /// `flag value` when `value` is given.
+    pub fn opt(self, flag: &str, value: Option<impl ToString>) -> Args {
+        match value {
+            Some(v) => self.value(flag, v),
+            None => self,
+        }
+    }
+
+    /// `flag value` for every value, in order.
+    pub fn each<T: ToString>(mut self, flag: &str, values: impl IntoIterator<Item = T>) -> Args {
+        for v in values {
+            self = self.value(flag, v);
+        }
+        self
+    }
+
+    /// `flag` alone when `on`.
+    pub fn switch(mut self, flag: &str, on: bool) -> Args {
+        if on {
+            self.0.push(flag.to_owned());
+        }
+        self
+    }
+
+    /// The verbosity flags.
+    pub fn verbosity(mut self, v: Verbosity) -> Args {
+        if v.quiet {
+            self.0.push("--quiet".to_owned());
+        }
+        for _ in 0..v.verbose {
+            self.0.push("--verbose".to_owned());
+        }
+        self
+    }
+
+    pub fn finish(self) -> Vec<String> {
+        self.0
+    }
+}
+
+/// The command-line spelling of a clap value enum.
+pub fn spelling(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
