@@ -3,12 +3,6 @@
 
 pub use nml_study::record::{RunRecord as RunInfo, StepEntry, TableEntry};
 
-/// Whether a record's `noise` names a condition other than the symmetric
-/// ratios (a real noise condition, or the contrastive setting's caption swaps).
-pub fn is_real_noise(noise: &str) -> bool {
-    !noise.is_empty() && noise != "symmetric"
-}
-
 #[cfg(test)]
 mod tests {
     use nml_study::record::{Identity, Provenance};

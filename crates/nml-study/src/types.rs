@@ -179,7 +179,10 @@ impl Variant {
         match self {
             Variant::Lp => Method::Lp,
             Variant::Mlp => Method::Mlp,
-            _ => Method::Nmtune,
+            Variant::Nmtune
+            | Variant::NoConsistency
+            | Variant::NoCovariance
+            | Variant::NoSingular => Method::Nmtune,
         }
     }
 

@@ -87,7 +87,11 @@ impl Arch {
     pub fn native_input(&self) -> u32 {
         match self {
             Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 224,
-            _ => 32,
+            Arch::Small
+            | Arch::ResNet20
+            | Arch::ResNet32
+            | Arch::ResNet56
+            | Arch::PreActResNet18 => 32,
         }
     }
 
@@ -95,7 +99,11 @@ impl Arch {
     pub fn min_input(&self) -> u32 {
         match self {
             Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 32,
-            _ => 8,
+            Arch::Small
+            | Arch::ResNet20
+            | Arch::ResNet32
+            | Arch::ResNet56
+            | Arch::PreActResNet18 => 8,
         }
     }
 
@@ -104,7 +112,9 @@ impl Arch {
         match self {
             Arch::Small | Arch::ResNet18 | Arch::ResNet50 => "fc.weight",
             Arch::MobileNetV2 => "classifier.1.weight",
-            _ => "linear.weight",
+            Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 | Arch::PreActResNet18 => {
+                "linear.weight"
+            }
         }
     }
 
@@ -114,7 +124,9 @@ impl Arch {
             Arch::Small | Arch::ResNet18 | Arch::ResNet50 => vs / "fc",
             // Dropout is `classifier.0`.
             Arch::MobileNetV2 => vs / "classifier" / 1,
-            _ => vs / "linear",
+            Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 | Arch::PreActResNet18 => {
+                vs / "linear"
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::views_sentence;
 use crate::collect::Results;
+use crate::markdown::METHODS;
 use crate::run::RunInfo;
 use crate::stats::{self, Stat};
 
@@ -34,7 +35,6 @@ pub(super) fn introduction(s: &mut String, run: &RunInfo, results: &Results) {
 
 /// The heads' columns: LP, MLP and NMTune with the fixed recipe, each
 /// followed by its head selected on validation where the study trained one.
-const METHODS: [(&str, &str); 3] = [("lp", "LP"), ("mlp", "MLP"), ("nmtune", "NMTune")];
 
 /// LP, MLP and NMTune per model, task and eval: the fixed recipe, and beside
 /// it the heads whose hyper-parameters were selected on validation.

@@ -324,7 +324,7 @@ pub fn real_noise_section(run: &RunInfo, synthetic: &Results, real: &Results) ->
             let Some(first) = pretrain.first() else {
                 continue;
             };
-            let name = if crate::run::is_real_noise(&first.noise) {
+            let name = if nml_study::Noise::from(first.noise.clone()).is_real() {
                 format!("`{}`", first.noise)
             } else {
                 format!("symmetric {ratio}%")
