@@ -191,7 +191,7 @@ impl Results {
     /// Splits the records into the study's ratios (symmetric noise) and the
     /// real noise conditions, each its own set of results.
     pub fn split_real_noise(&self) -> (Results, Results) {
-        let real = |noise: &str| nml_study::Noise::from(noise.to_owned()).is_real();
+        let real = |noise: &str| Noise::from(noise.to_owned()).is_real();
         (
             self.filtered(|_, noise| !real(noise)),
             self.filtered(|_, noise| real(noise)),

@@ -1,28 +1,10 @@
 //! `nml-report`: the study's report from the files its stages wrote.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
-use nml_core::logging::{self, Verbosity};
-
-/// Write REPORT.md, figures/ (SVG and PNG) and results/*.parquet from a
-/// study's outputs, indexed by the run.json that `cargo xtask reproduce`
-/// writes. The paper's qualitative claims are decided by stated rules from
-/// the numbers and listed as reproduced, not reproduced or inconclusive.
-#[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment)]
-struct Args {
-    /// The run index (its paths are relative to --out)
-    #[arg(long, default_value = "run.json")]
-    run: PathBuf,
-    /// The study's output folder
-    #[arg(long, default_value = ".")]
-    out: PathBuf,
-    #[command(flatten)]
-    verbosity: Verbosity,
-}
+use nml_core::logging;
+use nml_spec::ReportArgs as Args;
 
 fn main() -> ExitCode {
     let args: Args = logging::parse_args();

@@ -11,11 +11,13 @@
 
 mod device;
 pub mod noise;
+pub mod report;
 pub mod spectral;
 mod verbosity;
 
 pub use device::{BadDevice, DeviceSpec};
 pub use noise::{NoiseArgs, NoiseKindArg, Semantics, Stratify};
+pub use report::ReportArgs;
 pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};
 pub use verbosity::Verbosity;
 

@@ -11,6 +11,8 @@ mod real;
 
 use std::fmt::Write as _;
 
+use nml_spec::Spec;
+
 pub use noisy::build;
 pub use real::{build_real, REAL_VIEWS};
 
@@ -117,7 +119,11 @@ impl Plan {
             "report".to_owned(),
             Stage::Report,
             Program::NmlReport,
-            strings(&["--run", "run.json", "--out", ".", "-q"]),
+            nml_spec::ReportArgs {
+                verbosity: nml_spec::Verbosity::QUIET,
+                ..nml_spec::ReportArgs::here()
+            }
+            .to_args(),
             vec!["REPORT.md".to_owned(), "results/claims.parquet".to_owned()],
             deps,
         );
