@@ -6,26 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::image::Normalize;
 use crate::models::Arch;
 
-/// How a backbone was pre-trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Objective {
-    /// Cross-entropy on class labels (absent in older files).
-    #[default]
-    Supervised,
-    /// CLIP-style InfoNCE on image–text pairs.
-    Contrastive,
-}
-
-impl Objective {
-    /// The name in `model.json`, run records and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Objective::Supervised => "supervised",
-            Objective::Contrastive => "contrastive",
-        }
-    }
-}
+pub use nml_spec::Objective;
 
 /// The part of `model.json` that extraction reads. Extra fields are ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

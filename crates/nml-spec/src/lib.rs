@@ -9,14 +9,18 @@
 //! No libtorch and no file formats: serde and clap only, so xtask builds it
 //! quickly and every crate can name a stage's arguments.
 
+mod arch;
 mod device;
 pub mod noise;
+pub mod pretrain;
 pub mod report;
 pub mod spectral;
 mod verbosity;
 
+pub use arch::Arch;
 pub use device::{BadDevice, DeviceSpec};
 pub use noise::{NoiseArgs, NoiseKindArg, Semantics, Stratify};
+pub use pretrain::{Objective, PretrainArgs};
 pub use report::ReportArgs;
 pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};
 pub use verbosity::Verbosity;

@@ -47,8 +47,8 @@ pub struct RealNoise {
 pub struct NoisyBenchmark {
     pub data: Vec<DataStep>,
     pub pretrain_manifest: String,
-    /// Extra `nml-pretrain` arguments (e.g. `--input-size 32`).
-    pub pretrain_args: Vec<String>,
+    /// The backbones' input side, when not the architecture's own (CIFAR-10's 32 px).
+    pub pretrain_input_size: Option<u32>,
     /// Extra `nml-features extract` arguments (e.g. `--resize`).
     pub extract_args: Vec<String>,
     pub tasks: Vec<Task>,
@@ -133,7 +133,7 @@ impl Study {
                     .filter(|t| t.reprobe)
                     .map(|t| t.name.clone())
                     .collect(),
-                arch: sizes.arch.to_owned(),
+                arch: sizes.arch.to_string(),
                 epochs: sizes.epochs,
                 ratios: RATIOS.to_vec(),
                 ablation_ratio: sizes.ablation_ratio,
@@ -222,7 +222,7 @@ fn synth(sizes: &Sizes, seed: u64) -> NoisyBenchmark {
             outputs,
         }],
         pretrain_manifest: "data/pretrain.parquet".to_owned(),
-        pretrain_args: Vec::new(),
+        pretrain_input_size: None,
         extract_args: Vec::new(),
         tasks,
         id_domain: "photo".to_owned(),
@@ -284,7 +284,7 @@ fn cifar10_pacs(dir: &Path, sizes: &Sizes) -> NoisyBenchmark {
             import(dir, "data-pacs", "pacs", pacs_per_class, false),
         ],
         pretrain_manifest: "data/cifar10.parquet".to_owned(),
-        pretrain_args: strings(&["--input-size", "32"]),
+        pretrain_input_size: Some(32),
         extract_args: strings(&["--resize"]),
         tasks: vec![task("cifar10", false), task("pacs", true)],
         id_domain: "photo".to_owned(),

@@ -279,8 +279,8 @@ names!(Profile, "profile", { Smoke => "smoke", Quick => "quick", Full => "full" 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sizes {
     pub profile: Profile,
-    /// Backbone architecture (an `nml-pretrain --arch` name).
-    pub arch: &'static str,
+    /// Backbone architecture.
+    pub arch: nml_spec::Arch,
     pub epochs: u32,
     /// Pre-training seeds (noise draw, initialisation): the study's repeats.
     pub seeds: u32,
@@ -302,10 +302,11 @@ pub struct Sizes {
 impl Profile {
     /// This profile's sizes.
     pub fn sizes(self) -> Sizes {
+        use nml_spec::Arch;
         let (tasks, arch, epochs, seeds, heads, real_per_class, views) = match self {
-            Profile::Smoke => (2, "small", 4, 2, 2, (Some(200), Some(30)), 4),
-            Profile::Quick => (6, "small", 4, 2, 3, (Some(1000), None), 16),
-            Profile::Full => (4, "preact-resnet18", 60, 3, 3, (None, None), 16),
+            Profile::Smoke => (2, Arch::Small, 4, 2, 2, (Some(200), Some(30)), 4),
+            Profile::Quick => (6, Arch::Small, 4, 2, 3, (Some(1000), None), 16),
+            Profile::Full => (4, Arch::PreActResNet18, 60, 3, 3, (None, None), 16),
         };
         Sizes {
             profile: self,

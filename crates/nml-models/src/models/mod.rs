@@ -12,7 +12,6 @@
 //! torchvision (`features.{0..18}`, `classifier.1`).
 
 use std::fmt;
-use std::str::FromStr;
 
 mod cifar;
 pub mod init;
@@ -20,153 +19,15 @@ mod mobilenet;
 mod preact;
 mod torchvision;
 
-use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
+
+pub use nml_spec::Arch;
 
 use cifar::{CifarResNet, SmallNet};
 use mobilenet::MobileNetV2;
 use preact::PreActResNet18;
 use torchvision::TvResNet;
-
-/// The architectures `nml-pretrain --arch` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
-pub enum Arch {
-    /// Three conv-BN-ReLU stages, 128-d features: seconds per epoch on a CPU.
-    Small,
-    ResNet20,
-    ResNet32,
-    ResNet56,
-    PreActResNet18,
-    ResNet18,
-    ResNet50,
-    /// torchvision's MobileNetV2 (width 1.0), 1280-d features.
-    MobileNetV2,
-}
-
-impl Arch {
-    /// Every architecture, in `--help` order.
-    pub const ALL: [Arch; 8] = [
-        Arch::Small,
-        Arch::ResNet20,
-        Arch::ResNet32,
-        Arch::ResNet56,
-        Arch::PreActResNet18,
-        Arch::ResNet18,
-        Arch::ResNet50,
-        Arch::MobileNetV2,
-    ];
-
-    /// The command-line and checkpoint name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Arch::Small => "small",
-            Arch::ResNet20 => "resnet20",
-            Arch::ResNet32 => "resnet32",
-            Arch::ResNet56 => "resnet56",
-            Arch::PreActResNet18 => "preact-resnet18",
-            Arch::ResNet18 => "resnet18",
-            Arch::ResNet50 => "resnet50",
-            Arch::MobileNetV2 => "mobilenet-v2",
-        }
-    }
-
-    /// Dimension of `features(x)`.
-    pub fn feature_dim(&self) -> i64 {
-        match self {
-            Arch::Small => 128,
-            Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 => 64,
-            Arch::PreActResNet18 | Arch::ResNet18 => 512,
-            Arch::ResNet50 => 2048,
-            Arch::MobileNetV2 => 1280,
-        }
-    }
-
-    /// The input side the architecture was designed for (32 for CIFAR-style, 224 for torchvision-style).
-    pub fn native_input(&self) -> u32 {
-        match self {
-            Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 224,
-            Arch::Small
-            | Arch::ResNet20
-            | Arch::ResNet32
-            | Arch::ResNet56
-            | Arch::PreActResNet18 => 32,
-        }
-    }
-
-    /// The smallest input side the architecture accepts.
-    pub fn min_input(&self) -> u32 {
-        match self {
-            Arch::ResNet18 | Arch::ResNet50 | Arch::MobileNetV2 => 32,
-            Arch::Small
-            | Arch::ResNet20
-            | Arch::ResNet32
-            | Arch::ResNet56
-            | Arch::PreActResNet18 => 8,
-        }
-    }
-
-    /// Name of the classifier's weight tensor in the reference implementation.
-    pub fn head_weight(&self) -> &'static str {
-        match self {
-            Arch::Small | Arch::ResNet18 | Arch::ResNet50 => "fc.weight",
-            Arch::MobileNetV2 => "classifier.1.weight",
-            Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 | Arch::PreActResNet18 => {
-                "linear.weight"
-            }
-        }
-    }
-
-    /// Path of the classifier layer in the reference implementation.
-    fn head_path<'a>(&self, vs: &nn::Path<'a>) -> nn::Path<'a> {
-        match self {
-            Arch::Small | Arch::ResNet18 | Arch::ResNet50 => vs / "fc",
-            // Dropout is `classifier.0`.
-            Arch::MobileNetV2 => vs / "classifier" / 1,
-            Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 | Arch::PreActResNet18 => {
-                vs / "linear"
-            }
-        }
-    }
-}
-
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl From<Arch> for String {
-    fn from(arch: Arch) -> String {
-        arch.name().to_owned()
-    }
-}
-
-impl TryFrom<String> for Arch {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl FromStr for Arch {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Arch::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Arch::ALL.iter().map(Arch::name).collect();
-                format!(
-                    "unknown architecture `{s}`; expected one of {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
 
 /// A backbone with its classifier.
 #[derive(Debug)]
@@ -197,7 +58,7 @@ impl Net {
             Arch::MobileNetV2 => Box::new(MobileNetV2::new(&(vs / "features"))),
         };
         let head = nn::linear(
-            arch.head_path(vs),
+            head_path(arch, vs),
             arch.feature_dim(),
             classes,
             init::Scheme::of(arch).linear(),
@@ -225,6 +86,16 @@ impl Net {
 impl ModuleT for Net {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.logits(x, train)
+    }
+}
+
+/// Path of the classifier layer of `arch` in the reference implementation.
+fn head_path<'a>(arch: Arch, vs: &nn::Path<'a>) -> nn::Path<'a> {
+    match arch {
+        Arch::Small | Arch::ResNet18 | Arch::ResNet50 => vs / "fc",
+        // Dropout is `classifier.0`.
+        Arch::MobileNetV2 => vs / "classifier" / 1,
+        Arch::ResNet20 | Arch::ResNet32 | Arch::ResNet56 | Arch::PreActResNet18 => vs / "linear",
     }
 }
 

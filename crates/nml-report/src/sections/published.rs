@@ -33,9 +33,6 @@ pub(super) fn introduction(s: &mut String, run: &RunInfo, results: &Results) {
     );
 }
 
-/// The heads' columns: LP, MLP and NMTune with the fixed recipe, each
-/// followed by its head selected on validation where the study trained one.
-
 /// LP, MLP and NMTune per model, task and eval: the fixed recipe, and beside
 /// it the heads whose hyper-parameters were selected on validation.
 pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results) {

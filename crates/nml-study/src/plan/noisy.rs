@@ -8,7 +8,7 @@
 //! seed), and every backbone of the symmetric ratios trains LP, MLP and NMTune
 //! again on those labels, from the same features; test labels stay clean.
 
-use nml_spec::{NoiseArgs, NoiseKindArg, Spec, SpectralArgs, Verbosity};
+use nml_spec::{NoiseArgs, NoiseKindArg, Objective, PretrainArgs, Spec, SpectralArgs, Verbosity};
 
 use super::{strings, Plan, Tune};
 use crate::catalogue::{NoisyBenchmark, Task};
@@ -211,28 +211,20 @@ fn corrupt_task(plan: &mut Plan, task: &Task, seed: u64, data: &[usize]) -> usiz
 /// `nml-pretrain` on the corrupted manifest, resumable.
 fn pretrain(plan: &mut Plan, cell: &Cell, corrupt: usize) -> usize {
     let model = format!("pretrain/{}", cell.dir);
-    let seed = cell.seed.to_string();
-    let epochs = cell.sizes.epochs.to_string();
-    let noisy = &plan.steps[corrupt].outputs[0];
-    let mut args = strings(&[
-        "--train",
-        noisy,
-        "--arch",
-        cell.sizes.arch,
-        "--epochs",
-        &epochs,
-        "--seed",
-        &seed,
-        "--device",
-        cell.device,
-        "--out",
-        &model,
-        "--resume",
-    ]);
-    args.extend(cell.benchmark.pretrain_args.iter().cloned());
-    if cell.condition.setting == Setting::Contrastive {
-        args.extend(strings(&["--objective", "contrastive"]));
-    }
+    let noisy = &plan.steps[corrupt].outputs[0].clone();
+    let mut args = PretrainArgs::new(noisy, cell.sizes.arch, cell.sizes.epochs as usize, &model);
+    args.seed = cell.seed;
+    args.device = cell
+        .device
+        .parse()
+        .expect("the planner's device is a --device value");
+    args.resume = true;
+    args.input_size = cell.benchmark.pretrain_input_size;
+    args.objective = match cell.condition.setting {
+        Setting::Supervised => Objective::Supervised,
+        Setting::Contrastive => Objective::Contrastive,
+    };
+    let args = args.to_args();
     let info = format!("{model}/model.json");
     let step = plan.add(
         format!("pretrain-{}", cell.tag),

@@ -273,7 +273,7 @@ fn real_models_plan_tunes_three_heads_per_model() {
 #[test]
 fn every_typed_step_parses_as_its_stage() {
     use crate::types::Program;
-    use nml_spec::{NoiseArgs, ReportArgs, Spec, SpectralArgs};
+    use nml_spec::{NoiseArgs, PretrainArgs, ReportArgs, Spec, SpectralArgs};
     fn round_trips<S: Spec>(args: &[String], name: &str) {
         let parsed = S::from_args(args).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(parsed.to_args(), args, "{name}");
@@ -292,10 +292,9 @@ fn every_typed_step_parses_as_its_stage() {
             Program::NmlNoise => round_trips::<NoiseArgs>(&step.args, &step.name),
             Program::NmlSpectral => round_trips::<SpectralArgs>(&step.args, &step.name),
             Program::NmlReport => round_trips::<ReportArgs>(&step.args, &step.name),
+            Program::NmlPretrain => round_trips::<PretrainArgs>(&step.args, &step.name),
             // Not typed yet: their plans still spell their flags.
-            Program::NmlData | Program::NmlPretrain | Program::NmlFeatures | Program::NmlTune => {
-                continue
-            }
+            Program::NmlData | Program::NmlFeatures | Program::NmlTune => continue,
         }
         typed += 1;
     }
