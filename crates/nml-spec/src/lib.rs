@@ -25,6 +25,23 @@ pub use report::ReportArgs;
 pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};
 pub use verbosity::Verbosity;
 
+/// NMTune's regulariser weights in the official README's recipe: consistency,
+/// covariance, dominant singular values. The one definition, read by
+/// `nml-tune`'s defaults and by the study's ablation variants.
+pub const NMTUNE_WEIGHTS: RegulariserWeights = RegulariserWeights {
+    consistency: 1.0,
+    covariance: 0.04,
+    singular: 0.001,
+};
+
+/// The three weights of NMTune's regularisers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegulariserWeights {
+    pub consistency: f64,
+    pub covariance: f64,
+    pub singular: f64,
+}
+
 /// A stage's arguments, rendered as the command line that parses back into them.
 pub trait Spec: clap::Parser + PartialEq + std::fmt::Debug {
     /// The arguments (no program name), each flag in its long form; every

@@ -187,12 +187,13 @@ impl Variant {
     }
 
     /// Consistency, covariance and singular-value weights where they are not
-    /// the method's defaults (1, 0.04, 0.001).
+    /// the method's defaults (`nml_spec::NMTUNE_WEIGHTS`).
     pub fn weights(self) -> Option<(f64, f64, f64)> {
+        let w = nml_spec::NMTUNE_WEIGHTS;
         match self {
-            Variant::NoConsistency => Some((0.0, 0.04, 0.001)),
-            Variant::NoCovariance => Some((1.0, 0.0, 0.001)),
-            Variant::NoSingular => Some((1.0, 0.04, 0.0)),
+            Variant::NoConsistency => Some((0.0, w.covariance, w.singular)),
+            Variant::NoCovariance => Some((w.consistency, 0.0, w.singular)),
+            Variant::NoSingular => Some((w.consistency, w.covariance, 0.0)),
             Variant::Lp | Variant::Mlp | Variant::Nmtune => None,
         }
     }

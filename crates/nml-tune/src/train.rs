@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 
 use nml_core::FeatureTable;
+use nml_spec::NMTUNE_WEIGHTS;
 use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::{Device, Tensor};
@@ -58,9 +59,17 @@ impl TuneConfig {
             batch_size: 64,
             lr: if method == Method::Lp { 0.01 } else { 1e-3 },
             weight_decay: 1e-4,
-            mse_weight: if nmtune { 1.0 } else { 0.0 },
-            cov_weight: if nmtune { 0.04 } else { 0.0 },
-            svd_weight: if nmtune { 0.001 } else { 0.0 },
+            mse_weight: if nmtune {
+                NMTUNE_WEIGHTS.consistency
+            } else {
+                0.0
+            },
+            cov_weight: if nmtune {
+                NMTUNE_WEIGHTS.covariance
+            } else {
+                0.0
+            },
+            svd_weight: if nmtune { NMTUNE_WEIGHTS.singular } else { 0.0 },
             svd_topk: 5,
             residual: true,
             scale_init: 1.0,
