@@ -217,6 +217,16 @@ fn locate(checkpoint: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((weights, info))
 }
 
+/// The files a `--checkpoint` (or `--encoder`) path stands for: the path,
+/// and for an `nml-pretrain` folder its weights and `model.json`.
+pub fn checkpoint_files(path: &Path) -> Vec<PathBuf> {
+    let mut files = vec![path.to_path_buf()];
+    if path.is_dir() {
+        files.extend(["model.safetensors", "model.json"].map(|f| path.join(f)));
+    }
+    files
+}
+
 /// `imagenet`, or `M,M,M/S,S,S`.
 pub fn parse_normalize(text: &str) -> Result<image::Normalize> {
     if text == "imagenet" {

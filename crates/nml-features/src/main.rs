@@ -283,16 +283,15 @@ fn extract_command(a: ExtractArgs) -> anyhow::Result<()> {
         })
         .transpose()?;
     let splits = parse_splits("--splits", splits)?;
-    let mut io = nml_core::guard::Io::new()
-        .input("--checkpoint", &checkpoint)
+    nml_core::guard::Io::new()
+        .inputs(
+            "--checkpoint",
+            nml_features::backbone::checkpoint_files(&checkpoint),
+        )
         .input("--manifest", &manifest)
-        .folder("--cache", &cache);
-    if checkpoint.is_dir() {
-        io = io
-            .input("--checkpoint", checkpoint.join("model.safetensors"))
-            .input("--checkpoint", checkpoint.join("model.json"));
-    }
-    io.output_opt("--out", out.as_ref()).check()?;
+        .folder("--cache", &cache)
+        .output_opt("--out", out.as_ref())
+        .check()?;
     let device = nml_torch::resolve_device(device)?;
     let request = ExtractRequest {
         checkpoint,

@@ -33,36 +33,36 @@ fn parse_splits(text: &str) -> anyhow::Result<Vec<String>> {
 /// Flags the chosen `--kind` (or stratification) never reads are refused.
 fn check_inert(args: &Args) -> anyhow::Result<()> {
     let kind = kind_name(args.kind);
-    let only = |flag: &str, given: bool, applies: bool, to: &str| {
+    for (flag, given, applies, to) in [
+        (
+            "--class-map",
+            args.class_map.is_some(),
+            args.kind == Kind::Asymmetric,
+            "asymmetric",
+        ),
+        (
+            "--matrix",
+            args.matrix.is_some(),
+            args.kind == Kind::Transition,
+            "transition",
+        ),
+        (
+            "--column",
+            args.column.is_some(),
+            args.kind == Kind::Column,
+            "column",
+        ),
+        (
+            "--stratify",
+            args.stratify.is_some(),
+            matches!(args.kind, Kind::Symmetric | Kind::Asymmetric),
+            "symmetric and asymmetric",
+        ),
+    ] {
         if given && !applies {
             bail!("{flag} does not apply to --kind {kind}; it is read by --kind {to} only");
         }
-        Ok(())
-    };
-    only(
-        "--class-map",
-        args.class_map.is_some(),
-        args.kind == Kind::Asymmetric,
-        "asymmetric",
-    )?;
-    only(
-        "--matrix",
-        args.matrix.is_some(),
-        args.kind == Kind::Transition,
-        "transition",
-    )?;
-    only(
-        "--column",
-        args.column.is_some(),
-        args.kind == Kind::Column,
-        "column",
-    )?;
-    only(
-        "--stratify",
-        args.stratify.is_some(),
-        matches!(args.kind, Kind::Symmetric | Kind::Asymmetric),
-        "symmetric and asymmetric",
-    )?;
+    }
     Ok(())
 }
 

@@ -130,20 +130,17 @@ pub(crate) fn io(
     seeds: &[u64],
     validating: bool,
 ) -> nml_core::guard::Io {
+    let encoder = a
+        .encoder
+        .as_deref()
+        .map(nml_features::backbone::checkpoint_files);
     let mut io = nml_core::guard::Io::new()
         .inputs("--train", a.train.iter())
         .inputs("--train-labels", a.train_labels.iter())
         .inputs("--manifest", a.manifest.iter())
-        .inputs("--eval", evals.iter().map(|e| &e.path));
-    if let Some(encoder) = &a.encoder {
-        io = io.input("--encoder", encoder);
-        if encoder.is_dir() {
-            io = io
-                .input("--encoder", encoder.join("model.safetensors"))
-                .input("--encoder", encoder.join("model.json"));
-        }
-    }
-    io = io.folder("--out", out);
+        .inputs("--eval", evals.iter().map(|e| &e.path))
+        .inputs("--encoder", encoder.into_iter().flatten())
+        .folder("--out", out);
     for file in ["results.parquet", "results.csv", "summary.json"] {
         io = io.output("--out", out.join(file));
     }

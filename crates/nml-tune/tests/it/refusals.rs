@@ -113,6 +113,11 @@ fn repin(dir: &Path) {
 
 /// `nml-tune` on train.parquet, writing `out2`, with `extra` flags.
 fn tune(extra: &[&str]) -> Vec<String> {
+    tune_into("out2", extra)
+}
+
+/// [`tune`] writing into `out`.
+fn tune_into(out: &str, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "--train",
         "train.parquet",
@@ -121,7 +126,7 @@ fn tune(extra: &[&str]) -> Vec<String> {
         "--epochs",
         "1",
         "--out",
-        "out2",
+        out,
     ]
     .map(str::to_owned)
     .to_vec();
@@ -374,10 +379,7 @@ fn table() -> Vec<Refusal> {
         ),
         Refusal::new(
             "selection into a blocked folder",
-            tune(&["--method", "lp", "--val-fraction", "0.2"])
-                .into_iter()
-                .map(|a| if a == "out2" { "blocked".to_owned() } else { a })
-                .collect::<Vec<_>>(),
+            tune_into("blocked", &["--method", "lp", "--val-fraction", "0.2"]),
             &["summary.json"],
         ),
         Refusal::new(
@@ -397,16 +399,7 @@ fn table() -> Vec<Refusal> {
         ),
         Refusal::new(
             "--out naming a file",
-            with(&nm, &[])
-                .into_iter()
-                .map(|a| {
-                    if a == "out2" {
-                        "file.txt".to_owned()
-                    } else {
-                        a
-                    }
-                })
-                .collect::<Vec<_>>(),
+            tune_into("file.txt", &nm),
             &["--out", "not a folder"],
         ),
         Refusal::new(
@@ -523,13 +516,7 @@ fn every_refused_request_leaves_the_folder_as_it_was() {
     if std::fs::write(locked.join("probe"), b"").is_err() {
         cases.push(Refusal::new(
             "a read-only --out",
-            tune(&["--method", "lp"]).into_iter().map(|a| {
-                if a == "out2" {
-                    "locked/o".to_owned()
-                } else {
-                    a
-                }
-            }),
+            tune_into("locked/o", &["--method", "lp"]),
             &["cannot write"],
         ));
     } else {
