@@ -264,7 +264,12 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
 fn smoke_plan() -> Result<Plan> {
     let sizes = Profile::Smoke.sizes();
     let (study, _) = Study::new(Benchmark::Synth, None, &sizes, 0)?;
-    Ok(crate::reproduce::study_plan(&study, &sizes, 0, "auto"))
+    Ok(crate::reproduce::study_plan(
+        &study,
+        &sizes,
+        0,
+        nml_study::DeviceSpec::Auto,
+    ))
 }
 
 /// The steps the kill-and-restart run redoes: the plan's last three pre-training steps

@@ -6,6 +6,7 @@
 //! - [`hash`]: blake3 content hashes of files and canonical JSON configs (cache keys).
 //! - [`device`]: the `--device` choice, parsed without linking libtorch.
 //! - [`guard`]: every output checked against every input, and for writability, before any work.
+//! - [`model`]: `model.json`, what a pre-training run records beside its weights (both objectives).
 //! - [`logging`]: the `-v`/`-q` flags and tracing subscriber of every binary.
 //!
 //! This crate does not link libtorch, so everything built on it alone builds
@@ -20,6 +21,7 @@ pub mod guard;
 pub mod hash;
 pub mod logging;
 pub mod manifest;
+pub mod model;
 pub mod refusal;
 mod table;
 
@@ -31,6 +33,7 @@ pub use features::{
 };
 pub use hash::{hash_bytes, hash_file, hash_json, ContentHash, KeyBuilder};
 pub use manifest::{Manifest, ReadOptions, Sample};
+pub use model::ModelInfo;
 
 use std::path::PathBuf;
 

@@ -1,118 +1,15 @@
 //! `nml-data`: generate the synthetic benchmark or import real datasets as nml manifests.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
-use nml_core::logging::{self, Verbosity};
+use nml_core::logging;
 use nml_core::Manifest;
 use nml_data::import::folder::FolderOptions;
-use nml_data::synth::{self, Preset, SynthConfig};
+use nml_data::synth::{self, SynthConfig};
 use nml_data::{contact, import};
-
-/// Generate the synthetic benchmark or import real datasets as nml manifests.
-#[derive(Debug, Parser)]
-#[command(version)]
-struct Args {
-    #[command(subcommand)]
-    command: Command,
-    #[command(flatten)]
-    verbosity: Verbosity,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Write the synthetic benchmark: a pre-training corpus and downstream tasks in four domains
-    Synth(SynthArgs),
-    /// Convert a real dataset into an nml manifest (with contact sheets beside it)
-    #[command(subcommand)]
-    Import(ImportCommand),
-}
-
-#[derive(Debug, clap::Args)]
-struct SynthArgs {
-    /// Size preset: smoke (seconds), quick (CPU), full (GPU)
-    #[arg(long, value_enum, default_value = "quick")]
-    preset: Preset,
-    /// Output folder (manifests, benchmark.json, contact sheets)
-    #[arg(long)]
-    out: PathBuf,
-    /// Seed: chooses the classes and every image
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Override the preset's image side in pixels
-    #[arg(long)]
-    image_size: Option<u32>,
-    /// Override the preset's number of pre-training classes
-    #[arg(long)]
-    pretrain_classes: Option<usize>,
-    /// Override the preset's pre-training images per class (train split)
-    #[arg(long)]
-    pretrain_train_per_class: Option<usize>,
-    /// Override the preset's number of downstream tasks
-    #[arg(long)]
-    tasks: Option<usize>,
-    /// Override the preset's classes per downstream task
-    #[arg(long)]
-    classes_per_task: Option<usize>,
-    /// Override the preset's downstream images per class, domain and train split
-    #[arg(long)]
-    task_train_per_class: Option<usize>,
-    /// Override the preset's downstream images per class, domain and test split
-    #[arg(long)]
-    task_test_per_class: Option<usize>,
-    /// Override the preset's palettes per task: N palettes shared by the task's classes in turn
-    #[arg(long, value_name = "N")]
-    task_palettes: Option<usize>,
-}
-
-#[derive(Debug, Subcommand)]
-enum ImportCommand {
-    /// CIFAR-10 or CIFAR-100 in the official binary format (folder of .bin files)
-    Cifar {
-        /// Folder with data_batch_*.bin and test_batch.bin, or train.bin and test.bin
-        #[arg(long)]
-        dir: PathBuf,
-        /// Output manifest
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// An ImageFolder tree: ROOT/<class>/*.png|jpg or ROOT/<domain>/<class>/*
-    Folder {
-        /// Root of the tree
-        #[arg(long)]
-        root: PathBuf,
-        /// Output manifest
-        #[arg(long)]
-        out: PathBuf,
-        /// Split of every row (unless --test-fraction)
-        #[arg(long, default_value = "train")]
-        split: String,
-        /// Put this fraction of each (domain, class) group in `test`, the rest in `train`
-        #[arg(long)]
-        test_fraction: Option<f64>,
-        /// Seed of the stratified split
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
-    /// A Parquet table in the shared/data layout (CIFAR-10 + CIFAR-10N, PACS, SST-2)
-    Parquet {
-        /// Input table
-        #[arg(long)]
-        input: PathBuf,
-        /// Output manifest
-        #[arg(long)]
-        out: PathBuf,
-        /// Keep at most N rows of each (split, domain, class), the first in table order
-        #[arg(long, value_name = "N")]
-        max_per_class: Option<usize>,
-        /// Write a `text` caption per row from its class name, e.g. "a photo of a {}"
-        /// (for contrastive pre-training; an existing `text` column is an error)
-        #[arg(long, value_name = "TEMPLATE")]
-        caption_template: Option<String>,
-    },
-}
+use nml_spec::data::{DataArgs as Args, DataCommand as Command, ImportCommand, ParquetImport};
 
 fn main() -> ExitCode {
     let args: Args = logging::parse_args();
@@ -189,12 +86,12 @@ fn run(command: Command) -> anyhow::Result<()> {
                 &out,
             )?
         }
-        Command::Import(ImportCommand::Parquet {
+        Command::Import(ImportCommand::Parquet(ParquetImport {
             input,
             out,
             max_per_class,
             caption_template,
-        }) => {
+        })) => {
             if max_per_class == Some(0) {
                 anyhow::bail!("--max-per-class must be at least 1");
             }

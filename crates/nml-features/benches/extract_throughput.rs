@@ -48,7 +48,6 @@ fn main() {
     let _net = Net::new(&vs.root(), Arch::ResNet20, 10);
     let config = TrainConfig::new(Arch::ResNet20, 1);
     let info = ModelInfo {
-        format: nml_pretrain::MODEL_FORMAT.into(),
         arch: Arch::ResNet20,
         classes: 10,
         class_names: (0..10).map(|c| format!("c{c}")).collect(),
@@ -58,13 +57,15 @@ fn main() {
             mean: [0.5; 3],
             std: [0.25; 3],
         },
-        config,
         seed: 0,
         train_manifest: String::new(),
         train_manifest_hash: String::new(),
         noise: None,
         key: String::new(),
-        metrics: Vec::new(),
+        record: nml_core::model::Record::Supervised {
+            config,
+            metrics: Vec::new(),
+        },
     };
     let description = serde_json::to_value(&info).unwrap();
     checkpoint::save(

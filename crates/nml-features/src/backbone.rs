@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use nml_models::{checkpoint, image, Arch, BackboneInfo, Net, Objective};
-use serde::{Deserialize, Serialize};
+use nml_models::{checkpoint, image, Arch, ModelInfo, Net, NormalizeExt, Objective};
+
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -30,47 +30,7 @@ pub const IMAGENET: image::Normalize = image::Normalize {
     std: [0.229, 0.224, 0.225],
 };
 
-/// Which vector of the backbone is the feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Embedding {
-    /// The pooled vector before the head (supervised backbones; contrastive with `--embedding pooled`).
-    Pooled,
-    /// A contrastive image tower's projection into the joint space, as CLIP's
-    /// `encode_image` (the official code probes this one).
-    Projection,
-}
-
-impl Embedding {
-    /// The name on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Embedding::Pooled => "pooled",
-            Embedding::Projection => "projection",
-        }
-    }
-
-    /// The default for a backbone: the projection for contrastive ones, else the pooled vector.
-    pub fn default_for(objective: Objective) -> Embedding {
-        match objective {
-            Objective::Contrastive => Embedding::Projection,
-            Objective::Supervised => Embedding::Pooled,
-        }
-    }
-}
-
-impl std::str::FromStr for Embedding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "pooled" => Ok(Embedding::Pooled),
-            "projection" => Ok(Embedding::Projection),
-            other => Err(format!(
-                "unknown embedding `{other}` (pooled or projection)"
-            )),
-        }
-    }
-}
+pub use nml_spec::Embedding;
 
 /// What encoding needs to know about a model.
 #[derive(Debug, Clone)]
@@ -110,7 +70,7 @@ impl Described {
         let text = std::fs::read_to_string(&info_path).map_err(|e| {
             FeatureError::Invalid(format!("{}: cannot read: {e}", info_path.display()))
         })?;
-        let info: BackboneInfo = serde_json::from_str(&text).map_err(|e| {
+        let info = ModelInfo::from_json(&text).map_err(|e| {
             FeatureError::Invalid(format!(
                 "{}: not an nml-pretrain model.json: {e} (for published weights pass --arch)",
                 info_path.display()
@@ -122,7 +82,7 @@ impl Described {
             classes: info.classes,
             input_size: info.input_size,
             normalize: info.normalize,
-            objective: info.objective,
+            objective: info.objective(),
         })
     }
 

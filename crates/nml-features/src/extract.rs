@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use nml_core::{FeatureBatch, FeatureSchema, FeatureWriter, KeyBuilder, Manifest};
-use nml_models::{image, Augment, Net};
+use nml_models::{image, Augment, Net, NormalizeExt};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 

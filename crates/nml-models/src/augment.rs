@@ -14,44 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// Which train transform makes the augmented views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AugmentKind {
-    /// timm models in the official code: RandomResizedCrop + horizontal flip.
-    Rrc,
-    /// open_clip's train transform: RandomResizedCrop, no flip.
-    RrcNoflip,
-}
-
-impl AugmentKind {
-    /// The name on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            AugmentKind::Rrc => "rrc",
-            AugmentKind::RrcNoflip => "rrc-noflip",
-        }
-    }
-}
-
-impl std::fmt::Display for AugmentKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for AugmentKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "rrc" => Ok(AugmentKind::Rrc),
-            "rrc-noflip" => Ok(AugmentKind::RrcNoflip),
-            other => Err(format!(
-                "unknown augmentation `{other}` (rrc or rrc-noflip)"
-            )),
-        }
-    }
-}
+pub use nml_spec::AugmentKind;
 
 /// A train transform: the crop's area scale range and whether it flips.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

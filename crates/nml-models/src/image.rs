@@ -5,7 +5,6 @@ use std::path::Path;
 
 use nml_core::Manifest;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::{ModelError, Result};
@@ -111,17 +110,17 @@ pub fn channel_stats(images: &Tensor) -> ([f64; 3], [f64; 3]) {
     (get(&mean), get(&std).map(|s| s.max(1e-3)))
 }
 
-/// Normalisation applied after augmentation: `(x / 255 − mean) / std`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Normalize {
-    pub mean: [f64; 3],
-    pub std: [f64; 3],
-}
+pub use nml_core::model::Normalize;
 
-impl Normalize {
+/// [`Normalize`] on tensors (the type is `model.json`'s, in nml-core, which has no libtorch).
+pub trait NormalizeExt {
     /// # Shapes
     /// `x`: `[B, 3, H, W]` float in 0..1 → same shape.
-    pub fn apply(&self, x: &Tensor) -> Tensor {
+    fn apply(&self, x: &Tensor) -> Tensor;
+}
+
+impl NormalizeExt for Normalize {
+    fn apply(&self, x: &Tensor) -> Tensor {
         let device = x.device();
         let mean = Tensor::from_slice(&self.mean.map(|v| v as f32))
             .view([1, 3, 1, 1])

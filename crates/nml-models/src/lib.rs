@@ -5,7 +5,7 @@
 //! - [`checkpoint`]: safetensors read/write with strict name and shape checks;
 //! - [`image`]: a manifest's images decoded into a u8 tensor, and their normalisation;
 //! - [`augment`]: the official train transforms (RandomResizedCrop, flip), one generator per view;
-//! - [`backbone`]: what every `model.json` says about a backbone ([`BackboneInfo`]);
+//! - [`backbone`]: the objective a backbone was pre-trained with (`model.json` is nml-core's [`ModelInfo`]);
 //! - [`bert`]: a BERT sentence encoder under Hugging Face's names.
 
 pub mod augment;
@@ -16,8 +16,8 @@ pub mod image;
 pub mod models;
 
 pub use augment::{Augment, AugmentKind};
-pub use backbone::{BackboneInfo, Objective};
-pub use image::{ImageSet, Normalize};
+pub use backbone::{ModelInfo, Objective};
+pub use image::{ImageSet, Normalize, NormalizeExt};
 pub use models::{Arch, Net};
 
 /// Named tensors, as a checkpoint holds them.

@@ -10,7 +10,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use nml_pretrain::data::{epoch_loader, Augment, ImageSet, Normalize};
+use nml_pretrain::data::{epoch_loader, Augment, ImageSet, Normalize, NormalizeExt};
 use nml_pretrain::optim::{Optimizer, Sgd, SgdConfig};
 use nml_pretrain::{checkpoint, Arch, Net};
 use tch::nn::VarStore;

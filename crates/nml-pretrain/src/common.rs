@@ -5,10 +5,9 @@
 //! every run key, which hashes the canonical JSON) keeps the fields where
 //! they were.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::data::Augment;
-use crate::models::Arch;
+pub use nml_core::model::Common;
 
 /// What the shared driver of [`crate::fit`] needs of an objective's config:
 /// it serialises (the run key hashes it), names its key namespace and the
@@ -19,68 +18,6 @@ pub(crate) trait RunConfig: Serialize {
     /// Files of a finished run besides `model.safetensors`.
     const ALSO: &'static [&'static str];
     fn common(&self) -> &Common;
-}
-
-/// What the shared loop of [`crate::fit`] reads from a config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Common {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub augment: Augment,
-    /// Side of the (square) input images.
-    pub input_size: u32,
-    /// Resize images of another size instead of refusing them.
-    pub resize: bool,
-    pub train_split: String,
-    pub test_split: String,
-    pub seed: u64,
-    /// bf16 autocast on CUDA.
-    pub amp: bool,
-    /// Also checkpoint every this many steps inside an epoch (0: at epoch ends only).
-    pub checkpoint_every_steps: usize,
-}
-
-impl Common {
-    /// The defaults for `arch`: batch 128, crop (padding 4) + flip, its native
-    /// input size, `train`/`test` splits, seed 0, fp32, checkpoints at epoch ends.
-    pub fn new(arch: Arch, epochs: usize) -> Common {
-        Common {
-            epochs,
-            batch_size: 128,
-            augment: Augment {
-                crop_padding: 4,
-                flip: true,
-                color_jitter: 0.0,
-            },
-            input_size: arch.native_input(),
-            resize: false,
-            train_split: "train".to_owned(),
-            test_split: "test".to_owned(),
-            seed: 0,
-            amp: false,
-            checkpoint_every_steps: 0,
-        }
-    }
-
-    /// The first problem of these settings for `arch` at peak learning rate
-    /// `lr`; `batch_why` says why a batch needs two samples.
-    pub(crate) fn problem(&self, arch: Arch, lr: f64, batch_why: &str) -> Option<String> {
-        if self.epochs == 0 {
-            Some("--epochs must be at least 1".to_owned())
-        } else if self.batch_size < 2 {
-            Some(format!("--batch-size must be at least 2 ({batch_why})"))
-        } else if self.input_size < arch.min_input() {
-            Some(format!(
-                "{arch} needs inputs of at least {}px, got {}",
-                arch.min_input(),
-                self.input_size
-            ))
-        } else if !(lr > 0.0 && lr.is_finite()) {
-            Some(format!("--lr {lr} must be positive"))
-        } else {
-            None
-        }
-    }
 }
 
 #[cfg(test)]

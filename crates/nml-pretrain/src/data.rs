@@ -14,36 +14,14 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
+pub use nml_core::model::Augment;
 use nml_core::Manifest;
-pub use nml_models::image::{channel_stats, load, ImageSet, Normalize};
+pub use nml_models::image::{channel_stats, load, ImageSet, Normalize, NormalizeExt};
 
 use crate::fit::RunPaths;
 use crate::{PretrainError, Result};
-
-/// Training-time augmentation, applied per sample with tensor ops.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Augment {
-    /// Random crop after zero-padding by this many pixels (0: off).
-    pub crop_padding: i64,
-    /// Random horizontal flip with probability 1/2.
-    pub flip: bool,
-    /// Brightness, contrast and saturation jitter strength (0: off).
-    pub color_jitter: f64,
-}
-
-impl Augment {
-    /// No augmentation at all.
-    pub fn none() -> Augment {
-        Augment {
-            crop_padding: 0,
-            flip: false,
-            color_jitter: 0.0,
-        }
-    }
-}
 
 /// A run's images: the training manifest, its `train_split` rows and the
 /// test manifest's `test_split` rows decoded, and the normalisation measured

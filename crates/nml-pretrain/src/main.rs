@@ -115,7 +115,7 @@ fn run(a: Args) -> anyhow::Result<()> {
         out: a.out,
     };
     let info = nml_pretrain::train(&config, &paths, device, a.resume)?;
-    if let Some(last) = info.metrics.last() {
+    if let Some(last) = info.supervised_epochs().last() {
         tracing::info!(
             out = %paths.out.display(),
             test_acc = last.test_acc.map(|t| format!("{t:.4}")),
@@ -145,7 +145,7 @@ fn run_contrastive(a: Args, device: tch::Device) -> anyhow::Result<()> {
         out: a.out,
     };
     let info = nml_pretrain::train_contrastive(&config, &paths, device, a.resume)?;
-    if let Some(last) = info.metrics.last() {
+    if let Some(last) = info.contrastive_epochs().last() {
         tracing::info!(
             out = %paths.out.display(),
             zero_shot_acc = last.test_acc.map(|t| format!("{t:.4}")),

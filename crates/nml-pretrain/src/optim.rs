@@ -25,16 +25,7 @@ pub trait Optimizer {
     fn restore(&mut self, buffers: Vec<(String, Tensor)>, steps: u64) -> Result<(), String>;
 }
 
-/// Optimiser hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SgdConfig {
-    pub lr: f64,
-    pub momentum: f64,
-    pub nesterov: bool,
-    pub weight_decay: f64,
-    /// Linear warm-up from 0 to `lr` over this many epochs, then cosine decay to 0.
-    pub warmup_epochs: f64,
-}
+pub use nml_core::model::SgdConfig;
 
 /// SGD over named parameters, with one momentum buffer each.
 #[derive(Debug)]

@@ -4,98 +4,25 @@
 //! The loop itself is [`crate::fit`]'s.
 
 use nml_models::checkpoint;
-use serde::{Deserialize, Serialize};
+
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::common::{Common, RunConfig};
 use crate::data::{self, Batch, ImageSet, Normalize};
 use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
-use crate::models::{Arch, Net};
-use crate::optim::{Sgd, SgdConfig};
+use crate::models::Net;
+use crate::optim::Sgd;
 use crate::{Named, PretrainError, Result};
 
-/// Everything that determines the trained weights.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub arch: Arch,
-    /// Epochs, batches, augmentation, inputs, splits, seed, precision, checkpoints.
-    #[serde(flatten)]
-    pub common: Common,
-    pub sgd: SgdConfig,
-    pub label_smoothing: f64,
+pub use nml_core::model::{EpochMetrics, ModelInfo, Record, TrainConfig, MODEL_FORMAT};
+
+/// `config`'s first problem as an error.
+fn validate(config: &TrainConfig) -> Result<()> {
+    config
+        .problem()
+        .map_or(Ok(()), |p| Err(PretrainError::Config(p)))
 }
-
-impl TrainConfig {
-    /// The paper-style defaults for `arch` (SGD 0.1, Nesterov momentum 0.9, wd 5e-4, crop + flip).
-    pub fn new(arch: Arch, epochs: usize) -> TrainConfig {
-        TrainConfig {
-            arch,
-            common: Common::new(arch, epochs),
-            sgd: SgdConfig {
-                lr: 0.1,
-                momentum: 0.9,
-                nesterov: true,
-                weight_decay: 5e-4,
-                warmup_epochs: 1.0,
-            },
-            label_smoothing: 0.0,
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        let problem = self
-            .common
-            .problem(self.arch, self.sgd.lr, "BatchNorm")
-            .or_else(|| {
-                (!(0.0..1.0).contains(&self.label_smoothing)).then(|| {
-                    format!(
-                        "--label-smoothing {} is outside [0, 1)",
-                        self.label_smoothing
-                    )
-                })
-            });
-        problem.map_or(Ok(()), |p| Err(PretrainError::Config(p)))
-    }
-}
-
-/// One finished epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    pub epoch: usize,
-    pub lr: f64,
-    pub train_loss: f64,
-    /// Accuracy against the labels training sees (noisy when present).
-    pub train_acc_noisy: f64,
-    /// Accuracy against the clean labels: the gap to `train_acc_noisy` shows memorisation.
-    pub train_acc_clean: f64,
-    pub test_acc: Option<f64>,
-    pub images_per_sec: f64,
-    pub seconds: f64,
-}
-
-/// What `model.json` records about a finished run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    pub format: String,
-    pub arch: Arch,
-    pub classes: usize,
-    pub class_names: Vec<String>,
-    pub input_size: u32,
-    pub feature_dim: i64,
-    pub normalize: Normalize,
-    pub config: TrainConfig,
-    pub seed: u64,
-    pub train_manifest: String,
-    pub train_manifest_hash: String,
-    /// The noise summary the training manifest carries (`nml.noise`), if any.
-    pub noise: Option<serde_json::Value>,
-    pub key: String,
-    pub metrics: Vec<EpochMetrics>,
-}
-
-/// Format tag of `model.json`.
-pub const MODEL_FORMAT: &str = "nml-pretrain/1";
 
 /// Key namespace of supervised runs.
 const NAMESPACE: &str = "nml-pretrain/train";
@@ -107,7 +34,7 @@ pub fn train(
     device: Device,
     resume: bool,
 ) -> Result<ModelInfo> {
-    config.validate()?;
+    validate(config)?;
     fit::train(config, paths, device, resume, |run, data| {
         let record = serde_json::json!({ "config": config });
         Ok((Supervised { config, run, data }, record))
@@ -248,20 +175,21 @@ impl Objective for Supervised<'_> {
     fn save(&self, vs: &VarStore, key: String, metrics: Vec<EpochMetrics>) -> Result<ModelInfo> {
         let (config, manifest, paths) = (self.config, &self.data.manifest, &self.run.paths);
         let info = ModelInfo {
-            format: MODEL_FORMAT.to_owned(),
             arch: config.arch,
             classes: manifest.num_classes(),
             class_names: manifest.class_names.clone(),
             input_size: config.common.input_size,
             feature_dim: config.arch.feature_dim(),
             normalize: self.data.normalize,
-            config: config.clone(),
             seed: config.common.seed,
             train_manifest: paths.train.display().to_string(),
             train_manifest_hash: self.run.train_hash.to_hex(),
             noise: self.data.noise(),
             key,
-            metrics,
+            record: Record::Supervised {
+                config: config.clone(),
+                metrics,
+            },
         };
         let description = serde_json::to_value(&info)?;
         checkpoint::save(

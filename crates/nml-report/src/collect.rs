@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::Value;
 
-use nml_study::{Noise, Repeat, Setting, TableKind};
+use nml_study::{Noise, Repeat, Setting, Split, TableKind, Variant};
 
 use crate::run::{RunInfo, TableEntry};
 use crate::{ReportError, Result};
@@ -14,10 +14,10 @@ use crate::{ReportError, Result};
 /// One pre-trained backbone.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PretrainRecord {
-    /// `supervised` or `contrastive`.
-    pub setting: String,
-    /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
-    pub noise: String,
+    pub setting: Setting,
+    /// [`Noise::Symmetric`] (also for entries that leave it empty), caption
+    /// swaps, or a real noise condition.
+    pub noise: Noise,
     pub ratio: u32,
     pub seed: u64,
     pub noise_realised: f64,
@@ -30,15 +30,15 @@ pub struct PretrainRecord {
 /// The spectrum of one backbone's features of one task's test rows in one domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpectralRecord {
-    /// `supervised` or `contrastive`.
-    pub setting: String,
-    /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
-    pub noise: String,
+    pub setting: Setting,
+    /// [`Noise::Symmetric`] (also for entries that leave it empty), caption
+    /// swaps, or a real noise condition.
+    pub noise: Noise,
     pub ratio: u32,
     pub seed: u64,
     pub task: String,
     pub domain: String,
-    pub split: &'static str,
+    pub split: Split,
     pub sve: f64,
     pub lsvr: f64,
     pub effective_rank: f64,
@@ -47,10 +47,10 @@ pub struct SpectralRecord {
 /// One head's accuracy on one task's test rows of one domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TuneRecord {
-    /// `supervised` or `contrastive`.
-    pub setting: String,
-    /// `symmetric`, or the real noise condition (see [`crate::run::TableEntry::noise`]).
-    pub noise: String,
+    pub setting: Setting,
+    /// [`Noise::Symmetric`] (also for entries that leave it empty), caption
+    /// swaps, or a real noise condition.
+    pub noise: Noise,
     pub ratio: u32,
     /// The repeat this accuracy belongs to (see [`nml_study::Repeat`]): the backbone
     /// seed in the noisy studies, the head seed with a published backbone.
@@ -58,10 +58,10 @@ pub struct TuneRecord {
     /// The head's own seed (equal to `seed` where heads are the repeats).
     pub head: u64,
     pub task: String,
-    /// `lp`, `mlp`, `nmtune` or an ablation variant (`no-consistency`, ...).
-    pub variant: String,
+    /// A method, or an ablation variant of NMTune.
+    pub variant: Variant,
     pub domain: String,
-    pub split: &'static str,
+    pub split: Split,
     pub accuracy: f64,
     /// SVE and LSVR of the head's representation z on these rows.
     pub sve: f64,
@@ -159,42 +159,41 @@ fn ints(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<i64>> {
     Ok(ca.iter().map(|v| v.unwrap_or(-1)).collect())
 }
 
-/// The entry's noise condition, `symmetric` when the index leaves it empty.
-fn noise_name(t: &TableEntry) -> String {
+/// The entry's noise condition, symmetric when the index leaves it empty.
+fn noise_of(t: &TableEntry) -> Noise {
     match &t.noise {
-        Noise::None | Noise::Symmetric => "symmetric".to_owned(),
-        other => other.name().to_owned(),
+        Noise::None | Noise::Symmetric => Noise::Symmetric,
+        other => other.clone(),
     }
 }
 
 impl Results {
     /// The records whose (setting, noise) `keep` accepts, in every table.
-    fn filtered(&self, keep: impl Fn(&str, &str) -> bool) -> Results {
+    fn filtered(&self, keep: impl Fn(Setting, &Noise) -> bool) -> Results {
         fn rows<T: Clone>(records: &[T], keep: impl Fn(&T) -> bool) -> Vec<T> {
             records.iter().filter(|r| keep(r)).cloned().collect()
         }
-        let tune = |records: &[TuneRecord]| rows(records, |r| keep(&r.setting, &r.noise));
+        let tune = |records: &[TuneRecord]| rows(records, |r| keep(r.setting, &r.noise));
         Results {
-            pretrain: rows(&self.pretrain, |r| keep(&r.setting, &r.noise)),
-            spectral: rows(&self.spectral, |r| keep(&r.setting, &r.noise)),
+            pretrain: rows(&self.pretrain, |r| keep(r.setting, &r.noise)),
+            spectral: rows(&self.spectral, |r| keep(r.setting, &r.noise)),
             tune: tune(&self.tune),
             selected: tune(&self.selected),
             noisy_downstream: tune(&self.noisy_downstream),
         }
     }
 
-    /// The records of one setting (`supervised` or `contrastive`).
-    pub fn setting(&self, setting: &str) -> Results {
+    /// The records of one setting.
+    pub fn setting(&self, setting: Setting) -> Results {
         self.filtered(|s, _| s == setting)
     }
 
     /// Splits the records into the study's ratios (symmetric noise) and the
     /// real noise conditions, each its own set of results.
     pub fn split_real_noise(&self) -> (Results, Results) {
-        let real = |noise: &str| Noise::from(noise.to_owned()).is_real();
         (
-            self.filtered(|_, noise| !real(noise)),
-            self.filtered(|_, noise| real(noise)),
+            self.filtered(|_, noise| !noise.is_real()),
+            self.filtered(|_, noise| noise.is_real()),
         )
     }
 
@@ -229,14 +228,11 @@ impl Results {
     ) -> Result<()> {
         for t in run.tables(TableKind::Pretrain) {
             let path = at(t);
-            let model = read_json(&path)?;
-            let last = model
-                .get("metrics")
-                .and_then(Value::as_array)
-                .and_then(|m| m.last())
-                .ok_or_else(|| {
-                    ReportError::Invalid(format!("{}: no per-epoch metrics", path.display()))
-                })?;
+            let model = nml_core::ModelInfo::read(&path)
+                .map_err(|e| ReportError::Invalid(e.to_string()))?;
+            let last = model.last_epoch().ok_or_else(|| {
+                ReportError::Invalid(format!("{}: no per-epoch metrics", path.display()))
+            })?;
             let noise = run
                 .tables(TableKind::Noise)
                 .find(|n| n.ratio == t.ratio && n.seed == t.seed && n.noise == t.noise)
@@ -247,22 +243,19 @@ impl Results {
                 .transpose()?
                 .unwrap_or(f64::NAN);
             self.pretrain.push(PretrainRecord {
-                setting: t.setting.name().to_owned(),
-                noise: noise_name(t),
+                setting: t.setting,
+                noise: noise_of(t),
                 ratio: t.ratio,
                 seed: t.seed,
                 noise_realised: noise,
-                test_acc: number(last, "test_acc", &path)?,
+                test_acc: last.test_acc.ok_or_else(|| {
+                    ReportError::Invalid(format!("{}: no test accuracy", path.display()))
+                })?,
                 // Contrastive runs report in-batch retrieval against the
                 // captions they saw, and no clean-label training accuracy.
-                train_acc_noisy: number(last, "train_acc_noisy", &path)
-                    .or_else(|_| number(last, "train_retrieval_acc", &path))?,
-                train_acc_clean: if t.setting == Setting::Contrastive {
-                    f64::NAN
-                } else {
-                    number(last, "train_acc_clean", &path)?
-                },
-                images_per_sec: number(last, "images_per_sec", &path)?,
+                train_acc_noisy: last.train_acc_seen,
+                train_acc_clean: last.train_acc_clean.unwrap_or(f64::NAN),
+                images_per_sec: last.images_per_sec,
             });
         }
         Ok(())
@@ -299,8 +292,8 @@ impl Results {
                 };
                 let task = name.split_once('/').map_or(name.as_str(), |(_, t)| t);
                 self.spectral.push(SpectralRecord {
-                    setting: t.setting.name().to_owned(),
-                    noise: noise_name(t),
+                    setting: t.setting,
+                    noise: noise_of(t),
                     ratio: t.ratio,
                     seed: t.seed,
                     task: task.to_owned(),
@@ -323,8 +316,8 @@ impl Results {
         };
         let p = &self.pretrain;
         let pretrain = df!(
-            "setting" => p.iter().map(|r| r.setting.clone()).collect::<Vec<_>>(),
-            "noise" => p.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
+            "setting" => p.iter().map(|r| r.setting.name()).collect::<Vec<_>>(),
+            "noise" => p.iter().map(|r| r.noise.name()).collect::<Vec<_>>(),
             "ratio" => p.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => p.iter().map(|r| r.seed).collect::<Vec<_>>(),
             "noise_realised" => p.iter().map(|r| r.noise_realised).collect::<Vec<_>>(),
@@ -336,13 +329,13 @@ impl Results {
         .map_err(fail)?;
         let s = &self.spectral;
         let spectral = df!(
-            "setting" => s.iter().map(|r| r.setting.clone()).collect::<Vec<_>>(),
-            "noise" => s.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
+            "setting" => s.iter().map(|r| r.setting.name()).collect::<Vec<_>>(),
+            "noise" => s.iter().map(|r| r.noise.name()).collect::<Vec<_>>(),
             "ratio" => s.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => s.iter().map(|r| r.seed).collect::<Vec<_>>(),
             "task" => s.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
             "domain" => s.iter().map(|r| r.domain.clone()).collect::<Vec<_>>(),
-            "split" => s.iter().map(|r| r.split).collect::<Vec<_>>(),
+            "split" => s.iter().map(|r| r.split.name()).collect::<Vec<_>>(),
             "sve" => s.iter().map(|r| r.sve).collect::<Vec<_>>(),
             "lsvr" => s.iter().map(|r| r.lsvr).collect::<Vec<_>>(),
             "effective_rank" => s.iter().map(|r| r.effective_rank).collect::<Vec<_>>()
@@ -372,17 +365,17 @@ impl Results {
             }
         };
         let tuning = df!(
-            "setting" => t.iter().map(|r| r.setting.clone()).collect::<Vec<_>>(),
-            "noise" => t.iter().map(|r| r.noise.clone()).collect::<Vec<_>>(),
+            "setting" => t.iter().map(|r| r.setting.name()).collect::<Vec<_>>(),
+            "noise" => t.iter().map(|r| r.noise.name()).collect::<Vec<_>>(),
             "ratio" => t.iter().map(|r| r.ratio).collect::<Vec<_>>(),
             "seed" => t.iter().map(|r| r.seed).collect::<Vec<_>>(),
             "head" => t.iter().map(|r| r.head).collect::<Vec<_>>(),
             "task" => t.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
-            "variant" => t.iter().map(|r| r.variant.clone()).collect::<Vec<_>>(),
+            "variant" => t.iter().map(|r| r.variant.name()).collect::<Vec<_>>(),
             "recipe" => (0..t.len()).map(recipe).collect::<Vec<_>>(),
             "downstream_noise" => (0..t.len()).map(downstream_noise).collect::<Vec<_>>(),
             "domain" => t.iter().map(|r| r.domain.clone()).collect::<Vec<_>>(),
-            "split" => t.iter().map(|r| r.split).collect::<Vec<_>>(),
+            "split" => t.iter().map(|r| r.split.name()).collect::<Vec<_>>(),
             "accuracy" => t.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
             "z_sve" => t.iter().map(|r| r.sve).collect::<Vec<_>>(),
             "z_lsvr" => t.iter().map(|r| r.lsvr).collect::<Vec<_>>(),
@@ -409,6 +402,12 @@ fn tune_records(
     let mut records = Vec::new();
     for t in run.tables(kind) {
         let path = at(t);
+        let variant = t.variant.ok_or_else(|| {
+            ReportError::Invalid(format!(
+                "run.json: the head table {} names no variant",
+                t.path
+            ))
+        })?;
         let frame = read_parquet(&path)?;
         let evals = strings(&frame, "eval", &path)?;
         let accuracy = floats(&frame, "accuracy", &path)?;
@@ -438,8 +437,8 @@ fn tune_records(
                 )));
             }
             records.push(TuneRecord {
-                setting: t.setting.name().to_owned(),
-                noise: noise_name(t),
+                setting: t.setting,
+                noise: noise_of(t),
                 ratio: t.ratio,
                 seed: match t.repeat {
                     Repeat::Head => head,
@@ -447,7 +446,7 @@ fn tune_records(
                 },
                 head,
                 task: t.task.clone(),
-                variant: t.variant.map_or_else(String::new, |v| v.name().to_owned()),
+                variant,
                 domain: domain.clone(),
                 split: run.split_of(domain),
                 accuracy: accuracy[i],

@@ -2,6 +2,7 @@
 //! side, each with lines (mean over seeds, error bars of one standard
 //! deviation) or scatter points.
 
+use nml_study::{Split, Variant};
 use std::path::Path;
 
 use nml_plot::{write_figure, Figure};
@@ -172,18 +173,17 @@ fn line(name: &str, run: &RunInfo, stat: impl Fn(u32) -> Stat, scale: f64) -> Se
 
 /// The figures of the report, by file stem under `figures/`.
 pub fn figures(run: &RunInfo, results: &Results) -> Vec<(&'static str, Panels)> {
-    let acc = |variant: &'static str, split: &'static str| {
-        move |r: u32| stats::accuracy(results, r, variant, split)
-    };
+    let acc =
+        |variant: Variant, split: Split| move |r: u32| stats::accuracy(results, r, variant, split);
     let noise = "pre-training noise ratio (%)".to_owned();
     let fig1 = Panels(
-        ["ID", "OOD"]
+        Split::TRANSFER
             .iter()
             .map(|&split| Panel {
                 title: format!("{split} linear probing vs pre-training noise"),
                 x: noise.clone(),
                 y: "accuracy (%)".to_owned(),
-                series: vec![line("LP", run, acc("lp", split), 100.0)],
+                series: vec![line("LP", run, acc(Variant::Lp, split), 100.0)],
             })
             .collect(),
     );
@@ -195,7 +195,7 @@ pub fn figures(run: &RunInfo, results: &Results) -> Vec<(&'static str, Panels)> 
             series: vec![line(
                 "SVE (ID)",
                 run,
-                |r| stats::spectral(results, r, "ID", stats::sve),
+                |r| stats::spectral(results, r, Split::Id, stats::sve),
                 1.0,
             )],
         },
@@ -206,12 +206,12 @@ pub fn figures(run: &RunInfo, results: &Results) -> Vec<(&'static str, Panels)> 
             series: vec![line(
                 "LSVR (OOD)",
                 run,
-                |r| stats::spectral(results, r, "OOD", stats::lsvr),
+                |r| stats::spectral(results, r, Split::Ood, stats::lsvr),
                 1.0,
             )],
         },
     ]);
-    let scatter = |split: &str, metric: fn(&crate::collect::SpectralRecord) -> f64| {
+    let scatter = |split: Split, metric: fn(&crate::collect::SpectralRecord) -> f64| {
         let points = stats::scatter(run, results, split, metric);
         run.shape
             .ratios
@@ -232,26 +232,26 @@ pub fn figures(run: &RunInfo, results: &Results) -> Vec<(&'static str, Panels)> 
             title: "SVE vs ID accuracy".to_owned(),
             x: "SVE (ID features)".to_owned(),
             y: "LP ID accuracy (%)".to_owned(),
-            series: scatter("ID", stats::sve),
+            series: scatter(Split::Id, stats::sve),
         },
         Panel {
             title: "LSVR vs OOD accuracy".to_owned(),
             x: "LSVR (OOD features)".to_owned(),
             y: "LP OOD accuracy (%)".to_owned(),
-            series: scatter("OOD", stats::lsvr),
+            series: scatter(Split::Ood, stats::lsvr),
         },
     ]);
     let tuning = Panels(
-        ["ID", "OOD"]
+        Split::TRANSFER
             .iter()
             .map(|&split| Panel {
                 title: format!("{split}: LP vs MLP vs NMTune"),
                 x: noise.clone(),
                 y: "accuracy (%)".to_owned(),
                 series: vec![
-                    line("LP", run, acc("lp", split), 100.0),
-                    line("MLP", run, acc("mlp", split), 100.0),
-                    line("NMTune", run, acc("nmtune", split), 100.0),
+                    line("LP", run, acc(Variant::Lp, split), 100.0),
+                    line("MLP", run, acc(Variant::Mlp, split), 100.0),
+                    line("NMTune", run, acc(Variant::Nmtune, split), 100.0),
                 ],
             })
             .collect(),
@@ -268,7 +268,7 @@ pub fn figures(run: &RunInfo, results: &Results) -> Vec<(&'static str, Panels)> 
 /// panels: the analogue of the paper's ImageNet-1K vs YFCC15M panels.
 pub fn settings(run: &RunInfo, supervised: &Results, contrastive: &Results) -> Panels {
     Panels(
-        ["ID", "OOD"]
+        Split::TRANSFER
             .iter()
             .map(|&split| Panel {
                 title: format!("{split} linear probing, both settings"),
@@ -278,13 +278,13 @@ pub fn settings(run: &RunInfo, supervised: &Results, contrastive: &Results) -> P
                     line(
                         "supervised (label noise)",
                         run,
-                        |r| stats::accuracy(supervised, r, "lp", split),
+                        |r| stats::accuracy(supervised, r, Variant::Lp, split),
                         100.0,
                     ),
                     line(
                         "contrastive (caption swaps)",
                         run,
-                        |r| stats::accuracy(contrastive, r, "lp", split),
+                        |r| stats::accuracy(contrastive, r, Variant::Lp, split),
                         100.0,
                     ),
                 ],

@@ -1,5 +1,6 @@
 //! The report text, and the summary tables it shows (also written as Parquet).
 
+use nml_study::{Setting, Split, Variant};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -13,16 +14,22 @@ use crate::stats::{self, Stat};
 use crate::{figures, ReportError, Result};
 
 /// Ablation variants in table order, with what each removes.
-pub const ABLATION: [(&str, &str); 6] = [
-    ("nmtune", "NMTune (all three regularisers)"),
-    ("no-consistency", "without the consistency term"),
-    ("no-covariance", "without the covariance term"),
-    ("no-singular", "without the dominant-singular-value term"),
-    ("mlp", "MLP tuning (none of them)"),
-    ("lp", "linear probing"),
+pub const ABLATION: [(Variant, &str); 6] = [
+    (Variant::Nmtune, "NMTune (all three regularisers)"),
+    (Variant::NoConsistency, "without the consistency term"),
+    (Variant::NoCovariance, "without the covariance term"),
+    (
+        Variant::NoSingular,
+        "without the dominant-singular-value term",
+    ),
+    (Variant::Mlp, "MLP tuning (none of them)"),
+    (Variant::Lp, "linear probing"),
 ];
 
-pub(crate) const METHODS: [(&str, &str); 3] = [("lp", "LP"), ("mlp", "MLP"), ("nmtune", "NMTune")];
+/// The three heads every backbone gets, with their names in tables.
+pub(crate) fn methods() -> [(Variant, &'static str); 3] {
+    Variant::METHODS.map(|v| (v, v.method().label()))
+}
 
 /// The tables `write_report` writes under `results/`, as `<stem>.parquet`.
 pub const RESULT_TABLES: [&str; 7] = [
@@ -36,17 +43,17 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Checked>> {
     let all = Results::collect(&run, dir)?;
     // The claims, figures and summaries are the supervised study's ratios;
     // real noise conditions and the contrastive setting get their own sections.
-    let (results, real_noise) = all.setting("supervised").split_real_noise();
-    let contrastive = all.setting("contrastive");
+    let (results, real_noise) = all.setting(Setting::Supervised).split_real_noise();
+    let contrastive = all.setting(Setting::Contrastive);
     let claims = claims::check(&run, &results);
     let contrastive_claims =
         (!contrastive.tune.is_empty()).then(|| claims::check(&run, &contrastive));
     let results_dir = dir.join("results");
     let mut frames = all.frames()?;
-    let mut summary = summary_frame(&run, &results, "supervised")?;
+    let mut summary = summary_frame(&run, &results, Setting::Supervised)?;
     if !contrastive.tune.is_empty() {
         summary
-            .vstack_mut(&summary_frame(&run, &contrastive, "contrastive")?)
+            .vstack_mut(&summary_frame(&run, &contrastive, Setting::Contrastive)?)
             .map_err(polars_error("results/summary.parquet"))?;
     }
     frames.push(("summary", summary));
@@ -54,9 +61,10 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Checked>> {
     if !real {
         frames.push(("ablation", ablation_frame(&run, &results)?));
     }
-    let mut all_claims: Vec<(&str, &Checked)> = claims.iter().map(|c| ("supervised", c)).collect();
+    let mut all_claims: Vec<(Setting, &Checked)> =
+        claims.iter().map(|c| (Setting::Supervised, c)).collect();
     if let Some(cc) = &contrastive_claims {
-        all_claims.extend(cc.iter().map(|c| ("contrastive", c)));
+        all_claims.extend(cc.iter().map(|c| (Setting::Contrastive, c)));
     }
     frames.push(("claims", claims_frame(&all_claims)?));
     frames.push(("timings", timings_frame(&run)?));
@@ -114,29 +122,29 @@ fn polars_error(path: &str) -> impl Fn(PolarsError) -> ReportError + '_ {
 }
 
 /// `setting, ratio, variant, split, mean, std, seeds`: accuracy over seeds.
-pub fn summary_frame(run: &RunInfo, results: &Results, setting: &str) -> Result<DataFrame> {
-    let mut rows: Vec<(u32, String, &str, Stat)> = Vec::new();
-    let variants: Vec<String> = {
-        let mut v: Vec<String> = results.tune.iter().map(|r| r.variant.clone()).collect();
+pub fn summary_frame(run: &RunInfo, results: &Results, setting: Setting) -> Result<DataFrame> {
+    let mut rows: Vec<(u32, Variant, Split, Stat)> = Vec::new();
+    let variants: Vec<Variant> = {
+        let mut v: Vec<Variant> = results.tune.iter().map(|r| r.variant).collect();
         v.sort();
         v.dedup();
         v
     };
     for &ratio in &run.shape.ratios {
-        for variant in &variants {
-            for split in ["ID", "OOD"] {
+        for &variant in &variants {
+            for split in Split::TRANSFER {
                 let s = stats::accuracy(results, ratio, variant, split);
                 if s.n > 0 {
-                    rows.push((ratio, variant.clone(), split, s));
+                    rows.push((ratio, variant, split, s));
                 }
             }
         }
     }
     df!(
-        "setting" => vec![setting; rows.len()],
+        "setting" => vec![setting.name(); rows.len()],
         "ratio" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-        "variant" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
-        "split" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "variant" => rows.iter().map(|r| r.1.name()).collect::<Vec<_>>(),
+        "split" => rows.iter().map(|r| r.2.name()).collect::<Vec<_>>(),
         "mean" => rows.iter().map(|r| r.3.mean).collect::<Vec<_>>(),
         "std" => rows.iter().map(|r| r.3.std).collect::<Vec<_>>(),
         "seeds" => rows.iter().map(|r| r.3.n as u32).collect::<Vec<_>>()
@@ -147,15 +155,15 @@ pub fn summary_frame(run: &RunInfo, results: &Results, setting: &str) -> Result<
 fn ablation_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
     let mut rows = Vec::new();
     for (variant, _) in ABLATION {
-        for split in ["ID", "OOD"] {
+        for split in Split::TRANSFER {
             let s = stats::accuracy(results, run.shape.ablation_ratio, variant, split);
             rows.push((variant, split, s));
         }
     }
     df!(
         "ratio" => vec![run.shape.ablation_ratio; rows.len()],
-        "variant" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-        "split" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "variant" => rows.iter().map(|r| r.0.name()).collect::<Vec<_>>(),
+        "split" => rows.iter().map(|r| r.1.name()).collect::<Vec<_>>(),
         "mean" => rows.iter().map(|r| r.2.mean).collect::<Vec<_>>(),
         "std" => rows.iter().map(|r| r.2.std).collect::<Vec<_>>(),
         "seeds" => rows.iter().map(|r| r.2.n as u32).collect::<Vec<_>>()
@@ -163,12 +171,12 @@ fn ablation_frame(run: &RunInfo, results: &Results) -> Result<DataFrame> {
     .map_err(polars_error("results/ablation.parquet"))
 }
 
-fn claims_frame(claims: &[(&str, &Checked)]) -> Result<DataFrame> {
+fn claims_frame(claims: &[(Setting, &Checked)]) -> Result<DataFrame> {
     let first = |c: &Checked, f: fn(&crate::inference::Test) -> f64| {
         c.decision.tests.first().map_or(f64::NAN, f)
     };
     df!(
-        "setting" => claims.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "setting" => claims.iter().map(|c| c.0.name()).collect::<Vec<_>>(),
         "claim_id" => claims.iter().map(|c| c.1.id()).collect::<Vec<_>>(),
         "claim" => claims.iter().map(|c| c.1.claim.statement).collect::<Vec<_>>(),
         "verdict" => claims.iter().map(|c| c.1.verdict().to_string()).collect::<Vec<_>>(),

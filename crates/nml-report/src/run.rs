@@ -18,7 +18,7 @@ mod tests {
         let Study::Noisy(bench) = &study else {
             unreachable!("synth is a noisy study")
         };
-        let mut plan = plan::build(bench, &sizes, 0, "cpu");
+        let mut plan = plan::build(bench, &sizes, 0, nml_spec::DeviceSpec::Cpu);
         plan.add_report();
         let identity = Identity::new(Benchmark::Synth, Profile::Smoke, 0, String::new());
         let provenance = Provenance {
@@ -42,8 +42,8 @@ mod tests {
             plan.steps.len() - 1,
             "the report step is left out"
         );
-        assert_eq!(read.split_of("photo"), "ID");
-        assert_eq!(read.split_of("sketch"), "OOD");
+        assert_eq!(read.split_of("photo"), nml_study::Split::Id);
+        assert_eq!(read.split_of("sketch"), nml_study::Split::Ood);
         // A record of another format is refused, naming the file.
         let other = written.to_json().replace("nml-run/1", "nml-run/0");
         std::fs::write(&path, other).unwrap();

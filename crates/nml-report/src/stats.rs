@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use nml_study::{Split, Variant};
+
 use crate::collect::{Results, SpectralRecord};
 use crate::run::RunInfo;
 
@@ -79,8 +81,8 @@ pub(crate) fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
 pub fn accuracy_per_seed(
     results: &Results,
     ratio: u32,
-    variant: &str,
-    split: &str,
+    variant: Variant,
+    split: Split,
 ) -> BTreeMap<u64, f64> {
     mean_by_seed(
         results
@@ -104,7 +106,7 @@ fn mean_by_seed(values: impl Iterator<Item = (u64, f64)>) -> BTreeMap<u64, f64> 
 }
 
 /// Accuracy of `variant` at `ratio` on `split` over seeds.
-pub fn accuracy(results: &Results, ratio: u32, variant: &str, split: &str) -> Stat {
+pub fn accuracy(results: &Results, ratio: u32, variant: Variant, split: Split) -> Stat {
     let values: Vec<f64> = accuracy_per_seed(results, ratio, variant, split)
         .into_values()
         .collect();
@@ -118,8 +120,8 @@ pub fn accuracy(results: &Results, ratio: u32, variant: &str, split: &str) -> St
 pub fn pooled_seed_std(
     results: &Results,
     ratios: &[u32],
-    variant: &str,
-    split: &str,
+    variant: Variant,
+    split: Split,
 ) -> Option<(f64, usize)> {
     let (mut sum, mut df) = (0.0, 0usize);
     for &ratio in ratios {
@@ -136,7 +138,7 @@ pub fn pooled_seed_std(
 pub fn spectral_per_seed(
     results: &Results,
     ratio: u32,
-    split: &str,
+    split: Split,
     metric: fn(&SpectralRecord) -> f64,
 ) -> BTreeMap<u64, f64> {
     mean_by_seed(
@@ -152,7 +154,7 @@ pub fn spectral_per_seed(
 pub fn spectral(
     results: &Results,
     ratio: u32,
-    split: &str,
+    split: Split,
     metric: fn(&SpectralRecord) -> f64,
 ) -> Stat {
     let values: Vec<f64> = spectral_per_seed(results, ratio, split, metric)
@@ -175,13 +177,13 @@ pub fn lsvr(r: &SpectralRecord) -> f64 {
 pub fn scatter(
     run: &RunInfo,
     results: &Results,
-    split: &str,
+    split: Split,
     metric: fn(&SpectralRecord) -> f64,
 ) -> Vec<(u32, f64, f64)> {
     let mut points = Vec::new();
     for &ratio in &run.shape.ratios {
         let m = spectral_per_seed(results, ratio, split, metric);
-        let a = accuracy_per_seed(results, ratio, "lp", split);
+        let a = accuracy_per_seed(results, ratio, Variant::Lp, split);
         for (seed, x) in &m {
             if let Some(y) = a.get(seed) {
                 points.push((ratio, *x, *y));
@@ -195,7 +197,7 @@ pub fn scatter(
 /// split's evals per seed), with the binomial variance of its fixed test sets:
 /// (1/m²) Σ_j p_j(1 − p_j)/N_j over the split's m evals, p_j the eval's mean
 /// accuracy and N_j its test rows (0 where the tables do not record them).
-pub fn task_accuracy(results: &Results, task: &str, variant: &str, split: &str) -> Stat {
+pub fn task_accuracy(results: &Results, task: &str, variant: Variant, split: Split) -> Stat {
     let rows: Vec<&crate::collect::TuneRecord> = results
         .tune
         .iter()

@@ -10,19 +10,25 @@
 //! quickly and every crate can name a stage's arguments.
 
 mod arch;
+pub mod data;
 mod device;
+pub mod features;
 pub mod noise;
 pub mod pretrain;
 pub mod report;
 pub mod spectral;
+pub mod tune;
 mod verbosity;
 
 pub use arch::Arch;
+pub use data::{DataArgs, DataCommand, Preset};
 pub use device::{BadDevice, DeviceSpec};
+pub use features::{AugmentKind, Embedding, FeaturesArgs, FeaturesCommand};
 pub use noise::{NoiseArgs, NoiseKindArg, Semantics, Stratify};
 pub use pretrain::{Objective, PretrainArgs};
 pub use report::ReportArgs;
 pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};
+pub use tune::{Method, TuneArgs, TuneCommand};
 pub use verbosity::Verbosity;
 
 /// NMTune's regulariser weights in the official README's recipe: consistency,

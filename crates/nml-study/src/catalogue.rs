@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use nml_spec::data::{DataArgs, DataCommand, ImportCommand, ParquetImport, SynthArgs};
+
 use crate::record::Shape;
-use crate::types::{Benchmark, Program, Sizes, RATIOS};
+use crate::types::{Benchmark, Sizes, RATIOS};
 use crate::{Result, StudyError};
 
 /// A downstream task: a manifest whose rows carry a domain (heads train on
@@ -21,13 +23,12 @@ pub struct Task {
     pub reprobe: bool,
 }
 
-/// A command that writes benchmark data.
+/// An `nml-data` command that writes benchmark data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataStep {
     /// Step name; the first data step is `data`.
     pub name: String,
-    pub program: Program,
-    pub args: Vec<String>,
+    pub args: DataArgs,
     pub outputs: Vec<String>,
 }
 
@@ -49,8 +50,8 @@ pub struct NoisyBenchmark {
     pub pretrain_manifest: String,
     /// The backbones' input side, when not the architecture's own (CIFAR-10's 32 px).
     pub pretrain_input_size: Option<u32>,
-    /// Extra `nml-features extract` arguments (e.g. `--resize`).
-    pub extract_args: Vec<String>,
+    /// Task images are resized to the backbone's input on extraction (PACS's to CIFAR's 32 px).
+    pub extract_resize: bool,
     pub tasks: Vec<Task>,
     pub id_domain: String,
     pub ood_domains: Vec<String>,
@@ -202,28 +203,19 @@ fn synth(sizes: &Sizes, seed: u64) -> NoisyBenchmark {
         .collect();
     let mut outputs = strings(&["data/benchmark.json", "data/pretrain.parquet"]);
     outputs.extend(tasks.iter().map(|t| t.manifest.clone()));
-    let args = strings(&[
-        "synth",
-        "--preset",
-        sizes.profile.name(),
-        "--tasks",
-        &sizes.tasks.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--out",
-        "data",
-        "-q",
-    ]);
+    let synth = SynthArgs {
+        tasks: Some(sizes.tasks),
+        ..SynthArgs::new(sizes.profile.preset(), seed, "data")
+    };
     NoisyBenchmark {
         data: vec![DataStep {
             name: "data".to_owned(),
-            program: Program::NmlData,
-            args,
+            args: DataArgs::quiet(DataCommand::Synth(synth)),
             outputs,
         }],
         pretrain_manifest: "data/pretrain.parquet".to_owned(),
         pretrain_input_size: None,
-        extract_args: Vec::new(),
+        extract_resize: false,
         tasks,
         id_domain: "photo".to_owned(),
         ood_domains: strings(&["sketch", "cartoon", "painting"]),
@@ -241,20 +233,16 @@ fn import(
     captions: bool,
 ) -> DataStep {
     let out = format!("data/{name}.parquet");
-    let mut args = strings(&["import", "parquet", "--input"]);
-    args.push(dir.join(format!("{name}.parquet")).display().to_string());
-    args.extend(strings(&["--out", &out, "-q"]));
-    if let Some(n) = per_class {
-        args.extend(["--max-per-class".to_owned(), n.to_string()]);
-    }
-    if captions {
+    let import = ParquetImport {
+        input: dir.join(format!("{name}.parquet")),
+        out: out.clone().into(),
+        max_per_class: per_class,
         // Class-name captions, as CLIP's CIFAR prompts: the contrastive setting's pairs.
-        args.extend(strings(&["--caption-template", "a photo of a {}"]));
-    }
+        caption_template: captions.then(|| "a photo of a {}".to_owned()),
+    };
     DataStep {
         name: step.to_owned(),
-        program: Program::NmlData,
-        args,
+        args: DataArgs::quiet(DataCommand::Import(ImportCommand::Parquet(import))),
         outputs: vec![out],
     }
 }
@@ -285,7 +273,7 @@ fn cifar10_pacs(dir: &Path, sizes: &Sizes) -> NoisyBenchmark {
         ],
         pretrain_manifest: "data/cifar10.parquet".to_owned(),
         pretrain_input_size: Some(32),
-        extract_args: strings(&["--resize"]),
+        extract_resize: true,
         tasks: vec![task("cifar10", false), task("pacs", true)],
         id_domain: "photo".to_owned(),
         ood_domains: strings(&["art_painting", "cartoon", "sketch"]),

@@ -18,10 +18,13 @@ pub mod record;
 pub mod types;
 
 pub use catalogue::{NoisyBenchmark, Study, Task};
+/// The `--device` of `cargo xtask reproduce`, passed to every stage.
+pub use nml_spec::DeviceSpec;
 pub use plan::{Plan, Step};
 pub use record::{Identity, RunRecord, Shape, StepEntry, TableEntry};
 pub use types::{
-    Benchmark, Method, Noise, Profile, Program, Repeat, Setting, Sizes, Stage, TableKind, Variant,
+    Benchmark, Method, Noise, Profile, Program, Repeat, Setting, Sizes, Split, Stage, TableKind,
+    Variant,
 };
 
 /// Why a study cannot be planned or its records read.

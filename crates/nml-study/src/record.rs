@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::Plan;
-use crate::types::{Benchmark, Noise, Profile, Repeat, Setting, Stage, TableKind, Variant};
+use crate::types::{Benchmark, Noise, Profile, Repeat, Setting, Split, Stage, TableKind, Variant};
 use crate::{Result, StudyError};
 
 /// Format tag of `reproduce.json`.
@@ -191,14 +191,14 @@ impl RunRecord {
 
     /// `ID` for the in-domain domain (and tasks without domains), `re-probe` for
     /// tasks on the pre-training images, `OOD` for the others.
-    pub fn split_of(&self, domain: &str) -> &'static str {
+    pub fn split_of(&self, domain: &str) -> Split {
         let shape = &self.shape;
         if shape.reprobe_evals.iter().any(|e| e == domain) {
-            "re-probe"
+            Split::Reprobe
         } else if domain == shape.id_domain || shape.id_evals.iter().any(|e| e == domain) {
-            "ID"
+            Split::Id
         } else {
-            "OOD"
+            Split::Ood
         }
     }
 }

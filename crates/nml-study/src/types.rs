@@ -135,18 +135,7 @@ pub enum Repeat {
 }
 names!(Repeat, "repeat", { Head => "head", Backbone => "backbone" });
 
-/// Which head is tuned on the frozen features.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Linear probing: a linear classifier on the frozen features.
-    Lp,
-    /// The NMTune architecture trained with cross-entropy only.
-    Mlp,
-    /// MLP plus the consistency, covariance and dominant-singular-value regularisers.
-    Nmtune,
-}
-names!(Method, "method", { Lp => "lp", Mlp => "mlp", Nmtune => "nmtune" });
+pub use nml_spec::Method;
 
 /// A head of the study: a method, and for the ablation NMTune with one regulariser off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -188,12 +177,18 @@ impl Variant {
 
     /// Consistency, covariance and singular-value weights where they are not
     /// the method's defaults (`nml_spec::NMTUNE_WEIGHTS`).
-    pub fn weights(self) -> Option<(f64, f64, f64)> {
+    pub fn weights(self) -> Option<nml_spec::RegulariserWeights> {
         let w = nml_spec::NMTUNE_WEIGHTS;
         match self {
-            Variant::NoConsistency => Some((0.0, w.covariance, w.singular)),
-            Variant::NoCovariance => Some((w.consistency, 0.0, w.singular)),
-            Variant::NoSingular => Some((w.consistency, w.covariance, 0.0)),
+            Variant::NoConsistency => Some(nml_spec::RegulariserWeights {
+                consistency: 0.0,
+                ..w
+            }),
+            Variant::NoCovariance => Some(nml_spec::RegulariserWeights {
+                covariance: 0.0,
+                ..w
+            }),
+            Variant::NoSingular => Some(nml_spec::RegulariserWeights { singular: 0.0, ..w }),
             Variant::Lp | Variant::Mlp | Variant::Nmtune => None,
         }
     }
@@ -263,6 +258,27 @@ names!(Benchmark, "benchmark", {
     Synth => "synth", RealModels => "real-models", Cifar10Pacs => "cifar10-pacs",
 });
 
+/// Where an evaluation sits relative to the heads' training data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Split {
+    /// In domain: the heads' source domain (or a task without domains).
+    #[serde(rename = "ID")]
+    Id,
+    /// Out of domain: another domain of the task.
+    #[serde(rename = "OOD")]
+    Ood,
+    /// The backbone's own pre-training images with clean labels: not transfer,
+    /// read by no claim.
+    #[serde(rename = "re-probe")]
+    Reprobe,
+}
+names!(Split, "split", { Id => "ID", Ood => "OOD", Reprobe => "re-probe" });
+
+impl Split {
+    /// The two transfer splits every claim and table reads, in order.
+    pub const TRANSFER: [Split; 2] = [Split::Id, Split::Ood];
+}
+
 /// A study's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -301,6 +317,15 @@ pub struct Sizes {
 }
 
 impl Profile {
+    /// The synthetic benchmark's preset of the same size.
+    pub fn preset(self) -> nml_spec::Preset {
+        match self {
+            Profile::Smoke => nml_spec::Preset::Smoke,
+            Profile::Quick => nml_spec::Preset::Quick,
+            Profile::Full => nml_spec::Preset::Full,
+        }
+    }
+
     /// This profile's sizes.
     pub fn sizes(self) -> Sizes {
         use nml_spec::Arch;
@@ -367,8 +392,14 @@ mod tests {
     fn ablated_variants_turn_off_one_regulariser_each() {
         for v in Variant::ABLATED {
             assert_eq!(v.method(), Method::Nmtune);
-            let (c, v, d) = v.weights().unwrap();
-            assert_eq!([c, v, d].iter().filter(|w| **w == 0.0).count(), 1);
+            let w = v.weights().unwrap();
+            assert_eq!(
+                [w.consistency, w.covariance, w.singular]
+                    .iter()
+                    .filter(|w| **w == 0.0)
+                    .count(),
+                1
+            );
         }
         assert!(Variant::METHODS.iter().all(|v| v.weights().is_none()));
     }

@@ -49,9 +49,9 @@ pub(crate) fn trained_heads(
                     split: (a.train_split != "all").then_some(a.train_split.as_str()),
                     domain: a.train_domain.as_deref(),
                     resize: a.encoder_args.resize,
-                    augment: a.encoder_args.augment()?,
+                    augment: crate::encoder_augment(&a.encoder_args)?,
                     embedding: a.encoder_args.embedding,
-                    pretrained: a.encoder_args.pretrained()?,
+                    pretrained: crate::encoder_pretrained(&a.encoder_args)?,
                 };
                 tune_encoder_head(config, &request, evals, seed, device)?
             }

@@ -4,48 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use nml_core::logging::Verbosity;
-use nml_core::{DeviceSpec, FeatureTable};
-use nml_tune::{select, Method, TuneConfig};
+use nml_core::FeatureTable;
+use nml_spec::tune::FitArgs;
+use nml_tune::{select, TuneConfig};
 
 use crate::{drive, parse_seeds};
-
-/// Fit a head on embeddings and keep the one that scores best on held-out rows.
-#[derive(Debug, clap::Args)]
-pub struct FitArgs {
-    /// Embeddings: an N×D float32 .npy (with --labels)
-    #[arg(long, requires = "labels", conflicts_with = "features")]
-    embeddings: Option<PathBuf>,
-    /// The embeddings' labels, one per line in row order: class names or ids (a first line `label` is a header)
-    #[arg(long, requires = "embeddings")]
-    labels: Option<PathBuf>,
-    /// Or an nml feature table (all its rows, eval view)
-    #[arg(long, required_unless_present = "embeddings")]
-    features: Option<PathBuf>,
-    /// lp, mlp or nmtune
-    #[arg(long, default_value = "nmtune")]
-    method: Method,
-    /// Fraction of each class held out for validation
-    #[arg(long, default_value_t = 0.1)]
-    val_fraction: f64,
-    /// Grid KEY=V1,V2,... (repeatable); default: lr × wd (LP: 1e-3,1e-2,1e-1 × 0,1e-4,1e-2; MLP/NMTune: 1e-4,1e-3,1e-2 × 1e-4,1e-2)
-    #[arg(long = "grid")]
-    grids: Vec<String>,
-    /// Epochs
-    #[arg(long, default_value_t = 30)]
-    epochs: usize,
-    /// Seeds, comma-separated (one head per seed; the choice is by mean validation accuracy)
-    #[arg(long, default_value = "3907")]
-    seeds: String,
-    /// Device: auto, cpu, cuda or cuda:N
-    #[arg(long, default_value = "auto")]
-    device: DeviceSpec,
-    /// Output folder: heads/<method>-seed<k>/, grid.parquet, summary.json
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    pub verbosity: Verbosity,
-}
 
 /// Labels from a text file: ids when every line is a non-negative integer, else names (classes sorted).
 fn read_labels(path: &Path, rows: usize) -> anyhow::Result<(Vec<i64>, Vec<String>)> {

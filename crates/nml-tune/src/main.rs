@@ -1,14 +1,11 @@
 //! `nml-tune`: linear probing, MLP tuning or NMTune on cached features.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
-use nml_core::logging::{self, Verbosity};
-use nml_core::DeviceSpec;
-use nml_features::Embedding;
-use nml_models::{Augment, AugmentKind};
+use nml_core::logging;
+use nml_models::Augment;
+use nml_spec::tune::{EncoderArgs, TuneArgs as Args, TuneCommand as Command};
 use nml_tune::train::load;
 use nml_tune::{results, select, EvalResult, Method, TuneConfig};
 
@@ -17,196 +14,31 @@ mod evals;
 mod fit;
 mod predict;
 
-/// Train a head on frozen features and evaluate it on named tables.
-///
-/// --two-view trains as the official loop does: every step, each row's two
-/// distinct cached augmented views (weak, strong; `nml-features extract
-/// --views K`) go through the head as one 2B-row batch. --encoder CKPT
-/// --manifest M runs the backbone in the loop on fresh augmentations instead
-/// (the exact method, slow). Evaluation always uses the eval view.
-///
-/// lp: a linear classifier (defaults lr 0.01). mlp: NMTune's MLP with the
-/// residual z = s*h(f) + f, cross-entropy only. nmtune: the same plus
-/// consistency (1.0), covariance (0.04) and dominant-singular-value (0.001,
-/// top-5) terms. AdamW (wd 1e-4), batch 64, 30 epochs, per-step cosine decay:
-/// the official README's values. Writes OUT/results.parquet (a row per seed
-/// and eval set: accuracy, SVE and LSVR of z) and OUT/summary.json (mean and
-/// std over seeds).
-#[derive(Debug, Parser)]
-#[command(
-    version,
-    verbatim_doc_comment,
-    allow_negative_numbers = true,
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
-)]
-struct Args {
-    #[command(subcommand)]
-    command: Option<Command>,
-    /// Training feature table (rows of --train-split)
-    #[arg(long, required_unless_present = "encoder", conflicts_with = "encoder")]
-    train: Option<PathBuf>,
-    /// Two augmented views per step from the training table's cached views (the official loop)
-    #[arg(long)]
-    two_view: bool,
-    /// Run this backbone (nml-pretrain output) in the loop on fresh augmentations of --manifest
-    #[arg(long, requires = "manifest")]
-    encoder: Option<PathBuf>,
-    /// With --encoder: the manifest whose images to train on
-    #[arg(long, requires = "encoder")]
-    manifest: Option<PathBuf>,
-    #[command(flatten)]
-    encoder_args: EncoderArgs,
-    /// Split of the training table to train on (`all`: every row)
-    #[arg(long, default_value = "train")]
-    train_split: String,
-    /// Only train on rows of this domain (the source domain; others are then OOD)
-    #[arg(long)]
-    train_domain: Option<String>,
-    /// Train on this manifest's labels (`noisy_label`, else `label`), matched by split and index,
-    /// e.g. the task manifest after nml-noise corrupted its train split; the evals keep their own
-    #[arg(long, requires = "train")]
-    train_labels: Option<PathBuf>,
-    /// Evaluation tables, NAME=PATH[:SPLIT[:DOMAIN]] (default split: test), repeatable
-    #[arg(long = "eval", required = true)]
-    evals: Vec<String>,
-    /// lp, mlp or nmtune
-    #[arg(long, required = true)]
-    method: Option<Method>,
-    /// Validation rows: this split of the training table (same domain)
-    #[arg(long, conflicts_with = "val_fraction")]
-    val_split: Option<String>,
-    /// Validation rows: this fraction of each class's training rows, drawn with the first seed
-    #[arg(long)]
-    val_fraction: Option<f64>,
-    /// A grid KEY=V1,V2,... (lr, wd, mse-weight, cov-weight, svd-weight, svd-topk, epochs, batch-size), repeatable:
-    /// every combination is trained and the best mean validation accuracy is kept (needs --val-split or --val-fraction;
-    /// without --grid these search the default grid, as `fit`: LP 1e-3,1e-2,1e-1 × 0,1e-4,1e-2; MLP/NMTune 1e-4,1e-3,1e-2 × 1e-4,1e-2)
-    #[arg(long = "grid")]
-    grids: Vec<String>,
-    /// Epochs
-    #[arg(long, default_value_t = 30)]
-    epochs: usize,
-    /// Batch size
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Peak learning rate (default: 0.01 for lp, 1e-3 otherwise)
-    #[arg(long)]
-    lr: Option<f64>,
-    /// AdamW weight decay
-    #[arg(long, default_value_t = 1e-4)]
-    wd: f64,
-    /// Consistency weight (nmtune default 1.0)
-    #[arg(long)]
-    mse_weight: Option<f64>,
-    /// Covariance weight (nmtune default 0.04)
-    #[arg(long)]
-    cov_weight: Option<f64>,
-    /// Dominant-singular-value weight (nmtune default 0.001)
-    #[arg(long)]
-    svd_weight: Option<f64>,
-    /// How many top singular values the SVD term raises (default 5)
-    #[arg(long)]
-    svd_topk: Option<i64>,
-    /// z = h(f) instead of z = s*h(f) + f
-    #[arg(long)]
-    no_residual: bool,
-    /// Seeds, comma-separated: one head per seed, mean and std in the summary
-    #[arg(long, default_value = "3907")]
-    seeds: String,
-    /// Device: auto, cpu, cuda or cuda:N
-    #[arg(long, default_value = "auto")]
-    device: DeviceSpec,
-    /// Output folder: results.parquet, summary.json, and every head in heads/<method>-seed<k>/
-    #[arg(long, required = true)]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    verbosity: Verbosity,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum Command {
-    /// Apply a saved head (OUT/heads/<method>-seed<k>) to new features
-    Predict(PredictArgs),
-    /// Fit a head on embeddings (.npy + labels, or a feature table), chosen on a validation fraction from a grid
-    Fit(fit::FitArgs),
-}
-
-/// Writes per row: index, split, predicted class id and name, the class
-/// probabilities, and with --tuned-features the tuned embedding z.
-#[derive(Debug, clap::Args)]
-struct PredictArgs {
-    /// A head folder written by nml-tune (head.json, head.safetensors)
-    #[arg(long)]
-    head: PathBuf,
-    /// Features: an nml feature table (.parquet; its eval view) or an N×D float32 .npy
-    #[arg(long)]
-    features: PathBuf,
-    /// Predictions table to write (.parquet)
-    #[arg(long)]
-    out: PathBuf,
-    /// Also write the tuned embedding z of each row
-    #[arg(long)]
-    tuned_features: bool,
-    /// Apply the head to features of another backbone or embedding source than it was trained on (with a warning)
-    #[arg(long)]
-    allow_other_source: bool,
-    /// Device: auto, cpu, cuda or cuda:N
-    #[arg(long, default_value = "auto")]
-    device: DeviceSpec,
-    #[command(flatten)]
-    verbosity: Verbosity,
-}
-
-/// How `--encoder` mode feeds the backbone.
-#[derive(Debug, clap::Args)]
-struct EncoderArgs {
-    /// With --encoder: train transform, rrc (scale 0.8-1.0, flip) or rrc-noflip (0.9-1.0)
-    #[arg(long, default_value = "rrc", requires = "encoder")]
-    augment: AugmentKind,
-    /// With --encoder: crop area range LO,HI
-    #[arg(long, requires = "encoder")]
-    augment_scale: Option<String>,
-    /// With --encoder: resize images whose size differs from the backbone's input
-    #[arg(long, requires = "encoder")]
-    resize: bool,
-    /// With --encoder: pooled or projection (default: projection for contrastive backbones)
-    #[arg(long, requires = "encoder")]
-    embedding: Option<Embedding>,
-    /// With --encoder: the checkpoint is a published weights file of this architecture
-    #[arg(long, requires = "encoder")]
-    arch: Option<nml_models::Arch>,
-    /// With --encoder --arch: input normalisation, `imagenet` (default) or `M,M,M/S,S,S`
-    #[arg(long, requires = "arch")]
-    normalize: Option<String>,
-    /// With --encoder --arch: input side in pixels (default: the architecture's native one)
-    #[arg(long, requires = "arch")]
-    input_size: Option<u32>,
-}
-
-impl EncoderArgs {
-    fn augment(&self) -> anyhow::Result<Augment> {
-        match &self.augment_scale {
-            Some(text) => Augment::new(self.augment)
-                .parse_scale(text)
-                .map_err(|e| anyhow::format_err!("--augment-scale: {e}")),
-            None => Ok(Augment::new(self.augment)),
-        }
+/// `--encoder` mode's train transform.
+fn encoder_augment(e: &EncoderArgs) -> anyhow::Result<Augment> {
+    match &e.augment_scale {
+        Some(text) => Augment::new(e.augment)
+            .parse_scale(text)
+            .map_err(|err| anyhow::format_err!("--augment-scale: {err}")),
+        None => Ok(Augment::new(e.augment)),
     }
+}
 
-    fn pretrained(&self) -> anyhow::Result<Option<nml_features::backbone::Pretrained>> {
-        self.arch
-            .map(|arch| -> anyhow::Result<_> {
-                Ok(nml_features::backbone::Pretrained {
-                    arch,
-                    normalize: nml_features::backbone::parse_normalize(
-                        self.normalize.as_deref().unwrap_or("imagenet"),
-                    )?,
-                    input_size: self.input_size,
-                })
+/// `--encoder --arch`: the published weights it names.
+fn encoder_pretrained(
+    e: &EncoderArgs,
+) -> anyhow::Result<Option<nml_features::backbone::Pretrained>> {
+    e.arch
+        .map(|arch| -> anyhow::Result<_> {
+            Ok(nml_features::backbone::Pretrained {
+                arch,
+                normalize: nml_features::backbone::parse_normalize(
+                    e.normalize.as_deref().unwrap_or("imagenet"),
+                )?,
+                input_size: e.input_size,
             })
-            .transpose()
-    }
+        })
+        .transpose()
 }
 
 fn main() -> ExitCode {

@@ -10,7 +10,7 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 /// Which head to tune: the study's closed set, shared with the plan and the report.
-pub use nml_study::Method;
+pub use nml_spec::Method;
 
 /// A head on frozen features.
 #[derive(Debug)]

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use nml_tune::saved;
 
-use crate::PredictArgs;
+use nml_spec::tune::PredictArgs;
 
 pub fn run(a: &PredictArgs) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);

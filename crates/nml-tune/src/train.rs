@@ -55,10 +55,10 @@ impl TuneConfig {
         let nmtune = method == Method::Nmtune;
         TuneConfig {
             method,
-            epochs: 30,
-            batch_size: 64,
+            epochs: nml_spec::TuneArgs::EPOCHS,
+            batch_size: nml_spec::TuneArgs::BATCH_SIZE,
             lr: if method == Method::Lp { 0.01 } else { 1e-3 },
-            weight_decay: 1e-4,
+            weight_decay: nml_spec::TuneArgs::WEIGHT_DECAY,
             mse_weight: if nmtune {
                 NMTUNE_WEIGHTS.consistency
             } else {

@@ -329,7 +329,7 @@ mod tests {
             &smoke_benchmark(),
             &nml_study::Profile::Smoke.sizes(),
             0,
-            "cpu",
+            nml_study::DeviceSpec::Cpu,
         );
         plan.add_report();
         let n = 3;

@@ -15,7 +15,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use nml_study::record::{read_json, to_json, Provenance};
-use nml_study::{plan, Benchmark, Identity, Plan, Profile, RunRecord, Sizes, Stage, Study};
+use nml_study::{
+    plan, Benchmark, DeviceSpec, Identity, Plan, Profile, RunRecord, Sizes, Stage, Study,
+};
 use xshell::{cmd, Shell};
 
 use crate::{cargo, flags, project_root, setup, Result};
@@ -37,6 +39,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let profile: Profile = flags.profile.as_deref().unwrap_or("quick").parse()?;
     let benchmark: Benchmark = flags.benchmark.as_deref().unwrap_or("synth").parse()?;
     let device = flags.device.clone().unwrap_or_else(|| "auto".to_owned());
+    let device_spec: DeviceSpec = device.parse().map_err(|e| format!("--device: {e}"))?;
     let seed = flags.seed.unwrap_or(0);
     let jobs = flags.jobs.unwrap_or(1).max(1);
     let shard = parse_shard(flags.shard.as_deref())?;
@@ -50,7 +53,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let data_dir = data_dir.map(|d| d.display().to_string());
     let identity = Identity::new(benchmark, profile, seed, data_dir.unwrap_or_default());
     check_identity(&out, &identity)?;
-    let plan = study_plan(&study, &sizes, seed, &device);
+    let plan = study_plan(&study, &sizes, seed, device_spec);
     if flags.dry_run {
         print_plan(&plan, &out, shard);
         return Ok(());
@@ -106,7 +109,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
 }
 
 /// The steps `reproduce` runs for `study`, the report included.
-pub(crate) fn study_plan(study: &Study, sizes: &Sizes, seed: u64, device: &str) -> Plan {
+pub(crate) fn study_plan(study: &Study, sizes: &Sizes, seed: u64, device: DeviceSpec) -> Plan {
     let mut plan = match study {
         Study::Noisy(b) => plan::build(b, sizes, seed, device),
         Study::RealModels(dir) => {

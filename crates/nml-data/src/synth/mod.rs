@@ -37,17 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::{contact, encode_png, DataError, Result};
 use render::{Factors, Style, PALETTES, SHAPES, TEXTURES};
 
-/// The size presets of the benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// Seconds; for tests.
-    Smoke,
-    /// CPU-sized: about 33,000 images of 32×32, generated in seconds.
-    Quick,
-    /// GPU-sized: about 160,000 images of 64×64.
-    Full,
-}
+pub use nml_spec::Preset;
 
 /// Everything that determines a synthetic benchmark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! and extraction with `--arch` gives the same features through the cache.
 //! Skipped, with a message, where the shared data folder is absent.
 
+use nml_models::NormalizeExt;
 use std::path::{Path, PathBuf};
 
 use nml_features::extract::{extract, Pretrained, IMAGENET};

@@ -25,7 +25,7 @@ mod vocab;
 
 use nml_models::checkpoint;
 use nml_models::Objective as Pretraining;
-use serde::{Deserialize, Serialize};
+
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -33,124 +33,21 @@ pub use tower::{Clip, TextTower};
 pub use vocab::{words, Vocab, PAD, UNK};
 
 use crate::common::{Common, RunConfig};
-use crate::data::{Batch, Normalize};
+use crate::data::Batch;
 use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
-use crate::models::Arch;
 use crate::optim::{AdamW, AdamWConfig};
 use crate::{Named, PretrainError, Result};
 
-/// Everything that determines the trained towers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContrastiveConfig {
-    pub arch: Arch,
-    /// Epochs, batches, augmentation, inputs, splits, seed, precision (bf16
-    /// autocast of the image tower on CUDA), checkpoints.
-    #[serde(flatten)]
-    pub common: Common,
-    pub lr: f64,
-    pub weight_decay: f64,
-    pub warmup_epochs: f64,
-    /// Dimension of the joint image–text space.
-    pub embed_dim: i64,
-    /// Width of the text tower.
-    pub text_width: i64,
-    /// Tokens per caption; longer captions are truncated (with a warning).
-    pub context: usize,
-    /// Largest vocabulary (most frequent training words first).
-    pub max_vocab: usize,
-    /// Initial temperature τ of the InfoNCE logits (learned as log 1/τ, capped at 100).
-    pub init_temperature: f64,
-    /// Zero-shot prompt templates, `{}` standing for the class name; the
-    /// class embedding is the normalised mean over templates.
-    pub prompts: Vec<String>,
+pub use nml_core::model::{
+    ContrastiveConfig, ContrastiveMetrics, ModelInfo, Record, CONTRASTIVE_FORMAT,
+};
+
+/// `config`'s first problem as an error.
+fn validate(config: &ContrastiveConfig) -> Result<()> {
+    config
+        .problem()
+        .map_or(Ok(()), |p| Err(PretrainError::Config(p)))
 }
-
-impl ContrastiveConfig {
-    /// Defaults for `arch`: AdamW 1e-3 (β 0.9/0.98, ε 1e-6), weight decay
-    /// 0.1 on matrices only, τ₀ 0.07, a 128-d joint space, crop + flip.
-    pub fn new(arch: Arch, epochs: usize) -> ContrastiveConfig {
-        ContrastiveConfig {
-            arch,
-            common: Common::new(arch, epochs),
-            lr: 1e-3,
-            weight_decay: 0.1,
-            warmup_epochs: 1.0,
-            embed_dim: 128,
-            text_width: 256,
-            context: 32,
-            max_vocab: 10_000,
-            init_temperature: 0.07,
-            prompts: vec!["a photo of a {}".to_owned(), "a {}".to_owned()],
-        }
-    }
-
-    fn validate(&self) -> Result<()> {
-        let why = "BatchNorm, and InfoNCE needs negatives";
-        let common = self.common.problem(self.arch, self.lr, why);
-        let problem = if common.is_some() {
-            common
-        } else if self.embed_dim < 1 || self.text_width < 1 || self.context < 1 {
-            Some("--embed-dim, --text-width and --context must be at least 1".to_owned())
-        } else if !(self.init_temperature > 0.01 && self.init_temperature <= 1.0) {
-            Some(format!(
-                "--temperature {} is outside (0.01, 1]",
-                self.init_temperature
-            ))
-        } else if self.max_vocab < 3 {
-            Some("--max-vocab must be at least 3".to_owned())
-        } else if self.prompts.is_empty() || self.prompts.iter().any(|p| !p.contains("{}")) {
-            Some("every --prompt must contain `{}` (the class name)".to_owned())
-        } else {
-            None
-        };
-        problem.map_or(Ok(()), |p| Err(PretrainError::Config(p)))
-    }
-}
-
-/// One finished epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContrastiveMetrics {
-    pub epoch: usize,
-    pub lr: f64,
-    pub train_loss: f64,
-    /// In-batch image→text retrieval accuracy against the captions training sees.
-    pub train_retrieval_acc: f64,
-    /// Zero-shot top-1 accuracy on the test split (clean labels, class-name prompts).
-    pub test_acc: Option<f64>,
-    pub temperature: f64,
-    pub images_per_sec: f64,
-    pub seconds: f64,
-}
-
-/// What `model.json` records about a finished contrastive run. `classes` is
-/// the joint-space dimension (rows of the image tower's projection head), so
-/// feature extraction builds the same network.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContrastiveInfo {
-    pub format: String,
-    pub objective: Pretraining,
-    pub arch: Arch,
-    pub classes: usize,
-    /// Class names of the training manifest (the zero-shot classes).
-    pub class_names: Vec<String>,
-    pub input_size: u32,
-    pub feature_dim: i64,
-    pub embed_dim: i64,
-    pub vocab_size: usize,
-    pub normalize: Normalize,
-    pub config: ContrastiveConfig,
-    pub seed: u64,
-    pub train_manifest: String,
-    pub train_manifest_hash: String,
-    pub noise: Option<serde_json::Value>,
-    /// Captions longer than the context, truncated.
-    pub truncated_captions: usize,
-    pub key: String,
-    pub metrics: Vec<ContrastiveMetrics>,
-}
-
-/// Format tag of a contrastive `model.json`.
-pub const CONTRASTIVE_FORMAT: &str = "nml-pretrain-contrastive/1";
 
 /// Key namespace of contrastive runs.
 const NAMESPACE: &str = "nml-pretrain/contrastive";
@@ -161,8 +58,8 @@ pub fn train_contrastive(
     paths: &RunPaths,
     device: Device,
     resume: bool,
-) -> Result<ContrastiveInfo> {
-    config.validate()?;
+) -> Result<ModelInfo> {
+    validate(config)?;
     fit::train(config, paths, device, resume, |run, data| {
         let captions = data.manifest.text.as_ref().map(|t| {
             data.train_rows
@@ -237,7 +134,7 @@ impl Objective for Contrastive<'_> {
     type Model = Clip;
     type Optimizer = AdamW;
     type Metrics = ContrastiveMetrics;
-    type Info = ContrastiveInfo;
+    type Info = ModelInfo;
 
     fn config(&self) -> &ContrastiveConfig {
         self.config
@@ -255,7 +152,7 @@ impl Objective for Contrastive<'_> {
         &self.data
     }
 
-    fn key(info: &ContrastiveInfo) -> &str {
+    fn key(info: &ModelInfo) -> &str {
         &info.key
     }
 
@@ -358,27 +255,27 @@ impl Objective for Contrastive<'_> {
         vs: &VarStore,
         key: String,
         metrics: Vec<ContrastiveMetrics>,
-    ) -> Result<ContrastiveInfo> {
+    ) -> Result<ModelInfo> {
         let (config, manifest, out) = (self.config, &self.data.manifest, &self.run.paths.out);
-        let info = ContrastiveInfo {
-            format: CONTRASTIVE_FORMAT.to_owned(),
-            objective: Pretraining::Contrastive,
+        let info = ModelInfo {
             arch: config.arch,
             classes: config.embed_dim as usize,
             class_names: manifest.class_names.clone(),
             input_size: config.common.input_size,
             feature_dim: config.arch.feature_dim(),
-            embed_dim: config.embed_dim,
-            vocab_size: self.vocab.len(),
             normalize: self.data.normalize,
-            config: config.clone(),
             seed: config.common.seed,
             train_manifest: self.run.paths.train.display().to_string(),
             train_manifest_hash: self.run.train_hash.to_hex(),
             noise: self.data.noise(),
-            truncated_captions: self.truncated,
             key,
-            metrics,
+            record: Record::Contrastive {
+                config: config.clone(),
+                metrics,
+                embed_dim: config.embed_dim,
+                vocab_size: self.vocab.len(),
+                truncated_captions: self.truncated,
+            },
         };
         let (text_vars, image_vars): (Vec<_>, Vec<_>) = checkpoint::named_variables(vs)
             .into_iter()

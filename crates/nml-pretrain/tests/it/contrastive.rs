@@ -8,7 +8,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use nml_noise::{corrupt, write_outputs, NoiseConfig, NoiseKind};
-use nml_pretrain::{checkpoint, Arch, BackboneInfo, ContrastiveConfig};
+use nml_pretrain::{checkpoint, Arch, ContrastiveConfig, ModelInfo};
 use tch::Device;
 
 use crate::{paths, smoke_corpus};
@@ -31,7 +31,7 @@ fn clean_captions_give_zero_shot_accuracy_and_swapped_captions_do_not() {
         false,
     )
     .unwrap();
-    let last = clean.metrics.last().unwrap();
+    let last = clean.contrastive_epochs().last().unwrap();
     assert!(
         last.test_acc.unwrap() > 0.6,
         "10 classes, chance 0.1: {last:?}"
@@ -46,11 +46,14 @@ fn clean_captions_give_zero_shot_accuracy_and_swapped_captions_do_not() {
         assert!(dir.path().join("clean").join(f).exists(), "{f}");
     }
     // model.json describes an image backbone that extraction can rebuild.
-    let info: BackboneInfo = serde_json::from_str(
+    let info: ModelInfo = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("clean/model.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!((info.objective.name(), info.classes), ("contrastive", 128));
+    assert_eq!(
+        (info.objective().name(), info.classes),
+        ("contrastive", 128)
+    );
     let (image, _) = checkpoint::read(&dir.path().join("clean/model.safetensors")).unwrap();
     assert!(image
         .iter()
@@ -82,7 +85,7 @@ fn clean_captions_give_zero_shot_accuracy_and_swapped_captions_do_not() {
         false,
     )
     .unwrap();
-    let last = noisy.metrics.last().unwrap();
+    let last = noisy.contrastive_epochs().last().unwrap();
     assert!(
         last.test_acc.unwrap() < 0.25,
         "every caption belongs to another image: zero-shot stays near chance: {last:?}"

@@ -1,6 +1,7 @@
 //! A ResNet-20 checkpoint loads into the PyTorch reference module (run in the
 //! project venv) and gives the same features and logits.
 
+use nml_pretrain::data::NormalizeExt;
 use nml_pretrain::{checkpoint, data, Arch, Net};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};

@@ -20,12 +20,12 @@ fn clean_labels_train_well_above_chance_and_all_wrong_labels_do_not() {
         false,
     )
     .unwrap();
-    let last = clean.metrics.last().unwrap();
+    let last = clean.supervised_epochs().last().unwrap();
     assert!(
         last.test_acc.unwrap() > 0.5,
         "10 classes, chance 0.1: {last:?}"
     );
-    assert_eq!(clean.metrics.len(), 8);
+    assert_eq!(clean.supervised_epochs().len(), 8);
     assert!(
         dir.path().join("clean/metrics.csv").exists()
             && dir.path().join("clean/model.safetensors").exists()
@@ -50,7 +50,7 @@ fn clean_labels_train_well_above_chance_and_all_wrong_labels_do_not() {
         false,
     )
     .unwrap();
-    let last = wrong.metrics.last().unwrap();
+    let last = wrong.supervised_epochs().last().unwrap();
     assert!(
         last.test_acc.unwrap() < 0.2,
         "every training label is wrong, so clean accuracy stays near or below chance: {last:?}"

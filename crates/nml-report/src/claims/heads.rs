@@ -1,5 +1,6 @@
 //! The decide functions of the heads' claims (5a–5d, 6) of [`super::CLAIMS`].
 
+use nml_study::{Split, Variant};
 use std::collections::BTreeMap;
 
 use super::rules::{against_ratio, pairs, two_sided, TWO_SEEDS};
@@ -9,11 +10,11 @@ use crate::stats::{self, Stat};
 
 /// Paired tests of `better` above `worse` at each ratio on ID and OOD:
 /// (ratios where it is significant on either, ratios where the reverse is, the tests, p-values).
-fn per_ratio(c: &Context, better: &str, worse: &str) -> (usize, usize, Vec<String>) {
+fn per_ratio(c: &Context, better: Variant, worse: Variant) -> (usize, usize, Vec<String>) {
     let (mut wins, mut losses, mut ps) = (0, 0, Vec::new());
     for &ratio in &c.run.shape.ratios {
         let (mut win, mut loss, mut cell) = (false, false, Vec::new());
-        for split in ["ID", "OOD"] {
+        for split in Split::TRANSFER {
             let b = stats::accuracy_per_seed(c.results, ratio, better, split);
             let w = stats::accuracy_per_seed(c.results, ratio, worse, split);
             let pairs = pairs(&b, &w);
@@ -34,10 +35,10 @@ fn per_ratio(c: &Context, better: &str, worse: &str) -> (usize, usize, Vec<Strin
 }
 
 /// Per seed, the mean over ratios and splits of `better − worse`.
-fn pooled_pairs(c: &Context, better: &str, worse: &str, splits: &[&str]) -> Vec<(f64, f64)> {
+fn pooled_pairs(c: &Context, better: Variant, worse: Variant, splits: &[Split]) -> Vec<(f64, f64)> {
     let mut by_seed: BTreeMap<u64, (f64, f64, usize)> = BTreeMap::new();
     for &ratio in &c.run.shape.ratios {
-        for split in splits {
+        for &split in splits {
             let b = stats::accuracy_per_seed(c.results, ratio, better, split);
             let w = stats::accuracy_per_seed(c.results, ratio, worse, split);
             for (seed, x) in &b {
@@ -59,23 +60,23 @@ pub(super) fn heads_ordered(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
     let ratios = c.run.shape.ratios.len();
     let majority = ratios / 2 + 1;
-    let (nm_wins, nm_losses, nm_ps) = per_ratio(c, "nmtune", "mlp");
-    let (ml_wins, ml_losses, ml_ps) = per_ratio(c, "mlp", "lp");
+    let (nm_wins, nm_losses, nm_ps) = per_ratio(c, Variant::Nmtune, Variant::Mlp);
+    let (ml_wins, ml_losses, ml_ps) = per_ratio(c, Variant::Mlp, Variant::Lp);
     let evidence = format!(
         "NMTune significantly above MLP at {nm_wins}/{ratios} ratios (ID or OOD), below at {nm_losses}; \
          MLP above LP at {ml_wins}/{ratios}, below at {ml_losses}; one-sided p (ID/OOD), NMTune > MLP: {}; MLP > LP: {}",
         nm_ps.join(", "),
         ml_ps.join(", ")
     );
-    let both = ["ID", "OOD"];
+    let both = Split::TRANSFER;
     let (Some(nm), Some(ml)) = (
         paired(
-            &pooled_pairs(c, "nmtune", "mlp", &both),
+            &pooled_pairs(c, Variant::Nmtune, Variant::Mlp, &both),
             "NMTune > MLP, pooled over ratios and splits",
             Scale::Accuracy,
         ),
         paired(
-            &pooled_pairs(c, "mlp", "lp", &both),
+            &pooled_pairs(c, Variant::Mlp, Variant::Lp, &both),
             "MLP > LP, pooled",
             Scale::Accuracy,
         ),
@@ -93,11 +94,11 @@ pub(super) fn heads_ordered(c: &Context) -> Option<Decision> {
 }
 
 /// Per seed, NMTune − LP on `split` averaged over ratios.
-fn gains(c: &Context, split: &str) -> BTreeMap<u64, f64> {
+fn gains(c: &Context, split: Split) -> BTreeMap<u64, f64> {
     let mut by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
     for &ratio in &c.run.shape.ratios {
-        let n = stats::accuracy_per_seed(c.results, ratio, "nmtune", split);
-        let l = stats::accuracy_per_seed(c.results, ratio, "lp", split);
+        let n = stats::accuracy_per_seed(c.results, ratio, Variant::Nmtune, split);
+        let l = stats::accuracy_per_seed(c.results, ratio, Variant::Lp, split);
         for (seed, x) in &n {
             if let Some(y) = l.get(seed) {
                 by_seed.entry(*seed).or_default().push(x - y);
@@ -113,7 +114,7 @@ fn gains(c: &Context, split: &str) -> BTreeMap<u64, f64> {
 /// 5b. The gain over LP is larger OOD than ID.
 pub(super) fn gain_larger_ood(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
-    let (id, ood) = (gains(c, "ID"), gains(c, "OOD"));
+    let (id, ood) = (gains(c, Split::Id), gains(c, Split::Ood));
     let evidence = format!(
         "NMTune − LP: ID {:+.1} points, OOD {:+.1} points (means over ratios and seeds)",
         100.0 * Stat::of(&id.values().copied().collect::<Vec<_>>()).mean,
@@ -128,9 +129,9 @@ pub(super) fn gain_grows_with_noise(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
     let points = against_ratio(c, |r| {
         let mut out = BTreeMap::new();
-        for split in ["ID", "OOD"] {
-            let n = stats::accuracy_per_seed(c.results, r, "nmtune", split);
-            let l = stats::accuracy_per_seed(c.results, r, "lp", split);
+        for split in Split::TRANSFER {
+            let n = stats::accuracy_per_seed(c.results, r, Variant::Nmtune, split);
+            let l = stats::accuracy_per_seed(c.results, r, Variant::Lp, split);
             for (seed, x) in &n {
                 if let Some(y) = l.get(seed) {
                     out.entry(*seed).or_insert_with(Vec::new).push(x - y);
@@ -166,13 +167,13 @@ pub(super) fn gain_grows_with_noise(c: &Context) -> Option<Decision> {
 /// 5c. NMTune raises SVE(z) relative to MLP.
 pub(super) fn nmtune_raises_sve(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
-    let z_sve = |variant: &str| -> BTreeMap<u64, f64> {
+    let z_sve = |variant: Variant| -> BTreeMap<u64, f64> {
         let mut by_seed: BTreeMap<u64, Vec<f64>> = BTreeMap::new();
         for r in c
             .results
             .tune
             .iter()
-            .filter(|r| r.variant == variant && r.split == "ID")
+            .filter(|r| r.variant == variant && r.split == Split::Id)
         {
             by_seed.entry(r.seed).or_default().push(r.sve);
         }
@@ -181,7 +182,7 @@ pub(super) fn nmtune_raises_sve(c: &Context) -> Option<Decision> {
             .map(|(s, v)| (s, v.iter().sum::<f64>() / v.len() as f64))
             .collect()
     };
-    let (n, m) = (z_sve("nmtune"), z_sve("mlp"));
+    let (n, m) = (z_sve(Variant::Nmtune), z_sve(Variant::Mlp));
     let stat = |v: &BTreeMap<u64, f64>| Stat::of(&v.values().copied().collect::<Vec<_>>());
     let evidence = format!(
         "SVE(z): NMTune {}, MLP {}",
@@ -203,13 +204,13 @@ pub(super) fn published_models(c: &Context) -> Option<Decision> {
     let (mut ordered, mut beats, mut reversed, mut complete) = (true, true, false, true);
     let (mut evidence, mut tests) = (Vec::new(), Vec::new());
     for task in &c.run.shape.tasks {
-        for split in ["ID", "OOD"] {
-            let l = stats::task_accuracy(c.results, task, "lp", split);
+        for split in Split::TRANSFER {
+            let l = stats::task_accuracy(c.results, task, Variant::Lp, split);
             if l.n == 0 {
                 continue;
             }
-            let m = stats::task_accuracy(c.results, task, "mlp", split);
-            let n = stats::task_accuracy(c.results, task, "nmtune", split);
+            let m = stats::task_accuracy(c.results, task, Variant::Mlp, split);
+            let n = stats::task_accuracy(c.results, task, Variant::Nmtune, split);
             ordered &= n.mean >= m.mean && m.mean >= l.mean;
             let beat = welch(
                 &n,

@@ -10,6 +10,7 @@
 mod heads;
 mod rules;
 
+use nml_study::{Split, Variant};
 use std::fmt;
 
 use crate::collect::Results;
@@ -251,8 +252,8 @@ impl<'a> Context<'a> {
         (self.run.benchmark != nml_study::Benchmark::RealModels).then_some(())
     }
 
-    fn lp(&self, ratio: u32, split: &str) -> Stat {
-        stats::accuracy(self.results, ratio, "lp", split)
+    fn lp(&self, ratio: u32, split: Split) -> Stat {
+        stats::accuracy(self.results, ratio, Variant::Lp, split)
     }
 }
 

@@ -3,6 +3,7 @@
 //! the study's numbers through [`Context`], runs the tests of its rule and
 //! returns a [`Decision`] (None where the study cannot speak to the claim).
 
+use nml_study::{Split, Variant};
 use std::collections::BTreeMap;
 
 use super::{Context, Decision, Verdict};
@@ -39,13 +40,13 @@ pub(super) fn against_ratio(
 /// 1. ID: slight noise does not hurt, heavy noise does.
 pub(super) fn in_domain(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
-    let clean = c.lp(c.clean, "ID");
+    let clean = c.lp(c.clean, Split::Id);
     let heaviest = *c.noisy.last()?;
-    let heavy = c.lp(heaviest, "ID");
+    let heavy = c.lp(heaviest, Split::Id);
     let best = c
         .slight
         .iter()
-        .map(|&r| (r, c.lp(r, "ID")))
+        .map(|&r| (r, c.lp(r, Split::Id)))
         .max_by(|a, b| a.1.mean.total_cmp(&b.1.mean));
     let evidence = format!(
         "LP ID: 0% {}; best slight {}; {heaviest}% {}",
@@ -86,16 +87,18 @@ pub(super) fn in_domain(c: &Context) -> Option<Decision> {
 /// 2. OOD: any noise lowers OOD accuracy, more with more noise.
 pub(super) fn out_of_domain(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
-    let clean = c.lp(c.clean, "OOD");
+    let clean = c.lp(c.clean, Split::Ood);
     let heaviest = *c.noisy.last()?;
-    let ood: Vec<(u32, Stat)> = c.noisy.iter().map(|&r| (r, c.lp(r, "OOD"))).collect();
+    let ood: Vec<(u32, Stat)> = c.noisy.iter().map(|&r| (r, c.lp(r, Split::Ood))).collect();
     let evidence = format!(
         "LP OOD: 0% {}; {}",
         clean.pct(),
         joined(&ood, |(r, s)| format!("{r}% {}", s.pct()))
     );
-    let heavy = c.lp(heaviest, "OOD");
-    let points = against_ratio(c, |r| stats::accuracy_per_seed(c.results, r, "lp", "OOD"));
+    let heavy = c.lp(heaviest, Split::Ood);
+    let points = against_ratio(c, |r| {
+        stats::accuracy_per_seed(c.results, r, Variant::Lp, Split::Ood)
+    });
     let per_seed = c.run.shape.ratios.len();
     let drop = welch(&clean, &heavy, format!("0% > {heaviest}%"), Scale::Accuracy);
     let trend = (points.len() >= MIN_POINTS)
@@ -142,8 +145,8 @@ fn spectral_comparison(evidence: String, a: (u32, Stat), b: (u32, Stat)) -> Opti
 pub(super) fn sve_rises(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
     let lightest = *c.noisy.first()?;
-    let clean = stats::spectral(c.results, c.clean, "ID", stats::sve);
-    let light = stats::spectral(c.results, lightest, "ID", stats::sve);
+    let clean = stats::spectral(c.results, c.clean, Split::Id, stats::sve);
+    let light = stats::spectral(c.results, lightest, Split::Id, stats::sve);
     let evidence = format!(
         "SVE (ID test features): 0% {}; {lightest}% {}",
         clean.fixed(4),
@@ -156,8 +159,8 @@ pub(super) fn sve_rises(c: &Context) -> Option<Decision> {
 pub(super) fn lsvr_falls(c: &Context) -> Option<Decision> {
     c.noisy_study()?;
     let heaviest = *c.noisy.last()?;
-    let clean = stats::spectral(c.results, c.clean, "OOD", stats::lsvr);
-    let heavy = stats::spectral(c.results, heaviest, "OOD", stats::lsvr);
+    let clean = stats::spectral(c.results, c.clean, Split::Ood, stats::lsvr);
+    let heavy = stats::spectral(c.results, heaviest, Split::Ood, stats::lsvr);
     let evidence = format!(
         "LSVR (OOD test features): 0% {}; {heaviest}% {}",
         clean.fixed(4),
@@ -169,7 +172,7 @@ pub(super) fn lsvr_falls(c: &Context) -> Option<Decision> {
 /// A correlation claim over every backbone: Pearson's t-test both ways, n ≥ 8.
 fn correlation(
     c: &Context,
-    split: &str,
+    split: Split,
     metric: fn(&crate::collect::SpectralRecord) -> f64,
     name: &str,
 ) -> Option<Decision> {
@@ -201,12 +204,12 @@ fn correlation(
 
 /// 3b. SVE tracks ID accuracy.
 pub(super) fn sve_tracks_id(c: &Context) -> Option<Decision> {
-    correlation(c, "ID", stats::sve, "SVE")
+    correlation(c, Split::Id, stats::sve, "SVE")
 }
 
 /// 4b. LSVR tracks OOD accuracy.
 pub(super) fn lsvr_tracks_ood(c: &Context) -> Option<Decision> {
-    correlation(c, "OOD", stats::lsvr, "LSVR")
+    correlation(c, Split::Ood, stats::lsvr, "LSVR")
 }
 
 /// Reproduced if `up` is significant, not reproduced if its reverse is.

@@ -6,6 +6,7 @@
 mod published;
 mod study;
 
+use nml_study::Variant;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -222,7 +223,7 @@ pub(crate) fn views_sentence(results: &Results, views: u32) -> String {
         results
             .tune
             .iter()
-            .filter(|r| r.variant != "lp" && r.two_view == two)
+            .filter(|r| r.variant != Variant::Lp && r.two_view == two)
             .map(|r| r.task.clone())
             .collect()
     };

@@ -1,11 +1,12 @@
 //! The sections of the `real-models` study: published backbones as black boxes.
 
+use nml_study::{Split, Variant};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::views_sentence;
 use crate::collect::Results;
-use crate::markdown::METHODS;
+use crate::markdown::methods;
 use crate::run::RunInfo;
 use crate::stats::{self, Stat};
 
@@ -42,8 +43,8 @@ pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results) {
         tune: results.selected.clone(),
         ..Results::default()
     };
-    let mut columns: Vec<(&str, String, &Results)> = Vec::new();
-    for (variant, label) in METHODS {
+    let mut columns: Vec<(Variant, String, &Results)> = Vec::new();
+    for (variant, label) in methods() {
         columns.push((variant, format!("{label} (%)"), results));
         if !selected.tune.is_empty() {
             columns.push((variant, format!("{label} selected (%)"), &selected));
@@ -66,7 +67,7 @@ pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results) {
         evals.sort_unstable();
         evals.dedup();
         // The ID eval first, then the others.
-        evals.sort_by_key(|e| run.split_of(e) != "ID");
+        evals.sort_by_key(|e| run.split_of(e) != Split::Id);
         for eval in &evals {
             let cells: Vec<String> = columns
                 .iter()
@@ -87,14 +88,14 @@ pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results) {
                 cells.join(" | ")
             );
         }
-        for split in ["ID", "OOD"] {
+        for split in Split::TRANSFER {
             // An average is shown where a split has several evals.
             if evals.iter().filter(|e| run.split_of(e) == split).count() < 2 {
                 continue;
             }
             let cells: Vec<String> = columns
                 .iter()
-                .map(|(variant, _, from)| stats::task_accuracy(from, task, variant, split).pct())
+                .map(|&(variant, _, from)| stats::task_accuracy(from, task, variant, split).pct())
                 .collect();
             let _ = writeln!(
                 s,
@@ -112,7 +113,7 @@ pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results) {
 fn choices(s: &mut String, run: &RunInfo, selected: &Results) {
     let mut chosen = Vec::new();
     for task in &run.shape.tasks {
-        for (variant, label) in METHODS {
+        for (variant, label) in methods() {
             let mut points: Vec<String> = selected
                 .tune
                 .iter()

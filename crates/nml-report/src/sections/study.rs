@@ -1,13 +1,14 @@
 //! The sections of a noise-ratio study: introduction, pre-training, the
 //! figures' tables, heads, ablation, real noise and the contrastive setting.
 
+use nml_study::{Split, Variant};
 use std::fmt::Write as _;
 
 use super::{heads_sentence, views_sentence, FigureLine};
 use crate::claims::Checked;
 use crate::collect::Results;
 use crate::inference;
-use crate::markdown::{ABLATION, METHODS};
+use crate::markdown::{methods, ABLATION};
 use crate::run::RunInfo;
 use crate::stats::{self, Stat};
 
@@ -61,9 +62,9 @@ pub(super) fn reprobe(s: &mut String, run: &RunInfo, results: &Results) {
         run.shape.reprobe_evals.join(", ")
     );
     for &ratio in &run.shape.ratios {
-        let cells: Vec<String> = METHODS
+        let cells: Vec<String> = methods()
             .iter()
-            .map(|(m, _)| stats::accuracy(results, ratio, m, "re-probe").pct())
+            .map(|&(m, _)| stats::accuracy(results, ratio, m, Split::Reprobe).pct())
             .collect();
         let _ = writeln!(s, "| {ratio}% | {} |", cells.join(" | "));
     }
@@ -104,12 +105,12 @@ pub(super) fn linear_probing(s: &mut String, run: &RunInfo, results: &Results, f
         let _ = writeln!(
             s,
             "| {ratio}% | {} | {} |",
-            stats::accuracy(results, ratio, "lp", "ID").pct(),
-            stats::accuracy(results, ratio, "lp", "OOD").pct()
+            stats::accuracy(results, ratio, Variant::Lp, Split::Id).pct(),
+            stats::accuracy(results, ratio, Variant::Lp, Split::Ood).pct()
         );
     }
-    let pooled = |split| stats::pooled_seed_std(results, &run.shape.ratios, "lp", split);
-    if let (Some((id, df)), Some((ood, _))) = (pooled("ID"), pooled("OOD")) {
+    let pooled = |split| stats::pooled_seed_std(results, &run.shape.ratios, Variant::Lp, split);
+    if let (Some((id, df)), Some((ood, _))) = (pooled(Split::Id), pooled(Split::Ood)) {
         let _ = writeln!(
             s,
             "\nSeed standard deviation of a seed's average, pooled over the ratios ({df} degrees of freedom; \
@@ -142,10 +143,10 @@ pub(super) fn spectrum(s: &mut String, run: &RunInfo, results: &Results, fig: &F
         let _ = writeln!(
             s,
             "| {ratio}% | {} | {} | {} | {} |",
-            stats::spectral(results, ratio, "ID", stats::sve).fixed(4),
-            stats::spectral(results, ratio, "OOD", stats::sve).fixed(4),
-            stats::spectral(results, ratio, "ID", stats::lsvr).fixed(4),
-            stats::spectral(results, ratio, "OOD", stats::lsvr).fixed(4)
+            stats::spectral(results, ratio, Split::Id, stats::sve).fixed(4),
+            stats::spectral(results, ratio, Split::Ood, stats::sve).fixed(4),
+            stats::spectral(results, ratio, Split::Id, stats::lsvr).fixed(4),
+            stats::spectral(results, ratio, Split::Ood, stats::lsvr).fixed(4)
         );
     }
 }
@@ -185,24 +186,24 @@ pub(super) fn ablation(s: &mut String, run: &RunInfo, results: &Results) {
     );
     let mut inert = Vec::new();
     for (variant, what) in ABLATION {
-        let deltas = ["ID", "OOD"].map(|split| against_nmtune(results, ratio, variant, split));
+        let deltas = Split::TRANSFER.map(|split| against_nmtune(results, ratio, variant, split));
         let cells = deltas.each_ref().map(|d| match d {
-            _ if variant == "nmtune" => "–".to_owned(),
+            _ if variant == Variant::Nmtune => "–".to_owned(),
             Some(d) => d.cell(),
             None => "– (n<2)".to_owned(),
         });
         let _ = writeln!(
             s,
             "| {what} (`{variant}`) | {} | {} | {} | {} |",
-            stats::accuracy(results, ratio, variant, "ID").pct(),
-            stats::accuracy(results, ratio, variant, "OOD").pct(),
+            stats::accuracy(results, ratio, variant, Split::Id).pct(),
+            stats::accuracy(results, ratio, variant, Split::Ood).pct(),
             cells[0],
             cells[1]
         );
         let unchanged = deltas
             .iter()
             .all(|d| d.as_ref().is_some_and(Delta::unchanged));
-        if variant.starts_with("no-") && unchanged {
+        if Variant::ABLATED.contains(&variant) && unchanged {
             inert.push(what.trim_start_matches("without "));
         }
     }
@@ -245,8 +246,8 @@ impl Delta {
 }
 
 /// `variant` against NMTune on the seeds both have, at `ratio` on `split`; None below two seeds.
-fn against_nmtune(results: &Results, ratio: u32, variant: &str, split: &str) -> Option<Delta> {
-    let base = stats::accuracy_per_seed(results, ratio, "nmtune", split);
+fn against_nmtune(results: &Results, ratio: u32, variant: Variant, split: Split) -> Option<Delta> {
+    let base = stats::accuracy_per_seed(results, ratio, Variant::Nmtune, split);
     let pairs: Vec<(f64, f64)> = stats::accuracy_per_seed(results, ratio, variant, split)
         .into_iter()
         .filter_map(|(seed, a)| Some((a, *base.get(&seed)?)))
@@ -254,7 +255,7 @@ fn against_nmtune(results: &Results, ratio: u32, variant: &str, split: &str) -> 
     if pairs.len() < 2 {
         return None;
     }
-    let test = inference::paired(&pairs, variant, inference::Scale::Accuracy);
+    let test = inference::paired(&pairs, variant.name(), inference::Scale::Accuracy);
     Some(Delta {
         diffs: pairs.iter().map(|(a, b)| a - b).collect(),
         p: test.map(|t| (2.0 * t.p.min(1.0 - t.p)).min(1.0)),
@@ -284,8 +285,8 @@ pub(super) fn noisy_downstream(s: &mut String, run: &RunInfo, results: &Results)
 
 /// Appends the LP, MLP and NMTune accuracy cells at `ratio`, ID then OOD.
 fn method_cells(row: &mut String, results: &Results, ratio: u32) {
-    for split in ["ID", "OOD"] {
-        for (m, _) in METHODS {
+    for split in Split::TRANSFER {
+        for (m, _) in methods() {
             let _ = write!(
                 row,
                 " {} |",
@@ -324,8 +325,8 @@ pub fn real_noise_section(run: &RunInfo, synthetic: &Results, real: &Results) ->
             let Some(first) = pretrain.first() else {
                 continue;
             };
-            let name = if nml_study::Noise::from(first.noise.clone()).is_real() {
-                format!("`{}`", first.noise)
+            let name = if first.noise.is_real() {
+                format!("`{}`", first.noise.name())
             } else {
                 format!("symmetric {ratio}%")
             };
@@ -340,8 +341,8 @@ pub fn real_noise_section(run: &RunInfo, synthetic: &Results, real: &Results) ->
                 "| {name} | {:.1}% | {} | {} | {} |",
                 100.0 * realised.mean,
                 test.pct(),
-                stats::spectral(results, ratio, "ID", stats::sve).fixed(3),
-                stats::spectral(results, ratio, "OOD", stats::lsvr).fixed(3)
+                stats::spectral(results, ratio, Split::Id, stats::sve).fixed(3),
+                stats::spectral(results, ratio, Split::Ood, stats::lsvr).fixed(3)
             );
             method_cells(&mut row, results, ratio);
             rows.push((realised.mean, row));
@@ -391,14 +392,14 @@ pub fn contrastive_section(
             s,
             "| {ratio}% | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             Stat::of(&zero_shot).pct(),
-            stats::spectral(contrastive, ratio, "ID", stats::sve).fixed(3),
-            stats::spectral(contrastive, ratio, "OOD", stats::lsvr).fixed(3),
-            stats::accuracy(supervised, ratio, "lp", "ID").pct(),
-            stats::accuracy(contrastive, ratio, "lp", "ID").pct(),
-            stats::accuracy(supervised, ratio, "lp", "OOD").pct(),
-            stats::accuracy(contrastive, ratio, "lp", "OOD").pct(),
-            stats::accuracy(contrastive, ratio, "nmtune", "ID").pct(),
-            stats::accuracy(contrastive, ratio, "nmtune", "OOD").pct()
+            stats::spectral(contrastive, ratio, Split::Id, stats::sve).fixed(3),
+            stats::spectral(contrastive, ratio, Split::Ood, stats::lsvr).fixed(3),
+            stats::accuracy(supervised, ratio, Variant::Lp, Split::Id).pct(),
+            stats::accuracy(contrastive, ratio, Variant::Lp, Split::Id).pct(),
+            stats::accuracy(supervised, ratio, Variant::Lp, Split::Ood).pct(),
+            stats::accuracy(contrastive, ratio, Variant::Lp, Split::Ood).pct(),
+            stats::accuracy(contrastive, ratio, Variant::Nmtune, Split::Id).pct(),
+            stats::accuracy(contrastive, ratio, Variant::Nmtune, Split::Ood).pct()
         );
     }
     s.push_str("\nThe claims, decided by the same rules on the contrastive numbers:\n\n| # | verdict | tests (one-sided, α = 0.05) | power | evidence |\n|---|---|---|---|---|\n");

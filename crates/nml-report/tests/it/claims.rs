@@ -4,6 +4,7 @@
 use nml_report::claims::{check, Checked, Verdict, CLAIMS};
 use nml_report::collect::TuneRecord;
 use nml_report::Results;
+use nml_study::{Noise, Setting, Split, Variant};
 
 use crate::fixtures::{results, run};
 
@@ -107,7 +108,7 @@ fn an_inconclusive_difference_reports_what_the_study_could_detect() {
     for t in r
         .tune
         .iter_mut()
-        .filter(|t| t.variant == "lp" && t.split == "ID")
+        .filter(|t| t.variant == Variant::Lp && t.split == Split::Id)
     {
         let noise = if t.seed == 0 { -0.01 } else { 0.01 };
         t.accuracy = 0.80 + noise - if t.ratio == 30 { 0.01 } else { 0.0 };
@@ -131,20 +132,20 @@ fn published(gain: f64, rows: u64) -> (nml_report::RunInfo, Results) {
     let mut r = Results::default();
     for seed in 0..3u64 {
         for (variant, acc) in [
-            ("lp", 0.78),
-            ("mlp", 0.78 + gain / 2.0),
-            ("nmtune", 0.78 + gain),
+            (Variant::Lp, 0.78),
+            (Variant::Mlp, 0.78 + gain / 2.0),
+            (Variant::Nmtune, 0.78 + gain),
         ] {
             r.tune.push(TuneRecord {
-                setting: "supervised".to_owned(),
-                noise: "symmetric".to_owned(),
+                setting: Setting::Supervised,
+                noise: Noise::Symmetric,
                 ratio: 0,
                 seed,
                 head: seed,
                 task: "sst2".to_owned(),
-                variant: variant.to_owned(),
+                variant,
                 domain: "test".to_owned(),
-                split: "ID",
+                split: Split::Id,
                 accuracy: acc + 0.001 * seed as f64,
                 sve: 2.0,
                 lsvr: 0.3,
@@ -195,7 +196,11 @@ fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
         .tune
         .iter()
         .map(|t| TuneRecord {
-            accuracy: if t.variant == "nmtune" { 0.5 } else { 0.9 },
+            accuracy: if t.variant == Variant::Nmtune {
+                0.5
+            } else {
+                0.9
+            },
             lr: 0.01,
             weight_decay: 0.0,
             ..t.clone()

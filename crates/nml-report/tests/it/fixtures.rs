@@ -2,6 +2,7 @@
 
 use nml_report::collect::{SpectralRecord, TuneRecord};
 use nml_report::{Results, RunInfo};
+use nml_study::{Noise, Setting};
 
 /// A smoke-shaped synthetic study: ratios 0–30%, one task, photo → sketch.
 pub fn run(seeds: &[u64]) -> RunInfo {
@@ -99,15 +100,15 @@ pub fn tune(
     sve: f64,
 ) -> TuneRecord {
     TuneRecord {
-        setting: "supervised".to_owned(),
-        noise: "symmetric".to_owned(),
+        setting: Setting::Supervised,
+        noise: Noise::Symmetric,
         ratio,
         seed,
         head: seed,
         task: "task-0".to_owned(),
-        variant: variant.to_owned(),
+        variant: variant.parse().expect("a variant name"),
         domain: domain.to_owned(),
-        split,
+        split: split.parse().expect("a split name"),
         accuracy,
         sve,
         lsvr: 0.3,
@@ -128,13 +129,13 @@ pub fn spectral(
     lsvr: f64,
 ) -> SpectralRecord {
     SpectralRecord {
-        setting: "supervised".to_owned(),
-        noise: "symmetric".to_owned(),
+        setting: Setting::Supervised,
+        noise: Noise::Symmetric,
         ratio,
         seed,
         task: "task-0".to_owned(),
         domain: domain.to_owned(),
-        split,
+        split: split.parse().expect("a split name"),
         sve,
         lsvr,
         effective_rank: 10.0,

@@ -1,5 +1,6 @@
 //! Head seeds nested in a backbone seed: averaged within it, never counted as repeats.
 
+use nml_study::{Split, Variant};
 use std::path::Path;
 
 use nml_report::collect::Results;
@@ -37,7 +38,7 @@ fn head_seeds_average_within_their_backbone_seed() {
     let Study::Noisy(bench) = &study else {
         unreachable!("synth is a noisy study")
     };
-    let plan = plan::build(bench, &sizes, 0, "cpu");
+    let plan = plan::build(bench, &sizes, 0, nml_spec::DeviceSpec::Cpu);
     let identity = Identity::new(Benchmark::Synth, Profile::Smoke, 0, String::new());
     let provenance = Provenance {
         device: "cpu".to_owned(),
@@ -73,7 +74,7 @@ fn head_seeds_average_within_their_backbone_seed() {
         "{heads:?}"
     );
     // One value per backbone seed, the mean of its heads.
-    let id = accuracy_per_seed(&results, 0, "lp", "ID");
+    let id = accuracy_per_seed(&results, 0, Variant::Lp, Split::Id);
     assert_eq!(id.len(), 2, "{id:?}");
     assert!(
         (id[&0] - 0.7).abs() < 1e-12 && (id[&1] - 0.8).abs() < 1e-12,
@@ -101,6 +102,6 @@ fn head_seeds_average_within_their_backbone_seed() {
         t.repeat = Repeat::Head;
     }
     let results = Results::collect(&run, dir.path()).unwrap();
-    let id = accuracy_per_seed(&results, 0, "lp", "ID");
+    let id = accuracy_per_seed(&results, 0, Variant::Lp, Split::Id);
     assert_eq!(id.keys().copied().collect::<Vec<_>>(), [0, 1, 1000, 1001]);
 }

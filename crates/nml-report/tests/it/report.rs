@@ -4,13 +4,14 @@ use nml_report::claims::check;
 use nml_report::collect::PretrainRecord;
 use nml_report::sections::{real_noise_section, Report, Section};
 use nml_report::Results;
+use nml_study::{Noise, Setting, Variant};
 
 use crate::fixtures::{results, run};
 
 fn pretrain(noise: &str, ratio: u32, realised: f64) -> PretrainRecord {
     PretrainRecord {
-        setting: "supervised".to_owned(),
-        noise: noise.to_owned(),
+        setting: Setting::Supervised,
+        noise: Noise::from(noise.to_owned()),
         ratio,
         seed: 0,
         noise_realised: realised,
@@ -32,14 +33,14 @@ fn real_noise_rows_sit_between_the_ratios_of_similar_rate() {
     all.pretrain.push(pretrain("cifar10n-aggre", 9, 0.0901));
     all.pretrain.push(pretrain("cifar10n-worse", 40, 0.4021));
     let mut tune = all.tune[0].clone();
-    (tune.noise, tune.ratio, tune.accuracy) = ("cifar10n-aggre".to_owned(), 9, 0.123);
+    (tune.noise, tune.ratio, tune.accuracy) = (Noise::from("cifar10n-aggre".to_owned()), 9, 0.123);
     all.tune.push(tune);
 
     let (synthetic, real) = all.split_real_noise();
     assert_eq!(synthetic.pretrain.len(), 5);
     assert_eq!(real.pretrain.len(), 2);
     assert_eq!(real.tune.len(), 1);
-    assert!(synthetic.tune.iter().all(|r| r.noise == "symmetric"));
+    assert!(synthetic.tune.iter().all(|r| r.noise == Noise::Symmetric));
 
     let text = real_noise_section(&run, &synthetic, &real);
     let order: Vec<&str> = text
@@ -122,18 +123,18 @@ fn the_report_of_fixed_results_is_stable() {
     let ablated: Vec<_> = r
         .tune
         .iter()
-        .filter(|t| t.variant == "nmtune" && t.ratio == run.shape.ablation_ratio)
+        .filter(|t| t.variant == Variant::Nmtune && t.ratio == run.shape.ablation_ratio)
         .cloned()
         .collect();
     // Two variants below NMTune by a seed-dependent amount (so their paired tests
     // have a spread), and one identical to it, which the report must call inert.
     for (variant, offset) in [
-        ("no-consistency", 0.005),
-        ("no-covariance", 0.010),
-        ("no-singular", 0.0),
+        (Variant::NoConsistency, 0.005),
+        (Variant::NoCovariance, 0.010),
+        (Variant::NoSingular, 0.0),
     ] {
         r.tune.extend(ablated.iter().cloned().map(|mut t| {
-            t.variant = variant.to_owned();
+            t.variant = variant;
             t.accuracy -= offset * (1.0 + 0.2 * t.seed as f64);
             t
         }));

@@ -11,7 +11,10 @@ mod real;
 
 use std::fmt::Write as _;
 
-use nml_spec::Spec;
+use nml_spec::{
+    DataArgs, DeviceSpec, FeaturesArgs, NoiseArgs, PretrainArgs, ReportArgs, Spec, SpectralArgs,
+    TuneArgs,
+};
 
 pub use noisy::build;
 pub use real::{build_real, REAL_VIEWS};
@@ -33,6 +36,46 @@ pub struct Step {
     pub scratch: Vec<String>,
     /// Hash of program, arguments and the dependencies' keys.
     pub key: String,
+}
+
+/// What a step runs: a stage's binary with its typed arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Invocation {
+    Data(DataArgs),
+    Noise(NoiseArgs),
+    Pretrain(PretrainArgs),
+    Features(FeaturesArgs),
+    Spectral(SpectralArgs),
+    Tune(TuneArgs),
+    Report(ReportArgs),
+}
+
+impl Invocation {
+    /// The binary that runs it.
+    pub fn program(&self) -> Program {
+        match self {
+            Invocation::Data(_) => Program::NmlData,
+            Invocation::Noise(_) => Program::NmlNoise,
+            Invocation::Pretrain(_) => Program::NmlPretrain,
+            Invocation::Features(_) => Program::NmlFeatures,
+            Invocation::Spectral(_) => Program::NmlSpectral,
+            Invocation::Tune(_) => Program::NmlTune,
+            Invocation::Report(_) => Program::NmlReport,
+        }
+    }
+
+    /// Its command line (no program name), as [`Spec::to_args`] renders it.
+    pub fn to_args(&self) -> Vec<String> {
+        match self {
+            Invocation::Data(a) => a.to_args(),
+            Invocation::Noise(a) => a.to_args(),
+            Invocation::Pretrain(a) => a.to_args(),
+            Invocation::Features(a) => a.to_args(),
+            Invocation::Spectral(a) => a.to_args(),
+            Invocation::Tune(a) => a.to_args(),
+            Invocation::Report(a) => a.to_args(),
+        }
+    }
 }
 
 /// The whole study.
@@ -58,11 +101,11 @@ impl Plan {
         &mut self,
         name: String,
         stage: Stage,
-        program: Program,
-        args: Vec<String>,
+        invocation: Invocation,
         outputs: Vec<String>,
         deps: Vec<usize>,
     ) -> usize {
+        let (program, args) = (invocation.program(), invocation.to_args());
         let mut text = format!("{program}\u{1f}{}", args.join("\u{1f}"));
         for &d in &deps {
             let _ = write!(text, "\u{1e}{}", self.steps[d].key);
@@ -81,30 +124,18 @@ impl Plan {
         self.steps.len() - 1
     }
 
-    /// A tuning step: `args` (training table, method, evals, weights) plus seeds,
-    /// device and output `run`; its results table is indexed as `entry`.
-    fn add_tune(
-        &mut self,
-        name: String,
-        mut args: Vec<String>,
-        tune: &Tune,
-        mut entry: TableEntry,
-    ) {
-        args.extend(strings(&[
-            "--seeds",
-            tune.seeds,
-            "--device",
-            tune.device,
-            "--out",
-            tune.run,
-            "-q",
-        ]));
+    /// A tuning step: `args` (training table, method, evals, weights) with the
+    /// seeds, device and output folder of `tune`; its results table is indexed as `entry`.
+    fn add_tune(&mut self, name: String, mut args: TuneArgs, tune: &Tune, mut entry: TableEntry) {
+        args.seeds = tune.seeds.to_owned();
+        args.device = tune.device;
+        args.out = Some(tune.run.into());
+        args.verbosity = nml_spec::Verbosity::QUIET;
         let results = format!("{}/results.parquet", tune.run);
         self.add(
             name,
             Stage::Tune,
-            Program::NmlTune,
-            args,
+            Invocation::Tune(args),
             vec![results.clone()],
             tune.deps.clone(),
         );
@@ -118,12 +149,10 @@ impl Plan {
         self.add(
             "report".to_owned(),
             Stage::Report,
-            Program::NmlReport,
-            nml_spec::ReportArgs {
+            Invocation::Report(ReportArgs {
                 verbosity: nml_spec::Verbosity::QUIET,
-                ..nml_spec::ReportArgs::here()
-            }
-            .to_args(),
+                ..ReportArgs::here()
+            }),
             vec!["REPORT.md".to_owned(), "results/claims.parquet".to_owned()],
             deps,
         );
@@ -133,13 +162,9 @@ impl Plan {
 /// Where a tuning step runs: its seeds, device, output folder and the step it reads.
 struct Tune<'a> {
     seeds: &'a str,
-    device: &'a str,
+    device: DeviceSpec,
     run: &'a str,
     deps: Vec<usize>,
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// FNV-1a, 64 bit: a stable hash for step keys without a dependency.

@@ -8,13 +8,17 @@
 //! seed), and every backbone of the symmetric ratios trains LP, MLP and NMTune
 //! again on those labels, from the same features; test labels stay clean.
 
-use nml_spec::{NoiseArgs, NoiseKindArg, Objective, PretrainArgs, Spec, SpectralArgs, Verbosity};
+use nml_spec::features::{ExtractArgs, FeaturesArgs, FeaturesCommand};
+use nml_spec::{
+    AugmentKind, DeviceSpec, Method, NoiseArgs, NoiseKindArg, Objective, PretrainArgs,
+    SpectralArgs, TuneArgs, Verbosity,
+};
 
-use super::{strings, Plan, Tune};
+use super::{Invocation, Plan, Tune};
 use crate::catalogue::{NoisyBenchmark, Task};
 use crate::record::TableEntry;
 use crate::types::{
-    Noise, Program, Repeat, Setting, Sizes, Stage, TableKind, Variant, DOWNSTREAM_NOISE, RATIOS,
+    Noise, Repeat, Setting, Sizes, Stage, TableKind, Variant, DOWNSTREAM_NOISE, RATIOS,
 };
 
 /// One pre-training condition: tag, setting, noise, ratio, and how `nml-noise` makes it.
@@ -59,7 +63,7 @@ impl Condition {
 struct Cell<'a> {
     benchmark: &'a NoisyBenchmark,
     sizes: &'a Sizes,
-    device: &'a str,
+    device: DeviceSpec,
     seed: u64,
     condition: &'a Condition,
     /// `s{seed}-{tag}`: the steps' name suffix.
@@ -69,7 +73,7 @@ struct Cell<'a> {
 }
 
 /// Builds every step of the study for `benchmark` at `sizes` (without the report step).
-pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: &str) -> Plan {
+pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: DeviceSpec) -> Plan {
     let seeds: Vec<u64> = (0..u64::from(sizes.seeds)).map(|i| seed + i).collect();
     let mut plan = Plan::new(seeds.clone());
     let data: Vec<usize> = benchmark
@@ -77,7 +81,7 @@ pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: &str)
         .iter()
         .map(|d| {
             let (name, args, outputs) = (d.name.clone(), d.args.clone(), d.outputs.clone());
-            plan.add(name, Stage::Data, d.program, args, outputs, vec![])
+            plan.add(name, Stage::Data, Invocation::Data(args), outputs, vec![])
         })
         .collect();
     let conditions = conditions(benchmark);
@@ -169,13 +173,11 @@ fn corrupt(plan: &mut Plan, cell: &Cell, data: usize) -> usize {
     let summary = format!("noisy/s{s}/pretrain-{tag}.noise.json");
     let args = cell
         .condition
-        .noise(&cell.benchmark.pretrain_manifest, &noisy, s)
-        .to_args();
+        .noise(&cell.benchmark.pretrain_manifest, &noisy, s);
     let step = plan.add(
         format!("corrupt-{}", cell.tag),
         Stage::Corrupt,
-        Program::NmlNoise,
-        args,
+        Invocation::Noise(args),
         vec![noisy, summary.clone()],
         vec![data],
     );
@@ -197,12 +199,10 @@ fn corrupt_task(plan: &mut Plan, task: &Task, seed: u64, data: &[usize]) -> usiz
     let mut noise = NoiseArgs::new(&task.manifest, &noisy, NoiseKindArg::Symmetric);
     noise.ratio = Some(ratio_value(DOWNSTREAM_NOISE));
     noise.seed = seed;
-    let args = noise.to_args();
     plan.add(
         format!("corrupt-labels-s{seed}-{}", task.name),
         Stage::Corrupt,
-        Program::NmlNoise,
-        args,
+        Invocation::Noise(noise),
         vec![noisy, summary],
         data.to_vec(),
     )
@@ -214,23 +214,18 @@ fn pretrain(plan: &mut Plan, cell: &Cell, corrupt: usize) -> usize {
     let noisy = &plan.steps[corrupt].outputs[0].clone();
     let mut args = PretrainArgs::new(noisy, cell.sizes.arch, cell.sizes.epochs as usize, &model);
     args.seed = cell.seed;
-    args.device = cell
-        .device
-        .parse()
-        .expect("the planner's device is a --device value");
+    args.device = cell.device;
     args.resume = true;
     args.input_size = cell.benchmark.pretrain_input_size;
     args.objective = match cell.condition.setting {
         Setting::Supervised => Objective::Supervised,
         Setting::Contrastive => Objective::Contrastive,
     };
-    let args = args.to_args();
     let info = format!("{model}/model.json");
     let step = plan.add(
         format!("pretrain-{}", cell.tag),
         Stage::Pretrain,
-        Program::NmlPretrain,
-        args,
+        Invocation::Pretrain(args),
         vec![format!("{model}/model.safetensors"), info.clone()],
         vec![corrupt],
     );
@@ -244,34 +239,19 @@ fn pretrain(plan: &mut Plan, cell: &Cell, corrupt: usize) -> usize {
 fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[usize]) -> usize {
     let features = format!("features/{}/{}.parquet", cell.dir, task.name);
     let model = format!("pretrain/{}", cell.dir);
-    let mut args = strings(&[
-        "extract",
-        "--checkpoint",
-        &model,
-        "--manifest",
-        &task.manifest,
-        "--cache",
-        "cache/features",
-        "--device",
-        cell.device,
-        "--out",
-        &features,
-    ]);
-    args.extend(cell.benchmark.extract_args.iter().cloned());
+    let mut args = ExtractArgs::new(&model, &task.manifest, "cache/features", cell.device);
+    args.out = Some(features.clone().into());
+    args.resize = cell.benchmark.extract_resize;
     if cell.sizes.views > 0 {
         // Views only for the rows heads train on: the train split of the source domain.
-        args.extend(strings(&[
-            "--views",
-            &cell.sizes.views.to_string(),
-            "--view-split",
-            "train",
-        ]));
+        args.views.views = cell.sizes.views;
+        args.views.view_split = Some("train".to_owned());
         if task.domains {
-            args.extend(strings(&["--view-domain", &cell.benchmark.id_domain]));
+            args.views.view_domain = Some(cell.benchmark.id_domain.clone());
         }
         if cell.condition.setting == Setting::Contrastive {
             // open_clip's train transform, as the official CLIP runs use.
-            args.extend(strings(&["--augment", "rrc-noflip"]));
+            args.views.augment = Some(AugmentKind::RrcNoflip);
         }
     }
     let mut deps = vec![pretrain];
@@ -279,8 +259,7 @@ fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[u
     plan.add(
         format!("features-{}-{}", cell.tag, task.name),
         Stage::Features,
-        Program::NmlFeatures,
-        args,
+        Invocation::Features(FeaturesArgs::new(FeaturesCommand::Extract(args))),
         vec![features],
         deps,
     )
@@ -338,31 +317,16 @@ fn head(
         None => (String::new(), TableKind::Tune),
     };
     let run = format!("tune/{}/{}{suffix}/{variant}", cell.dir, task.name);
-    let mut args = strings(&["--train", &features]);
+    let mut args = TuneArgs::new(&features, variant.method(), evals, &run);
     if task.domains {
-        args.extend(strings(&["--train-domain", &benchmark.id_domain]));
+        args.train_domain = Some(benchmark.id_domain.clone());
     }
-    if let Some(step) = labels {
-        args.extend([
-            "--train-labels".to_owned(),
-            plan.steps[step].outputs[0].clone(),
-        ]);
-    }
-    args.extend(strings(&["--method", variant.method().name()]));
-    if two_view(variant, cell.sizes.views) {
-        args.push("--two-view".to_owned());
-    }
-    for e in &evals {
-        args.extend(["--eval".to_owned(), e.clone()]);
-    }
-    if let Some((consistency, covariance, singular)) = variant.weights() {
-        for (flag, w) in [
-            ("--mse-weight", consistency),
-            ("--cov-weight", covariance),
-            ("--svd-weight", singular),
-        ] {
-            args.extend([flag.to_owned(), w.to_string()]);
-        }
+    args.train_labels = labels.map(|step| plan.steps[step].outputs[0].clone().into());
+    args.two_view = two_view(variant, cell.sizes.views);
+    if let Some(w) = variant.weights() {
+        args.mse_weight = Some(w.consistency);
+        args.cov_weight = Some(w.covariance);
+        args.svd_weight = Some(w.singular);
     }
     let mut entry = c.entry(kind, cell.seed, "");
     entry.task = task.name.clone();
@@ -397,7 +361,7 @@ const HEAD_SEED_STRIDE: u64 = 1000;
 /// MLP and NMTune heads train on two cached views per step when there are
 /// views to draw from (the official loop); the linear probe on the eval view.
 pub(super) fn two_view(variant: Variant, views: u32) -> bool {
-    views >= 2 && variant.method() != crate::types::Method::Lp
+    views >= 2 && variant.method() != Method::Lp
 }
 
 /// Spectrum of the tasks' test features: one analysis per domain for tasks
@@ -429,13 +393,11 @@ fn spectral(plan: &mut Plan, cell: &Cell, features: &[usize]) {
         args.domain = domain.map(str::to_owned);
         args.out = Some(out.clone().into());
         args.verbosity = Verbosity::QUIET;
-        let args = args.to_args();
         let metrics = format!("{out}/metrics.parquet");
         plan.add(
             format!("spectral-{}-{name}", cell.tag),
             Stage::Spectral,
-            Program::NmlSpectral,
-            args,
+            Invocation::Spectral(args),
             vec![metrics.clone()],
             features.to_vec(),
         );
@@ -476,12 +438,10 @@ fn figure(plan: &mut Plan, benchmark: &NoisyBenchmark, first: u64) {
     args.domain = first_task.domains.then(|| benchmark.id_domain.clone());
     args.out = Some("spectral/figure".into());
     args.verbosity = Verbosity::QUIET;
-    let args = args.to_args();
     plan.add(
         "spectral-figure".to_owned(),
         Stage::Spectral,
-        Program::NmlSpectral,
-        args,
+        Invocation::Spectral(args),
         vec!["spectral/figure/spectrum.png".to_owned()],
         deps,
     );

@@ -1,15 +1,18 @@
 //! The `real-models` study: published backbones pre-trained on noisy data
 //! used as black boxes, no pre-training here.
 
-use super::{strings, Plan, Tune};
+use nml_spec::features::{ExtractArgs, FeaturesArgs, FeaturesCommand, TextArgs};
+use nml_spec::{Arch, DeviceSpec, TuneArgs};
+
+use super::{Invocation, Plan, Tune};
 use crate::record::TableEntry;
-use crate::types::{Noise, Program, Repeat, Setting, Stage, TableKind, Variant};
+use crate::types::{Noise, Repeat, Setting, Stage, TableKind, Variant};
 
 /// Augmented views cached per PACS image for MobileNetV2's two-view heads.
 pub const REAL_VIEWS: u32 = 16;
 
 /// The share of each class's training rows held out to choose the selected heads.
-const VAL_FRACTION: &str = "0.1";
+const VAL_FRACTION: f64 = 0.1;
 
 /// MobileNetV2 (ImageNet-1k) features of PACS, heads trained on photo and
 /// tested on every domain; all-MiniLM-L6-v2 (a billion noisy web sentence
@@ -19,7 +22,7 @@ const VAL_FRACTION: &str = "0.1";
 /// head seeds each, with the paper's fixed recipe and again with the
 /// hyper-parameters chosen on a validation fraction from nml-tune's default
 /// grid ([`TableKind::Selected`]). `data_dir` holds [`crate::catalogue::REAL_MODEL_FILES`].
-pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
+pub fn build_real(data_dir: &str, seeds: &[u64], device: DeviceSpec) -> Plan {
     let mut plan = Plan::new(seeds.to_vec());
     let (vision, text) = features(&mut plan, data_dir, device);
     let pacs = plan.steps[vision].outputs[0].clone();
@@ -61,33 +64,20 @@ pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
                 // MobileNetV2 runs here, so its views are cached; MiniLM's sentence
                 // embeddings come one per text (a black box), so its heads stay single-view.
                 let views = if dep == vision { REAL_VIEWS } else { 0 };
-                let method = variant.method().name();
+                let method = variant.method();
                 let suffix = if recipe == TableKind::Selected {
                     "-selected"
                 } else {
                     ""
                 };
                 let run = format!("tune/{task}/{method}{suffix}");
-                let mut args = strings(&[
-                    "--train",
-                    features,
-                    "--train-split",
-                    train_split,
-                    "--method",
-                    method,
-                ]);
-                if let Some(d) = domain {
-                    args.extend(["--train-domain".to_owned(), d.to_owned()]);
-                }
-                if super::noisy::two_view(variant, views) {
-                    args.push("--two-view".to_owned());
-                }
+                let mut args = TuneArgs::new(features, method, evals.clone(), &run);
+                args.train_split = train_split.to_owned();
+                args.train_domain = domain.map(str::to_owned);
+                args.two_view = super::noisy::two_view(variant, views);
                 if recipe == TableKind::Selected {
                     // nml-tune's default grid for the method (as `nml-tune fit`).
-                    args.extend(strings(&["--val-fraction", VAL_FRACTION]));
-                }
-                for e in evals {
-                    args.extend(["--eval".to_owned(), e.clone()]);
+                    args.val_fraction = Some(VAL_FRACTION);
                 }
                 let entry = TableEntry {
                     kind: recipe,
@@ -120,60 +110,42 @@ pub fn build_real(data_dir: &str, seeds: &[u64], device: &str) -> Plan {
 }
 
 /// The two feature steps: MobileNetV2 on PACS, MiniLM on SST-2; their indices.
-fn features(plan: &mut Plan, data_dir: &str, device: &str) -> (usize, usize) {
+fn features(plan: &mut Plan, data_dir: &str, device: DeviceSpec) -> (usize, usize) {
     let at = |f: &str| format!("{data_dir}/{f}");
     let pacs = "features/mobilenet-v2/pacs.parquet".to_owned();
+    let mut vision = ExtractArgs::new(
+        at("models/mobilenet_v2_imagenet.safetensors"),
+        at("pacs.parquet"),
+        "cache/features",
+        device,
+    );
+    vision.arch = Some(Arch::MobileNetV2);
+    vision.input_size = Some(96);
+    vision.views.views = REAL_VIEWS;
+    vision.views.view_split = Some("train".to_owned());
+    vision.views.view_domain = Some("photo".to_owned());
+    vision.out = Some(pacs.clone().into());
     let vision = plan.add(
         "features-mobilenet-v2-pacs".to_owned(),
         Stage::Features,
-        Program::NmlFeatures,
-        strings(&[
-            "extract",
-            "--checkpoint",
-            &at("models/mobilenet_v2_imagenet.safetensors"),
-            "--arch",
-            "mobilenet-v2",
-            "--input-size",
-            "96",
-            "--manifest",
-            &at("pacs.parquet"),
-            "--cache",
-            "cache/features",
-            "--device",
-            device,
-            "--views",
-            &REAL_VIEWS.to_string(),
-            "--view-split",
-            "train",
-            "--view-domain",
-            "photo",
-            "--out",
-            &pacs,
-        ]),
-        vec![pacs.clone()],
+        Invocation::Features(FeaturesArgs::new(FeaturesCommand::Extract(vision))),
+        vec![pacs],
         vec![],
     );
     let sst2 = "features/all-minilm-l6-v2/sst2.parquet".to_owned();
+    let mut text = TextArgs::new(
+        at("models/all-minilm-l6-v2"),
+        at("sst2.parquet"),
+        "cache/features",
+        device,
+    );
+    text.splits = Some("dev,test".to_owned());
+    text.out = Some(sst2.clone().into());
     let text = plan.add(
         "features-minilm-sst2".to_owned(),
         Stage::Features,
-        Program::NmlFeatures,
-        strings(&[
-            "text",
-            "--model",
-            &at("models/all-minilm-l6-v2"),
-            "--manifest",
-            &at("sst2.parquet"),
-            "--splits",
-            "dev,test",
-            "--cache",
-            "cache/features",
-            "--device",
-            device,
-            "--out",
-            &sst2,
-        ]),
-        vec![sst2.clone()],
+        Invocation::Features(FeaturesArgs::new(FeaturesCommand::Text(text))),
+        vec![sst2],
         vec![],
     );
     (vision, text)

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use crate::catalogue::{NoisyBenchmark, Study};
 use crate::types::{Benchmark, Noise, Profile, Setting, Stage, TableKind};
 
+use nml_spec::DeviceSpec;
+
 use super::{build, Plan};
 
 fn smoke_benchmark() -> NoisyBenchmark {
@@ -17,7 +19,12 @@ fn smoke_benchmark() -> NoisyBenchmark {
 }
 
 pub(crate) fn smoke_plan() -> Plan {
-    let mut plan = build(&smoke_benchmark(), &Profile::Smoke.sizes(), 0, "cpu");
+    let mut plan = build(
+        &smoke_benchmark(),
+        &Profile::Smoke.sizes(),
+        0,
+        DeviceSpec::Cpu,
+    );
     plan.add_report();
     plan
 }
@@ -101,7 +108,12 @@ fn plan_covers_the_study_and_keys_chain() {
     let unique: BTreeSet<&str> = names.iter().copied().collect();
     assert_eq!(unique.len(), names.len(), "step names are unique");
     // Changing the device changes every torch step's key, and nothing upstream.
-    let other = build(&smoke_benchmark(), &Profile::Smoke.sizes(), 0, "cuda");
+    let other = build(
+        &smoke_benchmark(),
+        &Profile::Smoke.sizes(),
+        0,
+        DeviceSpec::Cuda(0),
+    );
     for (a, b) in plan.steps.iter().zip(&other.steps) {
         let torch = [
             Stage::Pretrain,
@@ -168,7 +180,7 @@ fn cifar10_pacs_plan_adds_real_noise_and_a_task_without_domains() {
         unreachable!("cifar10-pacs is a noisy study on a data folder")
     };
     assert_eq!(dir, std::path::absolute(&tmp).unwrap());
-    let plan = build(&bench, &sizes, 0, "cpu");
+    let plan = build(&bench, &sizes, 0, DeviceSpec::Cpu);
     let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
     let step = |name: &str| plan.steps.iter().find(|s| s.name == name).unwrap();
     assert_eq!(&names[..2], &["data", "data-pacs"]);
@@ -216,7 +228,7 @@ fn cifar10_pacs_plan_adds_real_noise_and_a_task_without_domains() {
 
 #[test]
 fn real_models_plan_tunes_three_heads_per_model() {
-    let plan = super::build_real("/data", &[0, 1, 2], "cpu");
+    let plan = super::build_real("/data", &[0, 1, 2], DeviceSpec::Cpu);
     let tunes: Vec<&str> = plan
         .steps
         .iter()
@@ -273,18 +285,23 @@ fn real_models_plan_tunes_three_heads_per_model() {
 #[test]
 fn every_typed_step_parses_as_its_stage() {
     use crate::types::Program;
-    use nml_spec::{NoiseArgs, PretrainArgs, ReportArgs, Spec, SpectralArgs};
+    use nml_spec::{
+        DataArgs, FeaturesArgs, NoiseArgs, PretrainArgs, ReportArgs, Spec, SpectralArgs, TuneArgs,
+    };
     fn round_trips<S: Spec>(args: &[String], name: &str) {
         let parsed = S::from_args(args).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(parsed.to_args(), args, "{name}");
     }
-    let mut plans = vec![smoke_plan(), super::build_real("/data", &[0, 1, 2], "cpu")];
+    let mut plans = vec![
+        smoke_plan(),
+        super::build_real("/data", &[0, 1, 2], DeviceSpec::Cpu),
+    ];
     for profile in [Profile::Quick, Profile::Full] {
         let sizes = profile.sizes();
         let Study::Noisy(bench) = Study::new(Benchmark::Synth, None, &sizes, 0).unwrap().0 else {
             unreachable!("synth is a noisy study")
         };
-        plans.push(build(&bench, &sizes, 0, "cuda"));
+        plans.push(build(&bench, &sizes, 0, DeviceSpec::Cuda(0)));
     }
     let mut typed = 0;
     for step in plans.iter().flat_map(|p| &p.steps) {
@@ -293,8 +310,9 @@ fn every_typed_step_parses_as_its_stage() {
             Program::NmlSpectral => round_trips::<SpectralArgs>(&step.args, &step.name),
             Program::NmlReport => round_trips::<ReportArgs>(&step.args, &step.name),
             Program::NmlPretrain => round_trips::<PretrainArgs>(&step.args, &step.name),
-            // Not typed yet: their plans still spell their flags.
-            Program::NmlData | Program::NmlFeatures | Program::NmlTune => continue,
+            Program::NmlData => round_trips::<DataArgs>(&step.args, &step.name),
+            Program::NmlFeatures => round_trips::<FeaturesArgs>(&step.args, &step.name),
+            Program::NmlTune => round_trips::<TuneArgs>(&step.args, &step.name),
         }
         typed += 1;
     }
