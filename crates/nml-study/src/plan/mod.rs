@@ -38,16 +38,17 @@ pub struct Step {
     pub key: String,
 }
 
-/// What a step runs: a stage's binary with its typed arguments.
+/// What a step runs: a stage's binary with its typed arguments (boxed: the
+/// specs differ in size by hundreds of bytes).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
-    Data(DataArgs),
-    Noise(NoiseArgs),
-    Pretrain(PretrainArgs),
-    Features(FeaturesArgs),
-    Spectral(SpectralArgs),
-    Tune(TuneArgs),
-    Report(ReportArgs),
+    Data(Box<DataArgs>),
+    Noise(Box<NoiseArgs>),
+    Pretrain(Box<PretrainArgs>),
+    Features(Box<FeaturesArgs>),
+    Spectral(Box<SpectralArgs>),
+    Tune(Box<TuneArgs>),
+    Report(Box<ReportArgs>),
 }
 
 impl Invocation {
@@ -135,7 +136,7 @@ impl Plan {
         self.add(
             name,
             Stage::Tune,
-            Invocation::Tune(args),
+            Invocation::Tune(Box::new(args)),
             vec![results.clone()],
             tune.deps.clone(),
         );
@@ -149,10 +150,10 @@ impl Plan {
         self.add(
             "report".to_owned(),
             Stage::Report,
-            Invocation::Report(ReportArgs {
+            Invocation::Report(Box::new(ReportArgs {
                 verbosity: nml_spec::Verbosity::QUIET,
                 ..ReportArgs::here()
-            }),
+            })),
             vec!["REPORT.md".to_owned(), "results/claims.parquet".to_owned()],
             deps,
         );

@@ -81,7 +81,13 @@ pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: Devic
         .iter()
         .map(|d| {
             let (name, args, outputs) = (d.name.clone(), d.args.clone(), d.outputs.clone());
-            plan.add(name, Stage::Data, Invocation::Data(args), outputs, vec![])
+            plan.add(
+                name,
+                Stage::Data,
+                Invocation::Data(Box::new(args)),
+                outputs,
+                vec![],
+            )
         })
         .collect();
     let conditions = conditions(benchmark);
@@ -177,7 +183,7 @@ fn corrupt(plan: &mut Plan, cell: &Cell, data: usize) -> usize {
     let step = plan.add(
         format!("corrupt-{}", cell.tag),
         Stage::Corrupt,
-        Invocation::Noise(args),
+        Invocation::Noise(Box::new(args)),
         vec![noisy, summary.clone()],
         vec![data],
     );
@@ -202,7 +208,7 @@ fn corrupt_task(plan: &mut Plan, task: &Task, seed: u64, data: &[usize]) -> usiz
     plan.add(
         format!("corrupt-labels-s{seed}-{}", task.name),
         Stage::Corrupt,
-        Invocation::Noise(noise),
+        Invocation::Noise(Box::new(noise)),
         vec![noisy, summary],
         data.to_vec(),
     )
@@ -225,7 +231,7 @@ fn pretrain(plan: &mut Plan, cell: &Cell, corrupt: usize) -> usize {
     let step = plan.add(
         format!("pretrain-{}", cell.tag),
         Stage::Pretrain,
-        Invocation::Pretrain(args),
+        Invocation::Pretrain(Box::new(args)),
         vec![format!("{model}/model.safetensors"), info.clone()],
         vec![corrupt],
     );
@@ -259,7 +265,7 @@ fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[u
     plan.add(
         format!("features-{}-{}", cell.tag, task.name),
         Stage::Features,
-        Invocation::Features(FeaturesArgs::new(FeaturesCommand::Extract(args))),
+        Invocation::Features(Box::new(FeaturesArgs::new(FeaturesCommand::Extract(args)))),
         vec![features],
         deps,
     )
@@ -397,7 +403,7 @@ fn spectral(plan: &mut Plan, cell: &Cell, features: &[usize]) {
         plan.add(
             format!("spectral-{}-{name}", cell.tag),
             Stage::Spectral,
-            Invocation::Spectral(args),
+            Invocation::Spectral(Box::new(args)),
             vec![metrics.clone()],
             features.to_vec(),
         );
@@ -441,7 +447,7 @@ fn figure(plan: &mut Plan, benchmark: &NoisyBenchmark, first: u64) {
     plan.add(
         "spectral-figure".to_owned(),
         Stage::Spectral,
-        Invocation::Spectral(args),
+        Invocation::Spectral(Box::new(args)),
         vec!["spectral/figure/spectrum.png".to_owned()],
         deps,
     );

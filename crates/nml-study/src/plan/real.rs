@@ -128,7 +128,9 @@ fn features(plan: &mut Plan, data_dir: &str, device: DeviceSpec) -> (usize, usiz
     let vision = plan.add(
         "features-mobilenet-v2-pacs".to_owned(),
         Stage::Features,
-        Invocation::Features(FeaturesArgs::new(FeaturesCommand::Extract(vision))),
+        Invocation::Features(Box::new(FeaturesArgs::new(FeaturesCommand::Extract(
+            vision,
+        )))),
         vec![pacs],
         vec![],
     );
@@ -144,7 +146,7 @@ fn features(plan: &mut Plan, data_dir: &str, device: DeviceSpec) -> (usize, usiz
     let text = plan.add(
         "features-minilm-sst2".to_owned(),
         Stage::Features,
-        Invocation::Features(FeaturesArgs::new(FeaturesCommand::Text(text))),
+        Invocation::Features(Box::new(FeaturesArgs::new(FeaturesCommand::Text(text)))),
         vec![sst2],
         vec![],
     );
