@@ -4,7 +4,9 @@ compares its outputs with the ones nml computed.
 Usage: torch_resnet.py MODEL.safetensors REFERENCE.safetensors
 
 MODEL is nml-pretrain's model.safetensors; REFERENCE holds `input` (the
-normalised batch), and nml's `features` and `logits` for it. The module is
+normalised batch), and nml's `features` and `logits` for it; where it also
+holds `features_bf16` and `logits_bf16` (nml under bfloat16 autocast), they are
+compared with the module under `torch.autocast("cpu", torch.bfloat16)`. The module is
 akamaster/pytorch_resnet_cifar10's ResNet-20 (resnet_cifar.py).
 """
 import json
@@ -35,4 +37,17 @@ for name, ours in [("features", features), ("logits", logits)]:
     err = ((ours - theirs).norm() / theirs.norm()).item()
     assert err < 1e-4, f"{name}: relative error {err}"
     print(f"{name}: relative error {err:.2e}")
+if "logits_bf16" in reference:
+    # PyTorch's CPU recipe: autocast to bfloat16 (oneDNN's AMX/AVX-512 BF16
+    # kernels where the CPU has them), the same libtorch as nml's.
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        features = model.features(reference["input"])
+        logits = model.linear(features)
+    assert logits.dtype == torch.bfloat16, logits.dtype
+    for name, ours in [("features_bf16", features.float()), ("logits_bf16", logits.float())]:
+        theirs = reference[name]
+        err = ((ours - theirs).norm() / theirs.norm()).item()
+        # bfloat16 keeps 8 mantissa bits (relative step 2^-8 = 3.9e-3).
+        assert err < 1e-2, f"{name}: relative error {err}"
+        print(f"{name}: relative error {err:.2e}")
 print("pytorch ok")

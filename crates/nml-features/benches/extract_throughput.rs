@@ -87,6 +87,7 @@ fn main() {
         pretrained: None,
         embedding: None,
         views: nml_features::ViewRequest::none(),
+        precision: nml_features::Compute::Fp32,
     };
     let threads = nml_torch::configure_threads(None);
     let _ = extract(&request, Device::Cpu).unwrap();

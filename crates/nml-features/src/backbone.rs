@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use nml_models::{checkpoint, image, Arch, ModelInfo, Net, NormalizeExt, Objective};
+use nml_torch::Compute;
 
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -116,6 +117,8 @@ pub struct Backbone {
     pub info: Described,
     pub embedding: Embedding,
     pub device: Device,
+    /// What the forward pass computes in (float32 unless [`Backbone::computing`] says otherwise).
+    pub compute: Compute,
 }
 
 impl Backbone {
@@ -130,7 +133,13 @@ impl Backbone {
             info,
             embedding,
             device,
+            compute: Compute::Fp32,
         })
+    }
+
+    /// This backbone, its forward pass under `compute` (bf16: autocast).
+    pub fn computing(self, compute: Compute) -> Backbone {
+        Backbone { compute, ..self }
     }
 
     /// The features of u8 images (normalised here), eval mode, no grad, on the CPU as f32.
@@ -144,10 +153,10 @@ impl Backbone {
             .normalize
             .apply(&(images.to_kind(Kind::Float) / 255.0))
             .to_device(self.device);
-        let v = match self.embedding {
+        let v = nml_torch::autocast_on(self.device, self.compute, || match self.embedding {
             Embedding::Pooled => self.net.features(&x, false),
             Embedding::Projection => self.net.logits(&x, false),
-        };
+        });
         v.to_device(Device::Cpu).to_kind(Kind::Float).contiguous()
     }
 }

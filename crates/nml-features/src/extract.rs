@@ -22,6 +22,8 @@ use nml_models::{image, Augment, Net, NormalizeExt};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
+use nml_torch::Compute;
+
 use crate::backbone::{Backbone, Described};
 pub use crate::backbone::{Embedding, Pretrained, IMAGENET};
 use crate::{FeatureError, Result};
@@ -46,6 +48,8 @@ pub struct ExtractRequest {
     pub embedding: Option<Embedding>,
     /// Augmented views per image besides the eval view (0: none).
     pub views: ViewRequest,
+    /// What the backbone computes in (bf16: autocast); the table is float32 either way.
+    pub precision: Compute,
 }
 
 /// The augmented views to cache beside each eval row.
@@ -117,6 +121,9 @@ struct Preprocess {
     embedding: Option<Embedding>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     views: Option<ViewRequest>,
+    /// Absent for float32 (the keys of older entries stay valid).
+    #[serde(default, skip_serializing_if = "Compute::is_fp32")]
+    precision: Compute,
 }
 
 /// Extracts (or finds in the cache) the features of `request.manifest`.
@@ -139,6 +146,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
         splits: request.splits.clone(),
         embedding: (embedding != Embedding::Pooled).then_some(embedding),
         views: (request.views.count > 0).then(|| request.views.clone()),
+        precision: request.precision,
     };
     let model_hash = nml_core::hash_file(&weights)?;
     let manifest_hash = nml_core::hash_file(&request.manifest)?;
@@ -168,7 +176,7 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
     nml_core::atomic::remove_dead_temporaries_under(&request.cache);
     nml_torch::configure_threads(None);
     let arch = info.arch;
-    let backbone = Backbone::load(info, embedding, device)?;
+    let backbone = Backbone::load(info, embedding, device)?.computing(request.precision);
 
     let mut metadata = std::collections::BTreeMap::new();
     metadata.insert("nml.model_hash".to_owned(), model_hash.to_hex());

@@ -21,6 +21,7 @@ pub mod text;
 pub use backbone::{Backbone, Described, Embedding};
 pub use extract::{extract, ExtractOutcome, ExtractRequest, ViewRequest};
 pub use import::import;
+pub use nml_torch::Compute;
 
 /// Why features cannot be produced.
 #[derive(Debug, thiserror::Error)]

@@ -131,6 +131,7 @@ fn extract_command(a: ExtractArgs) -> anyhow::Result<()> {
         input_size,
         views,
         embedding,
+        precision,
     } = a;
     let views = view_request(&views)?;
     let pretrained = arch
@@ -166,6 +167,7 @@ fn extract_command(a: ExtractArgs) -> anyhow::Result<()> {
         pretrained,
         embedding,
         views,
+        precision: nml_torch::resolve_precision(precision, device),
     };
     let start = std::time::Instant::now();
     let outcome = extract(&request, device)?;

@@ -60,7 +60,12 @@ pub(crate) trait Objective {
     /// The optimiser over the trainable variables (sorted by name).
     fn optimizer(&self, trainable: Named) -> Self::Optimizer;
     /// Loss (a float scalar) and logits of a training batch, in train mode.
-    fn forward(&self, model: &Self::Model, batch: &Batch, amp: bool) -> (Tensor, Tensor);
+    fn forward(
+        &self,
+        model: &Self::Model,
+        batch: &Batch,
+        compute: nml_torch::Compute,
+    ) -> (Tensor, Tensor);
     /// The batch's hit counts (int64 scalars on the device) behind the epoch's accuracies.
     fn hits(&self, batch: &Batch, logits: &Tensor) -> Vec<Tensor>;
     /// The metrics of a finished epoch: its running sums, and the test split evaluated.
@@ -205,7 +210,12 @@ fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
     let steps = data::steps_per_epoch(train.len(), common.batch_size);
     let total_steps = steps * common.epochs;
     let warmup = (warmup_epochs * steps as f64).round() as usize;
-    let amp = common.amp && device.is_cuda();
+    // `--amp` is bf16 autocast on CUDA, as before `--precision`.
+    let compute = if common.amp && device.is_cuda() {
+        nml_torch::Compute::Bf16
+    } else {
+        common.precision
+    };
     let bar = progress_bar(total_steps, state.epoch * steps + state.step);
     let checkpoint = |state: &mut ResumeState<O::Metrics>, opt: &O::Optimizer| {
         state.optimizer_steps = opt.steps();
@@ -234,7 +244,7 @@ fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
         let mut sums = DeviceSums::new(device);
         for batch in loader {
             lr = lr_at(peak_lr, epoch * steps + batch.step, warmup, total_steps);
-            let (loss, logits) = objective.forward(&model, &batch, amp);
+            let (loss, logits) = objective.forward(&model, &batch, compute);
             opt.backward_step(&loss, lr);
             let hits = {
                 let _guard = tch::no_grad_guard();

@@ -6,10 +6,10 @@ use nml_core::logging;
 use nml_pretrain::data::Augment;
 use nml_pretrain::optim::SgdConfig;
 use nml_pretrain::{Common, ContrastiveConfig, RunPaths, TrainConfig};
-use nml_spec::{Objective, PretrainArgs as Args};
+use nml_spec::{Compute, Objective, PretrainArgs as Args};
 
 /// The settings both objectives share, from the flags.
-fn common(a: &Args) -> Common {
+fn common(a: &Args, precision: Compute) -> Common {
     Common {
         epochs: a.epochs,
         batch_size: a.batch_size,
@@ -24,6 +24,7 @@ fn common(a: &Args) -> Common {
         test_split: a.test_split.clone(),
         seed: a.seed,
         amp: a.amp,
+        precision,
         checkpoint_every_steps: a.checkpoint_every_steps,
     }
 }
@@ -94,12 +95,13 @@ fn run(a: Args) -> anyhow::Result<()> {
     if a.amp && !device.is_cuda() {
         anyhow::bail!("--amp: autocast runs on CUDA only and the device is the CPU; drop --amp");
     }
+    tracing::debug!(precision = %nml_torch::resolve_precision(a.precision, device), "compute precision");
     if a.objective == Objective::Contrastive {
         return run_contrastive(a, device);
     }
     let config = TrainConfig {
         arch: a.arch,
-        common: common(&a),
+        common: common(&a, nml_torch::resolve_precision(a.precision, device)),
         sgd: SgdConfig {
             lr: a.lr.unwrap_or(0.1),
             momentum: a.momentum.unwrap_or(0.9),
@@ -128,7 +130,7 @@ fn run(a: Args) -> anyhow::Result<()> {
 
 fn run_contrastive(a: Args, device: tch::Device) -> anyhow::Result<()> {
     let mut config = ContrastiveConfig::new(a.arch, a.epochs);
-    config.common = common(&a);
+    config.common = common(&a, nml_torch::resolve_precision(a.precision, device));
     config.lr = a.lr.unwrap_or(config.lr);
     config.weight_decay = a.weight_decay.unwrap_or(config.weight_decay);
     config.warmup_epochs = a.warmup_epochs;

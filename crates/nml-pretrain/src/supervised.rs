@@ -5,6 +5,7 @@
 
 use nml_models::checkpoint;
 
+use nml_torch::Compute;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -102,8 +103,9 @@ impl Objective for Supervised<'_> {
         Sgd::new(self.config.sgd, trainable)
     }
 
-    fn forward(&self, net: &Net, batch: &Batch, amp: bool) -> (Tensor, Tensor) {
-        let logits = nml_torch::autocast(amp, || net.logits(&batch.x, true));
+    fn forward(&self, net: &Net, batch: &Batch, compute: Compute) -> (Tensor, Tensor) {
+        let logits =
+            nml_torch::autocast_on(batch.x.device(), compute, || net.logits(&batch.x, true));
         let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(
             &batch.labels,
             None,

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
-use crate::{Arch, Args, DeviceSpec, Objective, Spec, Verbosity};
+use crate::{Arch, Args, DeviceSpec, Objective, Precision, Spec, Verbosity};
 
 /// Which vector of the backbone is the feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +165,10 @@ pub struct ExtractArgs {
     /// backbones) or pooled (the vector before the head; the default otherwise)
     #[arg(long)]
     pub embedding: Option<Embedding>,
+    /// Compute precision: fp32, bf16 (autocast; the table stays float32) or
+    /// auto (bf16 on CUDA and on CPUs with AMX or AVX-512 BF16)
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: Precision,
 }
 
 impl ExtractArgs {
@@ -190,6 +194,7 @@ impl ExtractArgs {
             input_size: None,
             views: ViewArgs::default(),
             embedding: None,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -315,7 +320,8 @@ impl Spec for FeaturesArgs {
                 .value("--view-seed", e.views.view_seed)
                 .opt("--view-split", e.views.view_split.as_ref())
                 .opt("--view-domain", e.views.view_domain.as_ref())
-                .opt("--embedding", e.embedding),
+                .opt("--embedding", e.embedding)
+                .value("--precision", crate::spelling(&e.precision)),
             FeaturesCommand::Text(t) => Args::new()
                 .word("text")
                 .value("--model", t.model.display())
@@ -373,6 +379,7 @@ mod tests {
             view_domain: Some("photo".to_owned()),
         };
         extract.embedding = Some(Embedding::Projection);
+        extract.precision = Precision::Bf16;
         let mut text = TextArgs::new("minilm", "sst2.parquet", "cache", DeviceSpec::Cpu);
         text.out = Some("t.parquet".into());
         text.splits = Some("test".to_owned());

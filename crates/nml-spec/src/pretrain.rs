@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-use crate::{spelling, Arch, Args, DeviceSpec, Spec, Verbosity};
+use crate::{spelling, Arch, Args, DeviceSpec, Precision, Spec, Verbosity};
 
 /// How a backbone is (or was) pre-trained: the `--objective` of `nml-pretrain`
 /// and the `objective` of every `model.json`.
@@ -115,9 +115,14 @@ pub struct PretrainArgs {
     /// Split of the test manifest to evaluate on
     #[arg(long, default_value = "test")]
     pub test_split: String,
-    /// bf16 autocast on CUDA (refused on the CPU)
+    /// bf16 autocast on CUDA (refused on the CPU); `--precision bf16` says the same on every device
     #[arg(long)]
     pub amp: bool,
+    /// Compute precision: fp32, bf16 (autocast: products and convolutions in
+    /// bfloat16, weights, optimiser state and loss in float32), or auto (bf16 on
+    /// CUDA and on CPUs with AMX or AVX-512 BF16, fp32 elsewhere)
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: Precision,
     /// Also checkpoint every N steps inside an epoch (0: at epoch ends only)
     #[arg(long, default_value_t = 0)]
     pub checkpoint_every_steps: usize,
@@ -170,6 +175,7 @@ impl Spec for PretrainArgs {
             .value("--train-split", &self.train_split)
             .value("--test-split", &self.test_split)
             .switch("--amp", self.amp)
+            .value("--precision", spelling(&self.precision))
             .value("--checkpoint-every-steps", self.checkpoint_every_steps)
             .opt("--embed-dim", self.embed_dim)
             .opt("--text-width", self.text_width)
@@ -210,6 +216,7 @@ impl PretrainArgs {
             train_split: "train".to_owned(),
             test_split: "test".to_owned(),
             amp: false,
+            precision: Precision::Fp32,
             checkpoint_every_steps: 0,
             embed_dim: None,
             text_width: None,
@@ -249,6 +256,7 @@ mod tests {
         full.train_split = "dev".to_owned();
         full.test_split = "val".to_owned();
         full.amp = true;
+        full.precision = Precision::Auto;
         full.checkpoint_every_steps = 50;
         full.embed_dim = Some(64);
         full.text_width = Some(128);

@@ -15,6 +15,7 @@ mod adamw;
 
 pub use adamw::{fused_adamw_, AdamWStep};
 pub use nml_core::DeviceSpec;
+pub use nml_spec::{Compute, Precision};
 use tch::{Cuda, Device, Tensor};
 
 /// Why a device request cannot be met.
@@ -183,11 +184,57 @@ pub fn svdvals(a: &Tensor) -> Tensor {
 /// every use; bfloat16 keeps float32's range and needs no scaling.
 pub fn autocast<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
     if enabled && Cuda::is_available() {
-        let _scope = autocast_ffi::Bf16Scope::enter();
+        let _scope = autocast_ffi::Bf16Scope::enter(autocast_ffi::CUDA);
         f()
     } else {
         f()
     }
+}
+
+/// Runs `f` under bfloat16 autocast of `device`'s type when `compute` is
+/// [`Compute::Bf16`]: matrix products and convolutions in bfloat16 (oneDNN's
+/// AMX / AVX-512 BF16 kernels on the CPU), weights, reductions and losses kept
+/// in float32 by libtorch's autocast lists. [`Compute::Fp32`] runs `f` as is.
+pub fn autocast_on<T>(device: Device, compute: Compute, f: impl FnOnce() -> T) -> T {
+    match compute {
+        Compute::Fp32 => f(),
+        Compute::Bf16 => {
+            let kind = match device {
+                Device::Cpu => autocast_ffi::CPU,
+                Device::Cuda(_) | Device::Mps | Device::Vulkan => autocast_ffi::CUDA,
+            };
+            let _scope = autocast_ffi::Bf16Scope::enter(kind);
+            f()
+        }
+    }
+}
+
+/// True while CPU autocast is on in this thread.
+pub fn cpu_autocast_enabled() -> bool {
+    autocast_ffi::enabled(autocast_ffi::CPU)
+}
+
+/// The CPU's bfloat16 instructions that oneDNN uses (`amx_bf16`,
+/// `avx512_bf16`), as `/proc/cpuinfo` lists them (Linux; empty elsewhere).
+pub fn cpu_bf16_flags() -> Vec<&'static str> {
+    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return Vec::new();
+    };
+    let flags: BTreeSet<&str> = info
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    ["amx_bf16", "avx512_bf16"]
+        .into_iter()
+        .filter(|f| flags.contains(f))
+        .collect()
+}
+
+/// What `precision` computes in on `device`: `auto` is bfloat16 on CUDA and
+/// on CPUs with AMX or AVX-512 BF16 ([`cpu_bf16_flags`]), float32 elsewhere.
+pub fn resolve_precision(precision: Precision, device: Device) -> Compute {
+    precision.resolve(device.is_cuda(), !cpu_bf16_flags().is_empty())
 }
 
 /// libtorch's per-device autocast controls, which torch-sys does not wrap;
@@ -195,7 +242,8 @@ pub fn autocast<T>(enabled: bool, f: impl FnOnce() -> T) -> T {
 /// are `int8_t` enums.
 #[allow(unsafe_code)] // FFI to libtorch functions tch does not expose (also `adamw`)
 mod autocast_ffi {
-    const CUDA: i8 = 1;
+    pub(super) const CPU: i8 = 0;
+    pub(super) const CUDA: i8 = 1;
     const BFLOAT16: i8 = 15;
 
     extern "C" {
@@ -209,22 +257,35 @@ mod autocast_ffi {
         fn is_autocast_enabled(device: i8) -> bool;
     }
 
-    /// CUDA autocast in bfloat16 until dropped, then the previous state.
+    /// Autocast of one device type (`CPU` or `CUDA`) in bfloat16 until
+    /// dropped, then the previous state.
     pub(super) struct Bf16Scope {
+        device: i8,
         was_enabled: bool,
+        was_dtype: i8,
     }
 
     impl Bf16Scope {
-        pub(super) fn enter() -> Bf16Scope {
+        pub(super) fn enter(device: i8) -> Bf16Scope {
             // SAFETY: plain value arguments; libtorch keeps these settings per thread.
             unsafe {
-                set_autocast_dtype(CUDA, BFLOAT16);
-                let was_enabled = is_autocast_enabled(CUDA);
-                set_autocast_enabled(CUDA, true);
+                let was_dtype = get_autocast_dtype(device);
+                set_autocast_dtype(device, BFLOAT16);
+                let was_enabled = is_autocast_enabled(device);
+                set_autocast_enabled(device, true);
                 torch_sys::at_autocast_increment_nesting();
-                Bf16Scope { was_enabled }
+                Bf16Scope {
+                    device,
+                    was_enabled,
+                    was_dtype,
+                }
             }
         }
+    }
+
+    pub(super) fn enabled(device: i8) -> bool {
+        // SAFETY: a plain read.
+        unsafe { is_autocast_enabled(device) }
     }
 
     impl Drop for Bf16Scope {
@@ -234,7 +295,11 @@ mod autocast_ffi {
                 if torch_sys::at_autocast_decrement_nesting() == 0 {
                     torch_sys::at_autocast_clear_cache();
                 }
-                set_autocast_enabled(CUDA, self.was_enabled);
+                set_autocast_enabled(self.device, self.was_enabled);
+                if self.device != CUDA {
+                    // CUDA's type stays bfloat16, as `set_cuda_autocast_bf16` promises.
+                    set_autocast_dtype(self.device, self.was_dtype);
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use nml_spec::Arch;
+use nml_spec::{Arch, Compute};
 
 /// Normalisation applied after augmentation: `(x / 255 − mean) / std`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -50,8 +50,12 @@ pub struct Common {
     pub train_split: String,
     pub test_split: String,
     pub seed: u64,
-    /// bf16 autocast on CUDA.
+    /// bf16 autocast on CUDA (`--amp`, kept for its run keys; `--precision bf16` says the same).
     pub amp: bool,
+    /// What the forward pass computes in (`--precision`, resolved); absent
+    /// for float32, so float32 runs keep their keys.
+    #[serde(default, skip_serializing_if = "Compute::is_fp32")]
+    pub precision: Compute,
     /// Also checkpoint every this many steps inside an epoch (0: at epoch ends only).
     pub checkpoint_every_steps: usize,
 }
@@ -74,6 +78,7 @@ impl Common {
             test_split: "test".to_owned(),
             seed: 0,
             amp: false,
+            precision: Compute::Fp32,
             checkpoint_every_steps: 0,
         }
     }

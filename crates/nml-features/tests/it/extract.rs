@@ -26,6 +26,7 @@ fn extraction_is_exact_cached_and_invalidated_by_one_byte() {
         pretrained: None,
         embedding: None,
         views: nml_features::ViewRequest::none(),
+        precision: nml_features::Compute::Fp32,
     };
     let first = extract(&request, Device::Cpu).unwrap();
     assert!(!first.cache_hit);
@@ -117,5 +118,53 @@ fn extraction_is_exact_cached_and_invalidated_by_one_byte() {
     assert!(
         err.contains("task-0.parquet") && err.contains("no rows in splits"),
         "{err}"
+    );
+}
+
+/// bf16 extraction: its own cache entry, a float32 table on disk, the precision
+/// in the table's metadata, and vectors within bfloat16's rounding of float32's.
+#[test]
+fn bf16_extraction_is_close_to_fp32_and_cached_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bench, model) = trained_smoke(dir.path());
+    let request = ExtractRequest {
+        checkpoint: model,
+        manifest: bench.join("task-0.parquet"),
+        splits: Some(vec!["test".into()]),
+        batch_size: 64,
+        resize: false,
+        cache: dir.path().join("cache"),
+        force: false,
+        pretrained: None,
+        embedding: None,
+        views: nml_features::ViewRequest::none(),
+        precision: nml_features::Compute::Fp32,
+    };
+    let fp32 = extract(&request, Device::Cpu).unwrap();
+    let bf16 = extract(
+        &ExtractRequest {
+            precision: nml_features::Compute::Bf16,
+            ..request
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    assert!(!bf16.cache_hit && bf16.key != fp32.key);
+    let (a, b) = (
+        FeatureTable::read(&fp32.path).unwrap(),
+        FeatureTable::read(&bf16.path).unwrap(),
+    );
+    assert_eq!((a.len(), a.dim), (b.len(), b.dim));
+    assert!(b.metadata["nml.preprocess"].contains("\"precision\":\"bf16\""));
+    assert!(!a.metadata["nml.preprocess"].contains("precision"));
+    let (mut diff, mut norm) = (0f64, 0f64);
+    for (x, y) in a.features.iter().zip(&b.features) {
+        diff += f64::from(x - y).powi(2);
+        norm += f64::from(*x).powi(2);
+    }
+    let rel = (diff / norm).sqrt();
+    assert!(
+        rel > 0.0 && rel < 0.03,
+        "bf16 features off by {rel:.2e} (relative)"
     );
 }

@@ -117,6 +117,7 @@ fn resnet56_reaches_its_published_accuracy_through_extract() {
         }),
         embedding: None,
         views: nml_features::ViewRequest::none(),
+        precision: nml_features::Compute::Fp32,
     };
     let outcome = extract(&request, Device::Cpu).unwrap();
     assert_eq!((outcome.rows, outcome.dim), (1000, 64));

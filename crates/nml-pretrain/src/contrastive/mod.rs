@@ -173,12 +173,12 @@ impl Objective for Contrastive<'_> {
         })
     }
 
-    fn forward(&self, clip: &Clip, batch: &Batch, amp: bool) -> (Tensor, Tensor) {
+    fn forward(&self, clip: &Clip, batch: &Batch, compute: nml_torch::Compute) -> (Tensor, Tensor) {
         let tokens = self
             .tokens
             .index_select(0, &batch.rows)
             .to_device(self.run.device);
-        clip.loss(&batch.x, &tokens, amp)
+        clip.loss(&batch.x, &tokens, compute)
     }
 
     /// In-batch image→text retrieval hits: row i's caption is column i.

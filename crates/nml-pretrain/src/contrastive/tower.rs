@@ -94,8 +94,15 @@ impl Clip {
     }
 
     /// Symmetric InfoNCE of a batch of pairs, and the image→text logits.
-    pub fn loss(&self, images: &Tensor, tokens: &Tensor, amp: bool) -> (Tensor, Tensor) {
-        let img = nml_torch::autocast(amp, || self.image.logits(images, true)).to_kind(Kind::Float);
+    pub fn loss(
+        &self,
+        images: &Tensor,
+        tokens: &Tensor,
+        compute: nml_torch::Compute,
+    ) -> (Tensor, Tensor) {
+        let img =
+            nml_torch::autocast_on(images.device(), compute, || self.image.logits(images, true))
+                .to_kind(Kind::Float);
         let txt = self.text.forward(tokens);
         let logits = unit(&img).matmul(&unit(&txt).tr()) * self.scale();
         let n = logits.size()[0];
@@ -163,7 +170,7 @@ mod tests {
         // finite scalar, and the logits are image rows × text columns.
         let x = Tensor::randn([4, 3, 32, 32], (Kind::Float, Device::Cpu));
         let tokens = Tensor::from_slice(&[2i64, 3, 4, 5, 6, 7, 8, 9]).view([4, 2]);
-        let (loss, logits) = clip.loss(&x, &tokens, false);
+        let (loss, logits) = clip.loss(&x, &tokens, nml_torch::Compute::Fp32);
         assert_eq!(logits.size(), [4, 4]);
         let l = loss.double_value(&[]);
         assert!(l.is_finite() && l > 0.0, "{l}");

@@ -1,5 +1,6 @@
 //! A ResNet-20 checkpoint loads into the PyTorch reference module (run in the
-//! project venv) and gives the same features and logits.
+//! project venv) and gives the same features and logits, in float32 and under
+//! bfloat16 autocast.
 
 use nml_pretrain::data::NormalizeExt;
 use nml_pretrain::{checkpoint, data, Arch, Net};
@@ -41,11 +42,25 @@ fn resnet20_checkpoint_matches_the_pytorch_module() {
         .apply(&(set.images.to_kind(Kind::Float) / 255.0));
     let (features, logits) =
         tch::no_grad(|| (net.features(&input, false), net.logits(&input, false)));
+    // The same forward under bf16 autocast, against `torch.autocast("cpu", torch.bfloat16)`.
+    let bf16 = nml_torch::Compute::Bf16;
+    let (features_bf16, logits_bf16) = tch::no_grad(|| {
+        nml_torch::autocast_on(Device::Cpu, bf16, || {
+            (net.features(&input, false), net.logits(&input, false))
+        })
+    });
+    assert_eq!(
+        logits_bf16.kind(),
+        Kind::BFloat16,
+        "the classifier ran in bf16"
+    );
     let reference = dir.path().join("reference.safetensors");
     let tensors: Vec<(String, Tensor)> = vec![
         ("input".into(), input),
         ("features".into(), features),
         ("logits".into(), logits),
+        ("features_bf16".into(), features_bf16.to_kind(Kind::Float)),
+        ("logits_bf16".into(), logits_bf16.to_kind(Kind::Float)),
     ];
     checkpoint::save(&reference, &tensors, &serde_json::Value::Null).unwrap();
 

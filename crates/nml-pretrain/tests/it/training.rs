@@ -61,3 +61,39 @@ fn clean_labels_train_well_above_chance_and_all_wrong_labels_do_not() {
         "the noise summary travels into model.json"
     );
 }
+
+/// bf16 autocast on the CPU trains the same recipe about as well, and is
+/// recorded: float32 configs keep their JSON (and run keys) without the field.
+#[test]
+fn bf16_autocast_trains_on_the_cpu_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = smoke_corpus(&dir.path().join("data"));
+    let fp32 = fast_config(Arch::Small, 8);
+    let mut bf16 = fp32.clone();
+    bf16.common.precision = nml_torch::Compute::Bf16;
+    let run = |config: &nml_pretrain::TrainConfig, name: &str| {
+        nml_pretrain::train(
+            config,
+            &paths(&corpus, &dir.path().join(name)),
+            Device::Cpu,
+            false,
+        )
+        .unwrap()
+    };
+    let (a, b) = (run(&fp32, "fp32"), run(&bf16, "bf16"));
+    let acc = |info: &nml_pretrain::ModelInfo| info.last_epoch().unwrap().test_acc.unwrap();
+    assert!(acc(&b) > 0.5, "10 classes, chance 0.1: {}", acc(&b));
+    assert!(
+        (acc(&a) - acc(&b)).abs() < 0.15,
+        "fp32 {} against bf16 {}",
+        acc(&a),
+        acc(&b)
+    );
+    assert_ne!(a.key, b.key, "the precision is part of the run key");
+    let config =
+        |name: &str| std::fs::read_to_string(dir.path().join(name).join("config.json")).unwrap();
+    assert!(!config("fp32").contains("precision"));
+    assert!(config("bf16").contains("\"precision\": \"bf16\""));
+    let json = serde_json::to_value(&b).unwrap();
+    assert_eq!(json["config"]["precision"], "bf16");
+}

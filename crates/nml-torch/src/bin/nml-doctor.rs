@@ -1,5 +1,6 @@
 //! `nml-doctor`: reports what the libtorch runtime can do here and runs one
-//! matmul and one SVD on the chosen device, comparing them with the CPU.
+//! matmul and one SVD on the chosen device, comparing them with the CPU, and
+//! says what `--precision auto` computes in (with one bfloat16 matmul).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -78,9 +79,29 @@ fn run(args: &Args) -> anyhow::Result<()> {
     out.push_str(&format!(
         "svdvals {n}x{n}     {svd_ms:.2} ms, rel. error vs cpu {svd_err:.2e}\n"
     ));
+    let compute = nml_torch::resolve_precision(nml_torch::Precision::Auto, device);
+    let why = if device.is_cuda() {
+        "CUDA".to_owned()
+    } else {
+        match nml_torch::cpu_bf16_flags().as_slice() {
+            [] => "no AMX or AVX-512 BF16 on this CPU".to_owned(),
+            flags => format!("CPU with {}", flags.join(", ")),
+        }
+    };
+    out.push_str(&format!("precision auto     {compute} ({why})\n"));
+    let start = Instant::now();
+    let half = nml_torch::autocast_on(device, nml_torch::Compute::Bf16, || ad.matmul(&bd))
+        .to_kind(Kind::Float)
+        .to_device(Device::Cpu);
+    let bf16_ms = start.elapsed().as_secs_f64() * 1e3;
+    let bf16_err = rel(&half, &reference);
+    out.push_str(&format!(
+        "matmul bf16 {n}x{n} {bf16_ms:.2} ms, rel. error vs cpu fp32 {bf16_err:.2e}\n"
+    ));
     print(&out);
     // TF32 matmuls on GPUs are accurate to about 1e-3; anything worse is a wrong result.
-    if !(matmul_err < 1e-2 && svd_err < 1e-3) {
+    // bfloat16 keeps 8 mantissa bits: about 4e-3 relative error per product.
+    if !(matmul_err < 1e-2 && svd_err < 1e-3 && bf16_err < 3e-2) {
         bail!("results on {device:?} disagree with the CPU reference");
     }
     Ok(())

@@ -147,3 +147,54 @@ fn the_doctor_refuses_what_it_cannot_check_in_one_line() {
         panic!("{why}");
     }
 }
+
+#[test]
+fn cpu_autocast_computes_products_in_bfloat16_and_restores_the_state() {
+    let x = Tensor::randn([64, 64], (Kind::Float, Device::Cpu));
+    let w = Tensor::randn([8, 3, 3, 3], (Kind::Float, Device::Cpu));
+    let img = Tensor::randn([2, 3, 16, 16], (Kind::Float, Device::Cpu));
+    let exact = x.matmul(&x);
+    let (y, conv, sum) = nml_torch::autocast_on(Device::Cpu, nml_torch::Compute::Bf16, || {
+        assert!(nml_torch::cpu_autocast_enabled());
+        (
+            x.matmul(&x),
+            img.conv2d(&w, None::<Tensor>, [1, 1], [1, 1], [1, 1], 1),
+            x.sum(Kind::Float),
+        )
+    });
+    assert!(
+        !nml_torch::cpu_autocast_enabled(),
+        "the scope restores the previous state"
+    );
+    assert_eq!((y.kind(), conv.kind()), (Kind::BFloat16, Kind::BFloat16));
+    assert_eq!(sum.kind(), Kind::Float, "reductions stay float32");
+    // bfloat16 keeps 8 bits of mantissa: relative error about 2^-8 per input.
+    let err = (y.to_kind(Kind::Float) - &exact)
+        .abs()
+        .max()
+        .double_value(&[]);
+    let scale = exact.abs().max().double_value(&[]);
+    assert!(err / scale < 0.02, "bf16 matmul off by {err} of {scale}");
+    let fp32 = nml_torch::autocast_on(Device::Cpu, nml_torch::Compute::Fp32, || x.matmul(&x));
+    assert_eq!(fp32.kind(), Kind::Float);
+    assert!(fp32.equal(&exact));
+}
+
+#[test]
+fn auto_precision_follows_the_cpus_bfloat16_instructions() {
+    let flags = nml_torch::cpu_bf16_flags();
+    let expected = if flags.is_empty() {
+        nml_torch::Compute::Fp32
+    } else {
+        nml_torch::Compute::Bf16
+    };
+    assert_eq!(
+        nml_torch::resolve_precision(nml_torch::Precision::Auto, Device::Cpu),
+        expected,
+        "{flags:?}"
+    );
+    assert_eq!(
+        nml_torch::resolve_precision(nml_torch::Precision::Fp32, Device::Cpu),
+        nml_torch::Compute::Fp32
+    );
+}

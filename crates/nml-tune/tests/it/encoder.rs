@@ -39,6 +39,7 @@ fn views_are_cached_and_tuned_on_and_the_encoder_runs_in_the_loop() {
         pretrained: None,
         embedding: None,
         views: ViewRequest::none(),
+        precision: nml_features::Compute::Fp32,
     };
     let views = ExtractRequest {
         views: ViewRequest {

@@ -44,6 +44,7 @@ fn linear_probe_matches_logistic_regression_on_the_smoke_benchmark() {
         pretrained: None,
         embedding: None,
         views: nml_features::ViewRequest::none(),
+        precision: nml_features::Compute::Fp32,
     };
     let features = extract(&request, Device::Cpu).unwrap().path;
     let table = nml_core::FeatureTable::read(&features).unwrap();
