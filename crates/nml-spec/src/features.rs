@@ -1,9 +1,7 @@
 //! `nml-features`: its arguments, and the closed sets they take (which vector
 //! is the feature, which transform makes the augmented views).
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -21,39 +19,14 @@ pub enum Embedding {
     Projection,
 }
 
-impl Embedding {
-    /// The name on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Embedding::Pooled => "pooled",
-            Embedding::Projection => "projection",
-        }
-    }
+spellings!(Embedding, "embedding", { Pooled => "pooled", Projection => "projection" });
 
+impl Embedding {
     /// The default for a backbone: the projection for contrastive ones, else the pooled vector.
     pub fn default_for(objective: Objective) -> Embedding {
         match objective {
             Objective::Contrastive => Embedding::Projection,
             Objective::Supervised => Embedding::Pooled,
-        }
-    }
-}
-
-impl fmt::Display for Embedding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Embedding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "pooled" => Ok(Embedding::Pooled),
-            "projection" => Ok(Embedding::Projection),
-            other => Err(format!(
-                "unknown embedding `{other}` (pooled or projection)"
-            )),
         }
     }
 }
@@ -68,34 +41,7 @@ pub enum AugmentKind {
     RrcNoflip,
 }
 
-impl AugmentKind {
-    /// The name on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            AugmentKind::Rrc => "rrc",
-            AugmentKind::RrcNoflip => "rrc-noflip",
-        }
-    }
-}
-
-impl fmt::Display for AugmentKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for AugmentKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "rrc" => Ok(AugmentKind::Rrc),
-            "rrc-noflip" => Ok(AugmentKind::RrcNoflip),
-            other => Err(format!(
-                "unknown augmentation `{other}` (rrc or rrc-noflip)"
-            )),
-        }
-    }
-}
+spellings!(AugmentKind, "augmentation", { Rrc => "rrc", RrcNoflip => "rrc-noflip" });
 
 /// Feature tables from a frozen backbone (cached) or from a black box.
 #[derive(Debug, Clone, PartialEq, Parser)]
@@ -418,5 +364,13 @@ mod tests {
         for a in [AugmentKind::Rrc, AugmentKind::RrcNoflip] {
             assert_eq!(a.name().parse::<AugmentKind>(), Ok(a));
         }
+        assert_eq!(
+            "x".parse::<Embedding>(),
+            Err("unknown embedding `x` (pooled or projection)".to_owned())
+        );
+        assert_eq!(
+            "crop".parse::<AugmentKind>(),
+            Err("unknown augmentation `crop` (rrc or rrc-noflip)".to_owned())
+        );
     }
 }

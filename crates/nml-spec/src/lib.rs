@@ -9,6 +9,47 @@
 //! No libtorch and no file formats: serde and clap only, so xtask builds it
 //! quickly and every crate can name a stage's arguments.
 
+/// A closed set's spellings on the command line and in files: `name()`,
+/// `Display` and `FromStr`, whose error lists the choices (`unknown WHAT `x`
+/// (a or b)`).
+macro_rules! spellings {
+    ($ty:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The name on the command line and in files.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<$ty, String> {
+                $ty::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = $ty::ALL.iter().map(|v| v.name()).collect();
+                    let (last, rest) = names.split_last().expect("a closed set has values");
+                    let choices = if rest.is_empty() {
+                        (*last).to_owned()
+                    } else {
+                        format!("{} or {last}", rest.join(", "))
+                    };
+                    format!("unknown {} `{s}` ({choices})", $what)
+                })
+            }
+        }
+    };
+}
+
 mod arch;
 pub mod data;
 mod device;

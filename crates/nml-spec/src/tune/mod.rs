@@ -1,9 +1,7 @@
 //! `nml-tune`: its arguments (train and evaluate, `predict`, `fit`), and the
 //! head methods it trains.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -22,19 +20,9 @@ pub enum Method {
     Nmtune,
 }
 
+spellings!(Method, "method", { Lp => "lp", Mlp => "mlp", Nmtune => "nmtune" });
+
 impl Method {
-    /// Every method, in the order of the study and its reports.
-    pub const ALL: &'static [Method] = &[Method::Lp, Method::Mlp, Method::Nmtune];
-
-    /// The spelling in files, command lines and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Lp => "lp",
-            Method::Mlp => "mlp",
-            Method::Nmtune => "nmtune",
-        }
-    }
-
     /// The name in the report's tables and figures.
     pub fn label(self) -> &'static str {
         match self {
@@ -42,23 +30,6 @@ impl Method {
             Method::Mlp => "MLP",
             Method::Nmtune => "NMTune",
         }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Method {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Method, String> {
-        Method::ALL
-            .iter()
-            .copied()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown method `{s}`: expected lp, mlp, nmtune"))
     }
 }
 
