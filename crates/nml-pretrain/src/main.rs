@@ -95,13 +95,14 @@ fn run(a: Args) -> anyhow::Result<()> {
     if a.amp && !device.is_cuda() {
         anyhow::bail!("--amp: autocast runs on CUDA only and the device is the CPU; drop --amp");
     }
-    tracing::debug!(precision = %nml_torch::resolve_precision(a.precision, device), "compute precision");
+    let precision = nml_torch::resolve_precision(a.precision, device);
+    tracing::debug!(%precision, "compute precision");
     if a.objective == Objective::Contrastive {
-        return run_contrastive(a, device);
+        return run_contrastive(a, device, precision);
     }
     let config = TrainConfig {
         arch: a.arch,
-        common: common(&a, nml_torch::resolve_precision(a.precision, device)),
+        common: common(&a, precision),
         sgd: SgdConfig {
             lr: a.lr.unwrap_or(0.1),
             momentum: a.momentum.unwrap_or(0.9),
@@ -128,9 +129,9 @@ fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_contrastive(a: Args, device: tch::Device) -> anyhow::Result<()> {
+fn run_contrastive(a: Args, device: tch::Device, precision: Compute) -> anyhow::Result<()> {
     let mut config = ContrastiveConfig::new(a.arch, a.epochs);
-    config.common = common(&a, nml_torch::resolve_precision(a.precision, device));
+    config.common = common(&a, precision);
     config.lr = a.lr.unwrap_or(config.lr);
     config.weight_decay = a.weight_decay.unwrap_or(config.weight_decay);
     config.warmup_epochs = a.warmup_epochs;
