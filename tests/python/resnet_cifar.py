@@ -50,3 +50,26 @@ class ResNet20(nn.Module):
 
     def forward(self, x):
         return self.linear(self.features(x))
+
+
+class SmallNet(nn.Module):
+    """nml's `small` smoke-test net: three 3x3 conv-BN-ReLU stages (32, 64, 128
+    channels, 2x2 max-pool after the first two), global average pool, `fc`."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        widths = [(3, 32), (32, 64), (64, 128)]
+        for i, (a, b) in enumerate(widths, 1):
+            setattr(self, f"conv{i}", nn.Conv2d(a, b, 3, 1, 1, bias=False))
+            setattr(self, f"bn{i}", nn.BatchNorm2d(b))
+        self.fc = nn.Linear(128, num_classes)
+
+    def features(self, x):
+        for i in range(1, 4):
+            x = F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(x)))
+            if i < 3:
+                x = F.max_pool2d(x, 2)
+        return x.mean(dim=(2, 3))
+
+    def forward(self, x):
+        return self.fc(self.features(x))

@@ -5,8 +5,9 @@ Usage: torch_resnet.py MODEL.safetensors REFERENCE.safetensors
 
 MODEL is nml-pretrain's model.safetensors; REFERENCE holds `input` (the
 normalised batch), and nml's `features` and `logits` for it; where it also
-holds `features_bf16` and `logits_bf16` (nml under bfloat16 autocast), they are
-compared with the module under `torch.autocast("cpu", torch.bfloat16)`. The module is
+holds `features_bf16` and `logits_bf16` (nml under bfloat16 autocast, in
+channels-last layout), they are compared with PyTorch's CPU recipe: the module
+in `memory_format=torch.channels_last` under `torch.autocast("cpu", torch.bfloat16)`. The module is
 akamaster/pytorch_resnet_cifar10's ResNet-20 (resnet_cifar.py).
 """
 import json
@@ -40,8 +41,10 @@ for name, ours in [("features", features), ("logits", logits)]:
 if "logits_bf16" in reference:
     # PyTorch's CPU recipe: autocast to bfloat16 (oneDNN's AMX/AVX-512 BF16
     # kernels where the CPU has them), the same libtorch as nml's.
+    model = model.to(memory_format=torch.channels_last)
+    x = reference["input"].contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        features = model.features(reference["input"])
+        features = model.features(x)
         logits = model.linear(features)
     assert logits.dtype == torch.bfloat16, logits.dtype
     for name, ours in [("features_bf16", features.float()), ("logits_bf16", logits.float())]:

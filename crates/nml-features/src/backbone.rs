@@ -112,7 +112,7 @@ impl Described {
 
 /// A loaded backbone in eval mode.
 pub struct Backbone {
-    _vs: VarStore,
+    vs: VarStore,
     pub net: Net,
     pub info: Described,
     pub embedding: Embedding,
@@ -128,7 +128,7 @@ impl Backbone {
         let net = Net::new(&vs.root(), info.arch, info.classes as i64);
         checkpoint::load_model(&vs, &info.weights, info.arch)?;
         Ok(Backbone {
-            _vs: vs,
+            vs,
             net,
             info,
             embedding,
@@ -137,8 +137,17 @@ impl Backbone {
         })
     }
 
-    /// This backbone, its forward pass under `compute` (bf16: autocast).
-    pub fn computing(self, compute: Compute) -> Backbone {
+    /// This backbone, its forward pass under `compute`. bf16 is PyTorch's
+    /// CPU inference recipe and one step more: autocast, the architecture's
+    /// layout for it (channels-last: [`nml_models::layout`]), and each
+    /// BatchNorm folded into its convolution. float32 runs the network as
+    /// trained, so its features (and caches) stay bit-identical to before.
+    pub fn computing(mut self, compute: Compute) -> Backbone {
+        if compute == Compute::Bf16 {
+            let layout = nml_models::layout(self.info.arch, compute);
+            layout.apply_to_variables(&self.vs);
+            self.net.fold_batch_norm(layout);
+        }
         Backbone { compute, ..self }
     }
 
@@ -153,6 +162,7 @@ impl Backbone {
             .normalize
             .apply(&(images.to_kind(Kind::Float) / 255.0))
             .to_device(self.device);
+        let x = nml_models::layout(self.info.arch, self.compute).apply(&x);
         let v = nml_torch::autocast_on(self.device, self.compute, || match self.embedding {
             Embedding::Pooled => self.net.features(&x, false),
             Embedding::Projection => self.net.logits(&x, false),

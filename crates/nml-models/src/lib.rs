@@ -18,7 +18,7 @@ pub mod models;
 pub use augment::{Augment, AugmentKind};
 pub use backbone::{ModelInfo, Objective};
 pub use image::{ImageSet, Normalize, NormalizeExt};
-pub use models::{Arch, Net};
+pub use models::{layout, Arch, Net};
 
 /// Named tensors, as a checkpoint holds them.
 pub type Named = Vec<(String, tch::Tensor)>;

@@ -1,18 +1,26 @@
-//! Training throughput of ResNet-20 at batch 128 on this CPU, next to the
-//! same model and batch trained by PyTorch on the same libtorch
-//! (`ci/bench/pretrain_resnet20.py`, run with the project venv).
+//! Training throughput of ResNet-20 and the `small` net at batch 128 on this
+//! CPU, in FP32 and in bfloat16, next to the same models and batches trained
+//! by PyTorch on the same libtorch (`ci/bench/pretrain_resnet20.py`, run with
+//! the project venv) in FP32 and in PyTorch's best CPU recipe (autocast
+//! bfloat16 + channels-last).
 //!
-//! Two rows: `model` (forward, loss, backward, SGD on a fixed batch) and
-//! `pipeline` (the same fed by nml-pretrain's prefetching loader with crop and
-//! flip), so a data-pipeline bottleneck shows as a gap between them.
+//! Per architecture, two measurements: `model` (forward, loss, backward, SGD
+//! on a fixed batch) and `pipeline` (the same fed by nml-pretrain's
+//! prefetching loader with crop and flip), so a data-pipeline bottleneck shows
+//! as a gap between them. nml's bfloat16 is measured in both layouts, which is
+//! how [`nml_pretrain::layout`]'s choice was made. Rows: nml FP32 against
+//! PyTorch FP32, nml bf16 against PyTorch bf16 + channels-last, and nml bf16
+//! against nml FP32. Sides alternate over rounds; each keeps its best.
 //! Run with `cargo bench -p nml-pretrain`.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Instant;
 
 use nml_pretrain::data::{epoch_loader, Augment, ImageSet, Normalize, NormalizeExt};
 use nml_pretrain::optim::{Optimizer, Sgd, SgdConfig};
-use nml_pretrain::{checkpoint, Arch, Net};
+use nml_pretrain::{checkpoint, layout, Arch, Net};
+use nml_torch::{Compute, Layout};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -21,26 +29,55 @@ const STEPS: usize = 20;
 const WARMUP: usize = 3;
 const ROUNDS: usize = 2;
 
-fn main() {
-    let threads = nml_torch::configure_threads(None);
-    let (mut ours, mut theirs) = ((0.0f64, 0.0f64), None::<(f64, f64)>);
-    // This machine's speed drifts; alternate the two sides and keep each one's best round.
-    for _ in 0..ROUNDS {
-        let (model, pipeline) = measure();
-        ours = (ours.0.max(model), ours.1.max(pipeline));
-        if let Some((m, p)) = pytorch(threads) {
-            let best = theirs.unwrap_or((0.0, 0.0));
-            theirs = Some((best.0.max(m), best.1.max(p)));
-        }
-    }
-    report(threads, ours.0, ours.1, theirs);
+/// Images/s of (model on a fixed batch, model fed by the loader).
+type Rate = (f64, f64);
+
+/// What is measured: who trains, which net, in which precision and layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Side {
+    Nml(Compute, bool),
+    Torch(Compute),
 }
 
-/// Images/s of one round: (model on a fixed batch, model fed by the loader).
-fn measure() -> (f64, f64) {
+fn main() {
+    let threads = nml_torch::configure_threads(None);
+    let mut best: BTreeMap<(&str, Side), Rate> = BTreeMap::new();
+    let sides = [
+        Side::Nml(Compute::Fp32, false),
+        Side::Nml(Compute::Bf16, false),
+        Side::Nml(Compute::Bf16, true),
+        Side::Torch(Compute::Fp32),
+        Side::Torch(Compute::Bf16),
+    ];
+    // This machine's speed drifts; alternate the sides and keep each one's best round.
+    for _ in 0..ROUNDS {
+        for arch in [Arch::ResNet20, Arch::Small] {
+            for side in sides {
+                let rate = match side {
+                    Side::Nml(compute, cl) => Some(measure(arch, compute, cl)),
+                    Side::Torch(compute) => pytorch(arch, compute, threads),
+                };
+                if let Some((m, p)) = rate {
+                    let e = best.entry((arch.name(), side)).or_insert((0.0, 0.0));
+                    *e = (e.0.max(m), e.1.max(p));
+                }
+            }
+        }
+    }
+    report(threads, &best);
+}
+
+/// Images/s of one round.
+fn measure(arch: Arch, compute: Compute, channels_last: bool) -> Rate {
+    let layout = if channels_last {
+        Layout::ChannelsLast
+    } else {
+        Layout::Contiguous
+    };
     tch::manual_seed(0);
     let vs = VarStore::new(Device::Cpu);
-    let net = Net::new(&vs.root(), Arch::ResNet20, 10);
+    let net = Net::new(&vs.root(), arch, 10);
+    layout.apply_to_variables(&vs);
     let params = checkpoint::named_variables(&vs)
         .into_iter()
         .filter(|(_, t)| t.requires_grad())
@@ -54,7 +91,10 @@ fn measure() -> (f64, f64) {
     };
     let mut sgd = Sgd::new(config, params);
     let mut step = |x: &Tensor, y: &Tensor| {
-        let loss = net.logits(x, true).cross_entropy_for_logits(y);
+        let x = layout.apply(x);
+        let loss = nml_torch::autocast_on(Device::Cpu, compute, || {
+            net.logits(&x, true).cross_entropy_for_logits(y)
+        });
         sgd.backward_step(&loss, 0.1);
     };
     let data = ImageSet {
@@ -109,25 +149,31 @@ fn measure() -> (f64, f64) {
     (model, pipeline)
 }
 
-/// Runs the PyTorch baseline; `None` when the project Python is unavailable.
-fn pytorch(threads: i32) -> Option<(f64, f64)> {
+/// Runs the PyTorch baseline (bf16: autocast + channels-last); `None` when
+/// the project Python is unavailable.
+fn pytorch(arch: Arch, compute: Compute, threads: i32) -> Option<Rate> {
     let python = std::env::var_os("NML_PYTHON")?;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../ci/bench/pretrain_resnet20.py"
     );
-    let output = Command::new(python)
-        .arg(script)
-        .args([
-            "--threads",
-            &threads.to_string(),
-            "--batch",
-            &BATCH.to_string(),
-            "--steps",
-            &STEPS.to_string(),
-        ])
-        .output()
-        .ok()?;
+    let mut cmd = Command::new(python);
+    cmd.arg(script).args([
+        "--threads",
+        &threads.to_string(),
+        "--batch",
+        &BATCH.to_string(),
+        "--steps",
+        &STEPS.to_string(),
+        "--arch",
+        arch.name(),
+        "--precision",
+        compute.name(),
+    ]);
+    if compute == Compute::Bf16 {
+        cmd.arg("--channels-last");
+    }
+    let output = cmd.output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     let value = |key: &str| -> Option<f64> {
         text.lines()
@@ -141,24 +187,73 @@ fn pytorch(threads: i32) -> Option<(f64, f64)> {
 }
 
 #[allow(clippy::print_stdout)] // a benchmark reports on stdout
-fn report(threads: i32, model: f64, pipeline: f64, torch: Option<(f64, f64)>) {
-    println!("ResNet-20, batch {BATCH}, 32x32, CPU, {threads} libtorch threads (images/s)");
-    println!("{:<10} {:>10} {:>10} {:>8}", "", "nml", "pytorch", "ratio");
-    for (name, ours, theirs) in [
-        ("model", model, torch.map(|t| t.0)),
-        ("pipeline", pipeline, torch.map(|t| t.1)),
-    ] {
-        match theirs {
-            Some(t) => println!("{name:<10} {ours:>10.1} {t:>10.1} {:>8.2}", ours / t),
-            None => println!("{name:<10} {ours:>10.1} {:>10} {:>8}", "n/a", "n/a"),
+fn report(threads: i32, best: &BTreeMap<(&str, Side), Rate>) {
+    println!("batch {BATCH}, 32x32, CPU, {threads} libtorch threads (images/s, best of {ROUNDS} alternating rounds)");
+    println!(
+        "{:<10} {:<9} {:>10} {:>10} {:>10} {:>12} {:>12}",
+        "arch", "", "nml fp32", "nml bf16", "nml bf16 CL", "torch fp32", "torch bf16 CL"
+    );
+    let chosen = |arch: Arch| {
+        Side::Nml(
+            Compute::Bf16,
+            layout(arch, Compute::Bf16) == Layout::ChannelsLast,
+        )
+    };
+    for arch in [Arch::ResNet20, Arch::Small] {
+        let get = |side: Side, i: usize| {
+            best.get(&(arch.name(), side))
+                .map(|r| if i == 0 { r.0 } else { r.1 })
+        };
+        for (i, what) in ["model", "pipeline"].into_iter().enumerate() {
+            let cell = |s: Side| get(s, i).map_or_else(|| "n/a".to_owned(), |v| format!("{v:.1}"));
+            println!(
+                "{:<10} {what:<9} {:>10} {:>10} {:>10} {:>12} {:>12}",
+                arch.name(),
+                cell(Side::Nml(Compute::Fp32, false)),
+                cell(Side::Nml(Compute::Bf16, false)),
+                cell(Side::Nml(Compute::Bf16, true)),
+                cell(Side::Torch(Compute::Fp32)),
+                cell(Side::Torch(Compute::Bf16)),
+            );
+            let rows = [
+                (
+                    "FP32",
+                    Side::Nml(Compute::Fp32, false),
+                    Side::Torch(Compute::Fp32),
+                    "PyTorch FP32",
+                ),
+                (
+                    "bf16",
+                    chosen(arch),
+                    Side::Torch(Compute::Bf16),
+                    "PyTorch bf16+CL",
+                ),
+                (
+                    "bf16",
+                    chosen(arch),
+                    Side::Nml(Compute::Fp32, false),
+                    "nml FP32",
+                ),
+            ];
+            for (precision, ours, theirs, against) in rows {
+                let Some(ours) = get(ours, i) else { continue };
+                // For `cargo xtask bench`: stage, ours, baseline, unit, baseline's name.
+                println!(
+                    "nml-bench\tpre-training {} {precision} ({what})\t{ours:.1}\t{}\timages/s\t{against}",
+                    label(arch),
+                    get(theirs, i).map_or_else(|| "nan".to_owned(), |t| format!("{t:.1}"))
+                );
+            }
         }
-        // For `cargo xtask bench`: stage, ours, baseline, unit, baseline's name.
-        println!(
-            "nml-bench\tpre-training ResNet-20 ({name})\t{ours:.1}\t{}\timages/s\tPyTorch",
-            theirs.map_or_else(|| "nan".to_owned(), |t| format!("{t:.1}"))
-        );
     }
-    if torch.is_none() {
+    if !best.keys().any(|(_, s)| matches!(s, Side::Torch(_))) {
         println!("(PyTorch baseline skipped: run `cargo xtask setup` for the project venv)");
+    }
+}
+
+fn label(arch: Arch) -> &'static str {
+    match arch {
+        Arch::ResNet20 => "ResNet-20",
+        _ => arch.name(),
     }
 }

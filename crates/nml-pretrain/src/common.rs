@@ -18,6 +18,8 @@ pub(crate) trait RunConfig: Serialize {
     /// Files of a finished run besides `model.safetensors`.
     const ALSO: &'static [&'static str];
     fn common(&self) -> &Common;
+    /// The convolutional backbone being trained (its layout follows from it).
+    fn arch(&self) -> crate::Arch;
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
+use nml_torch::Layout;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
@@ -205,17 +206,18 @@ fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
     let (train, normalize) = (&objective.data().train_set, objective.data().normalize);
     let (peak_lr, warmup_epochs) = objective.peak_lr();
     let device = run.device;
-    let (vs, model, mut opt, mut state) = prepare(objective, run)?;
-    let resume_file = run.resume_file();
-    let steps = data::steps_per_epoch(train.len(), common.batch_size);
-    let total_steps = steps * common.epochs;
-    let warmup = (warmup_epochs * steps as f64).round() as usize;
     // `--amp` is bf16 autocast on CUDA, as before `--precision`.
     let compute = if common.amp && device.is_cuda() {
         nml_torch::Compute::Bf16
     } else {
         common.precision
     };
+    let layout = crate::layout(objective.config().arch(), compute);
+    let (vs, model, mut opt, mut state) = prepare(objective, run, layout)?;
+    let resume_file = run.resume_file();
+    let steps = data::steps_per_epoch(train.len(), common.batch_size);
+    let total_steps = steps * common.epochs;
+    let warmup = (warmup_epochs * steps as f64).round() as usize;
     let bar = progress_bar(total_steps, state.epoch * steps + state.step);
     let checkpoint = |state: &mut ResumeState<O::Metrics>, opt: &O::Optimizer| {
         state.optimizer_steps = opt.steps();
@@ -242,7 +244,8 @@ fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
         let mut clock = Instant::now();
         let mut lr = 0.0;
         let mut sums = DeviceSums::new(device);
-        for batch in loader {
+        for mut batch in loader {
+            batch.x = layout.apply(&batch.x);
             lr = lr_at(peak_lr, epoch * steps + batch.step, warmup, total_steps);
             let (loss, logits) = objective.forward(&model, &batch, compute);
             opt.backward_step(&loss, lr);
@@ -295,6 +298,7 @@ fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
 fn prepare<O: Objective>(
     objective: &O,
     run: &Run,
+    layout: Layout,
 ) -> Result<(VarStore, O::Model, O::Optimizer, ResumeState<O::Metrics>)> {
     // Weights are initialised from libtorch's generator: seed it right before building.
     let rng = nml_torch::rng_lock();
@@ -302,6 +306,8 @@ fn prepare<O: Objective>(
     let vs = VarStore::new(run.device);
     let model = objective.build(&vs);
     drop(rng);
+    // Before the optimiser takes its handles (checkpoints are written contiguous whatever the layout).
+    layout.apply_to_variables(&vs);
     let trainable: Named = checkpoint::named_variables(&vs)
         .into_iter()
         .filter(|(_, t)| t.requires_grad())

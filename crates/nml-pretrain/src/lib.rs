@@ -25,7 +25,7 @@ pub mod supervised;
 pub use common::Common;
 pub use contrastive::{train_contrastive, ContrastiveConfig};
 pub use fit::RunPaths;
-pub use nml_models::{checkpoint, models, Arch, Named, Net};
+pub use nml_models::{checkpoint, layout, models, Arch, Named, Net};
 pub use supervised::{train, EpochMetrics, ModelInfo, TrainConfig, MODEL_FORMAT};
 
 /// Why pre-training cannot proceed.

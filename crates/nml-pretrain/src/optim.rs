@@ -114,7 +114,7 @@ impl Optimizer for Sgd {
                     p.size()
                 ));
             }
-            self.buffers.insert(name, tensor.to_device(p.device()));
+            self.buffers.insert(name, laid_out_like(p, &tensor));
         }
         Ok(())
     }
@@ -237,7 +237,7 @@ impl Optimizer for AdamW {
                     p.size()
                 ));
             }
-            let tensor = tensor.to_device(p.device());
+            let tensor = laid_out_like(p, &tensor);
             match which {
                 "m" => self.m.insert(name.to_owned(), tensor),
                 "v" => self.v.insert(name.to_owned(), tensor),
@@ -251,6 +251,14 @@ impl Optimizer for AdamW {
     fn steps(&self) -> u64 {
         self.steps
     }
+}
+
+/// A saved buffer (contiguous, on the host) on `param`'s device and in its
+/// memory layout (channels-last kernels keep channels-last state).
+fn laid_out_like(param: &Tensor, saved: &Tensor) -> Tensor {
+    let mut buffer = param.empty_like();
+    tch::no_grad(|| buffer.copy_(saved));
+    buffer
 }
 
 /// Learning rate at global step `step` of `total`, with `warmup` warm-up steps.

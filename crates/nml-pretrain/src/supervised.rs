@@ -65,6 +65,10 @@ impl RunConfig for TrainConfig {
     fn common(&self) -> &Common {
         &self.common
     }
+
+    fn arch(&self) -> crate::Arch {
+        self.arch
+    }
 }
 
 impl Objective for Supervised<'_> {

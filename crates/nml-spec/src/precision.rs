@@ -23,7 +23,7 @@ pub enum Precision {
 }
 
 /// What a stage computes in once `auto` is resolved; recorded in its outputs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compute {
     #[default]

@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod adamw;
+mod layout;
 
 pub use adamw::{fused_adamw_, AdamWStep};
+pub use layout::{is_channels_last, Layout};
 pub use nml_core::DeviceSpec;
 pub use nml_spec::{Compute, Precision};
 use tch::{Cuda, Device, Tensor};

@@ -4,12 +4,15 @@
 use tch::nn;
 use tch::Tensor;
 
+use nml_torch::Layout;
+
+use super::conv_bn::ConvBn;
 use super::init::Scheme;
-use super::{bn, conv, pool, Body};
+use super::{pool, Body};
 
 #[derive(Debug)]
 pub(super) struct SmallNet {
-    convs: Vec<(nn::Conv2D, nn::BatchNorm)>,
+    convs: Vec<ConvBn>,
 }
 
 impl SmallNet {
@@ -19,9 +22,11 @@ impl SmallNet {
             .iter()
             .enumerate()
             .map(|(i, &(a, b))| {
-                (
-                    conv(Scheme::Torch, vs / format!("conv{}", i + 1), a, b, 3, 1, 1),
-                    bn(vs / format!("bn{}", i + 1), b),
+                ConvBn::new(
+                    Scheme::Torch,
+                    vs / format!("conv{}", i + 1),
+                    vs / format!("bn{}", i + 1),
+                    (a, b, 3, 1, 1),
                 )
             })
             .collect();
@@ -32,23 +37,25 @@ impl SmallNet {
 impl Body for SmallNet {
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
         let mut h = x.shallow_clone();
-        for (i, (c, b)) in self.convs.iter().enumerate() {
-            h = h.apply(c).apply_t(b, train).relu();
+        for (i, c) in self.convs.iter().enumerate() {
+            h = c.forward(&h, train).relu();
             if i < 2 {
                 h = h.max_pool2d_default(2);
             }
         }
         pool(&h)
     }
+
+    fn fold_batch_norm(&mut self, layout: Layout) {
+        self.convs.iter_mut().for_each(|c| c.fold(layout));
+    }
 }
 
 /// The CIFAR BasicBlock with the option-A (parameter-free) shortcut.
 #[derive(Debug)]
 struct BasicA {
-    conv1: nn::Conv2D,
-    bn1: nn::BatchNorm,
-    conv2: nn::Conv2D,
-    bn2: nn::BatchNorm,
+    first: ConvBn,
+    second: ConvBn,
     /// Channels zero-padded on each side when the shortcut downsamples.
     pad: Option<i64>,
 }
@@ -56,21 +63,26 @@ struct BasicA {
 impl BasicA {
     pub(super) fn new(vs: nn::Path, c_in: i64, c_out: i64, stride: i64) -> BasicA {
         BasicA {
-            conv1: conv(Scheme::Akamaster, &vs / "conv1", c_in, c_out, 3, stride, 1),
-            bn1: bn(&vs / "bn1", c_out),
-            conv2: conv(Scheme::Akamaster, &vs / "conv2", c_out, c_out, 3, 1, 1),
-            bn2: bn(&vs / "bn2", c_out),
+            first: ConvBn::new(
+                Scheme::Akamaster,
+                &vs / "conv1",
+                &vs / "bn1",
+                (c_in, c_out, 3, stride, 1),
+            ),
+            second: ConvBn::new(
+                Scheme::Akamaster,
+                &vs / "conv2",
+                &vs / "bn2",
+                (c_out, c_out, 3, 1, 1),
+            ),
             pad: (stride != 1 || c_in != c_out).then_some(c_out / 4),
         }
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let out = x
-            .apply(&self.conv1)
-            .apply_t(&self.bn1, train)
-            .relu()
-            .apply(&self.conv2)
-            .apply_t(&self.bn2, train);
+        let out = self
+            .second
+            .forward(&self.first.forward(x, train).relu(), train);
         let shortcut = match self.pad {
             // Every second pixel, channels padded by c_out/4 on each side.
             Some(p) => x
@@ -86,8 +98,7 @@ impl BasicA {
 /// ResNet-(6n+2) for 32×32 inputs: widths 16/32/64, n blocks per stage.
 #[derive(Debug)]
 pub(super) struct CifarResNet {
-    conv1: nn::Conv2D,
-    bn1: nn::BatchNorm,
+    stem: ConvBn,
     blocks: Vec<BasicA>,
 }
 
@@ -108,8 +119,12 @@ impl CifarResNet {
             }
         }
         CifarResNet {
-            conv1: conv(Scheme::Akamaster, vs / "conv1", 3, 16, 3, 1, 1),
-            bn1: bn(vs / "bn1", 16),
+            stem: ConvBn::new(
+                Scheme::Akamaster,
+                vs / "conv1",
+                vs / "bn1",
+                (3, 16, 3, 1, 1),
+            ),
             blocks,
         }
     }
@@ -117,10 +132,18 @@ impl CifarResNet {
 
 impl Body for CifarResNet {
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut h = x.apply(&self.conv1).apply_t(&self.bn1, train).relu();
+        let mut h = self.stem.forward(x, train).relu();
         for block in &self.blocks {
             h = block.forward(&h, train);
         }
         pool(&h)
+    }
+
+    fn fold_batch_norm(&mut self, layout: Layout) {
+        self.stem.fold(layout);
+        for block in &mut self.blocks {
+            block.first.fold(layout);
+            block.second.fold(layout);
+        }
     }
 }

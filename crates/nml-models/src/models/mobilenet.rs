@@ -3,42 +3,20 @@
 use tch::nn;
 use tch::Tensor;
 
+use nml_torch::Layout;
+
+use super::conv_bn::ConvBn;
 use super::init::Scheme;
-use super::{bn, pool, Body};
+use super::{pool, Body};
 
-/// Conv (no bias) + BN, as torchvision's `Conv2dNormActivation` names them (`0`, `1`).
-#[derive(Debug)]
-struct ConvBn {
-    conv: nn::Conv2D,
-    bn: nn::BatchNorm,
-}
-
-impl ConvBn {
-    pub(super) fn new(
-        vs: &nn::Path,
-        c_in: i64,
-        c_out: i64,
-        k: i64,
-        stride: i64,
-        groups: i64,
-    ) -> ConvBn {
-        let config = nn::ConvConfig {
-            stride,
-            padding: (k - 1) / 2,
-            groups,
-            bias: false,
-            ws_init: Scheme::Mobile.conv(),
-            ..Default::default()
-        };
-        ConvBn {
-            conv: nn::conv2d(vs / 0, c_in, c_out, k, config),
-            bn: bn(vs / 1, c_out),
-        }
-    }
-
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        x.apply(&self.conv).apply_t(&self.bn, train)
-    }
+/// Conv + BN as torchvision's `Conv2dNormActivation` names them (`0`, `1`).
+fn conv_bn(vs: &nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64, groups: i64) -> ConvBn {
+    ConvBn::new(
+        Scheme::Mobile,
+        vs / 0,
+        vs / 1,
+        (c_in, c_out, k, stride, groups),
+    )
 }
 
 /// MobileNetV2's inverted residual: 1×1 expansion (unless t = 1), 3×3
@@ -64,24 +42,16 @@ impl InvertedResidual {
         let mut i = 0;
         let expand = (t != 1).then(|| {
             i += 1;
-            ConvBn::new(&(&vs / 0), c_in, hidden, 1, 1, 1)
+            conv_bn(&(&vs / 0), c_in, hidden, 1, 1, 1)
         });
-        let depthwise = ConvBn::new(&(&vs / i), hidden, hidden, 3, stride, hidden);
+        let depthwise = conv_bn(&(&vs / i), hidden, hidden, 3, stride, hidden);
         // The projection's conv and BN are siblings here (`conv.{i+1}`, `conv.{i+2}`).
-        let project = ConvBn {
-            conv: nn::conv2d(
-                &vs / (i + 1),
-                hidden,
-                c_out,
-                1,
-                nn::ConvConfig {
-                    bias: false,
-                    ws_init: Scheme::Mobile.conv(),
-                    ..Default::default()
-                },
-            ),
-            bn: bn(&vs / (i + 2), c_out),
-        };
+        let project = ConvBn::new(
+            Scheme::Mobile,
+            &vs / (i + 1),
+            &vs / (i + 2),
+            (hidden, c_out, 1, 1, 1),
+        );
         InvertedResidual {
             expand,
             depthwise,
@@ -102,6 +72,14 @@ impl InvertedResidual {
         } else {
             h
         }
+    }
+
+    fn fold(&mut self, layout: Layout) {
+        if let Some(e) = &mut self.expand {
+            e.fold(layout);
+        }
+        self.depthwise.fold(layout);
+        self.project.fold(layout);
     }
 }
 
@@ -126,7 +104,7 @@ impl MobileNetV2 {
             (6, 160, 3, 2),
             (6, 320, 1, 1),
         ];
-        let stem = ConvBn::new(&(vs / 0), 3, 32, 3, 2, 1);
+        let stem = conv_bn(&(vs / 0), 3, 32, 3, 2, 1);
         let mut blocks = Vec::new();
         let mut c_in = 32;
         for (t, c, n, s) in SETTINGS {
@@ -142,7 +120,7 @@ impl MobileNetV2 {
                 c_in = c;
             }
         }
-        let last = ConvBn::new(&(vs / (blocks.len() + 1)), c_in, 1280, 1, 1, 1);
+        let last = conv_bn(&(vs / (blocks.len() + 1)), c_in, 1280, 1, 1, 1);
         MobileNetV2 { stem, blocks, last }
     }
 }
@@ -154,5 +132,11 @@ impl Body for MobileNetV2 {
             h = block.forward(&h, train);
         }
         pool(&self.last.forward(&h, train).clamp(0.0, 6.0))
+    }
+
+    fn fold_batch_norm(&mut self, layout: Layout) {
+        self.stem.fold(layout);
+        self.blocks.iter_mut().for_each(|b| b.fold(layout));
+        self.last.fold(layout);
     }
 }

@@ -14,11 +14,13 @@
 use std::fmt;
 
 mod cifar;
+mod conv_bn;
 pub mod init;
 mod mobilenet;
 mod preact;
 mod torchvision;
 
+use nml_torch::{Compute, Layout};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
@@ -42,6 +44,10 @@ trait Body: fmt::Debug + Send {
     /// # Shapes
     /// `x`: `[B, 3, H, W]` → `[B, D]`.
     fn features(&self, x: &Tensor, train: bool) -> Tensor;
+
+    /// Folds each BatchNorm into the convolution before it for eval-mode
+    /// forwards (`conv_bn`); bodies without such pairs keep their BatchNorms.
+    fn fold_batch_norm(&mut self, _layout: Layout) {}
 }
 
 impl Net {
@@ -74,6 +80,15 @@ impl Net {
         self.body.features(x, train)
     }
 
+    /// Folds every BatchNorm that follows a convolution into it, for eval-mode
+    /// forwards from now on (the pre-activation ResNet, whose BatchNorms come
+    /// first, is left as it is); `layout` lays out the folded kernels. Only for
+    /// a backbone that is no longer trained: the fold holds the statistics of
+    /// the moment it ran. Changes the float32 result in its last bits only.
+    pub fn fold_batch_norm(&mut self, layout: Layout) {
+        self.body.fold_batch_norm(layout);
+    }
+
     /// Class scores.
     ///
     /// # Shapes
@@ -86,6 +101,28 @@ impl Net {
 impl ModuleT for Net {
     fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.logits(x, train)
+    }
+}
+
+/// The memory layout `arch` trains and extracts in when computing in
+/// `compute`: channels-last under bfloat16, where oneDNN's AMX convolutions
+/// (and cuDNN's tensor cores) read it without reordering (measured:
+/// `cargo bench -p nml-pretrain` prints both layouts); libtorch's default
+/// layout in float32, so float32 runs keep their numbers bit for bit.
+pub fn layout(arch: Arch, compute: Compute) -> Layout {
+    match (arch, compute) {
+        (_, Compute::Fp32) => Layout::Contiguous,
+        (
+            Arch::Small
+            | Arch::ResNet20
+            | Arch::ResNet32
+            | Arch::ResNet56
+            | Arch::PreActResNet18
+            | Arch::ResNet18
+            | Arch::ResNet50
+            | Arch::MobileNetV2,
+            Compute::Bf16,
+        ) => Layout::ChannelsLast,
     }
 }
 
@@ -143,6 +180,41 @@ mod tests {
             let json = serde_json::to_string(&arch).unwrap();
             assert_eq!(json, format!("\"{}\"", arch.name()));
             assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), arch);
+        }
+    }
+
+    /// Folding BatchNorm into the convolutions keeps eval-mode features (to
+    /// float32 rounding), in both layouts, and leaves training forwards alone.
+    #[test]
+    fn folded_batch_norm_gives_the_same_eval_features() {
+        for arch in Arch::ALL {
+            let side = if arch.native_input() > 32 { 64 } else { 32 };
+            tch::manual_seed(1);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let mut net = Net::new(&vs.root(), arch, 10);
+            let x = Tensor::randn([4, 3, side, side], (Kind::Float, Device::Cpu));
+            tch::no_grad(|| {
+                // Running statistics and affine parameters away from their start.
+                for _ in 0..3 {
+                    let _ = net.features(&(&x * 2.0 + 0.5), true);
+                }
+                for (name, mut v) in vs.variables() {
+                    if name.contains("bn") || v.dim() == 1 {
+                        let _ = v.g_add_(&(v.rand_like() * 0.3));
+                    }
+                }
+            });
+            // (A training forward updates the running statistics: it goes first.)
+            let trained = tch::no_grad(|| net.features(&x, true));
+            let plain = tch::no_grad(|| net.features(&x, false));
+            for layout in [Layout::Contiguous, Layout::ChannelsLast] {
+                net.fold_batch_norm(layout);
+                let folded = tch::no_grad(|| net.features(&layout.apply(&x), false));
+                let err = f64::try_from((&folded - &plain).norm() / plain.norm()).unwrap();
+                assert!(err < 1e-5, "{arch} {layout:?}: relative error {err}");
+            }
+            let again = tch::no_grad(|| net.features(&x, true));
+            assert!(again.allclose(&trained, 1e-5, 1e-6, false), "{arch}: training forward changed");
         }
     }
 

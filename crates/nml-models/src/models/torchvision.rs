@@ -3,14 +3,17 @@
 use tch::nn;
 use tch::Tensor;
 
+use nml_torch::Layout;
+
+use super::conv_bn::ConvBn;
 use super::init::Scheme;
-use super::{bn, conv, pool, Body};
+use super::{pool, Body};
 
 /// torchvision's BasicBlock (ResNet-18) or Bottleneck (ResNet-50, stride on the 3×3).
 #[derive(Debug)]
 struct TvBlock {
-    convs: Vec<(nn::Conv2D, nn::BatchNorm)>,
-    downsample: Option<(nn::Conv2D, nn::BatchNorm)>,
+    convs: Vec<ConvBn>,
+    downsample: Option<ConvBn>,
 }
 
 impl TvBlock {
@@ -35,33 +38,21 @@ impl TvBlock {
             .iter()
             .enumerate()
             .map(|(i, &(a, b, k, s))| {
-                (
-                    conv(
-                        Scheme::Torchvision,
-                        &vs / format!("conv{}", i + 1),
-                        a,
-                        b,
-                        k,
-                        s,
-                        k / 2,
-                    ),
-                    bn(&vs / format!("bn{}", i + 1), b),
+                ConvBn::new(
+                    Scheme::Torchvision,
+                    &vs / format!("conv{}", i + 1),
+                    &vs / format!("bn{}", i + 1),
+                    (a, b, k, s, 1),
                 )
             })
             .collect();
         let c_out = planes * expansion;
         let downsample = (stride != 1 || c_in != c_out).then(|| {
-            (
-                conv(
-                    Scheme::Torchvision,
-                    &vs / "downsample" / 0,
-                    c_in,
-                    c_out,
-                    1,
-                    stride,
-                    0,
-                ),
-                bn(&vs / "downsample" / 1, c_out),
+            ConvBn::new(
+                Scheme::Torchvision,
+                &vs / "downsample" / 0,
+                &vs / "downsample" / 1,
+                (c_in, c_out, 1, stride, 1),
             )
         });
         TvBlock { convs, downsample }
@@ -70,25 +61,31 @@ impl TvBlock {
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         let last = self.convs.len() - 1;
         let mut out = x.shallow_clone();
-        for (i, (c, b)) in self.convs.iter().enumerate() {
-            out = out.apply(c).apply_t(b, train);
+        for (i, c) in self.convs.iter().enumerate() {
+            out = c.forward(&out, train);
             if i < last {
                 out = out.relu();
             }
         }
         let identity = match &self.downsample {
-            Some((c, b)) => x.apply(c).apply_t(b, train),
+            Some(c) => c.forward(x, train),
             None => x.shallow_clone(),
         };
         (out + identity).relu()
+    }
+
+    fn fold(&mut self, layout: Layout) {
+        self.convs.iter_mut().for_each(|c| c.fold(layout));
+        if let Some(c) = &mut self.downsample {
+            c.fold(layout);
+        }
     }
 }
 
 /// torchvision-style ResNet for ImageNet-sized inputs (7×7 stem, max-pool).
 #[derive(Debug)]
 pub(super) struct TvResNet {
-    conv1: nn::Conv2D,
-    bn1: nn::BatchNorm,
+    stem: ConvBn,
     blocks: Vec<TvBlock>,
 }
 
@@ -111,8 +108,12 @@ impl TvResNet {
             }
         }
         TvResNet {
-            conv1: conv(Scheme::Torchvision, vs / "conv1", 3, 64, 7, 2, 3),
-            bn1: bn(vs / "bn1", 64),
+            stem: ConvBn::new(
+                Scheme::Torchvision,
+                vs / "conv1",
+                vs / "bn1",
+                (3, 64, 7, 2, 1),
+            ),
             blocks,
         }
     }
@@ -120,20 +121,20 @@ impl TvResNet {
 
 impl Body for TvResNet {
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
-        let mut h = x
-            .apply(&self.conv1)
-            .apply_t(&self.bn1, train)
-            .relu()
-            .max_pool2d(
-                [3i64, 3].as_slice(),
-                [2i64, 2].as_slice(),
-                [1i64, 1].as_slice(),
-                [1i64, 1].as_slice(),
-                false,
-            );
+        let mut h = self.stem.forward(x, train).relu().max_pool2d(
+            [3i64, 3].as_slice(),
+            [2i64, 2].as_slice(),
+            [1i64, 1].as_slice(),
+            [1i64, 1].as_slice(),
+            false,
+        );
         for block in &self.blocks {
             h = block.forward(&h, train);
         }
         pool(&h)
+    }
+    fn fold_batch_norm(&mut self, layout: Layout) {
+        self.stem.fold(layout);
+        self.blocks.iter_mut().for_each(|b| b.fold(layout));
     }
 }

@@ -127,6 +127,10 @@ impl RunConfig for ContrastiveConfig {
     fn common(&self) -> &Common {
         &self.common
     }
+
+    fn arch(&self) -> crate::Arch {
+        self.arch
+    }
 }
 
 impl Objective for Contrastive<'_> {

@@ -42,11 +42,16 @@ fn resnet20_checkpoint_matches_the_pytorch_module() {
         .apply(&(set.images.to_kind(Kind::Float) / 255.0));
     let (features, logits) =
         tch::no_grad(|| (net.features(&input, false), net.logits(&input, false)));
-    // The same forward under bf16 autocast, against `torch.autocast("cpu", torch.bfloat16)`.
+    // The same forward as nml-pretrain runs it in bf16 (autocast, channels-last),
+    // against `torch.autocast("cpu", torch.bfloat16)` on a channels-last module.
     let bf16 = nml_torch::Compute::Bf16;
+    let layout = nml_pretrain::layout(Arch::ResNet20, bf16);
+    assert_eq!(layout, nml_torch::Layout::ChannelsLast);
+    layout.apply_to_variables(&vs);
+    let x = layout.apply(&input);
     let (features_bf16, logits_bf16) = tch::no_grad(|| {
         nml_torch::autocast_on(Device::Cpu, bf16, || {
-            (net.features(&input, false), net.logits(&input, false))
+            (net.features(&x, false), net.logits(&x, false))
         })
     });
     assert_eq!(

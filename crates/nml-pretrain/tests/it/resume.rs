@@ -1,5 +1,7 @@
 //! A run killed at any moment and restarted with the same command ends with
-//! the same weights (bit for bit, on the CPU) as an uninterrupted run.
+//! the same weights (bit for bit, on the CPU) as an uninterrupted run, in
+//! float32 and in bfloat16 (whose convolution kernels and their momentum are
+//! channels-last in memory and contiguous in the checkpoint).
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -7,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::smoke_corpus;
 
-fn start(corpus: &Path, out: &Path) -> Child {
+fn start(corpus: &Path, out: &Path, precision: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_nml-pretrain"))
         .args([
             "--arch",
@@ -28,6 +30,8 @@ fn start(corpus: &Path, out: &Path) -> Child {
             "cpu",
             "--resume",
             "-q",
+            "--precision",
+            precision,
         ])
         .arg("--train")
         .arg(corpus)
@@ -43,12 +47,18 @@ fn weights(path: &Path) -> Vec<(String, tch::Tensor)> {
 
 #[test]
 fn killed_run_resumes_to_identical_weights() {
+    for precision in ["fp32", "bf16"] {
+        killed_and_resumed(precision);
+    }
+}
+
+fn killed_and_resumed(precision: &str) {
     let dir = tempfile::tempdir().unwrap();
     let corpus = smoke_corpus(&dir.path().join("data"));
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    assert!(start(&corpus, &a).wait().unwrap().success());
+    assert!(start(&corpus, &a, precision).wait().unwrap().success());
 
-    let mut child = start(&corpus, &b);
+    let mut child = start(&corpus, &b, precision);
     let begun = Instant::now();
     while !b.join("resume.safetensors").exists() {
         assert!(
@@ -64,7 +74,7 @@ fn killed_run_resumes_to_identical_weights() {
         "the run finished before it could be killed"
     );
 
-    assert!(start(&corpus, &b).wait().unwrap().success());
+    assert!(start(&corpus, &b, precision).wait().unwrap().success());
     let (wa, wb) = (
         weights(&a.join("model.safetensors")),
         weights(&b.join("model.safetensors")),
@@ -72,7 +82,7 @@ fn killed_run_resumes_to_identical_weights() {
     assert_eq!(wa.len(), wb.len());
     for ((na, ta), (nb, tb)) in wa.iter().zip(&wb) {
         assert_eq!(na, nb);
-        assert!(ta.equal(tb), "{na} differs after resuming");
+        assert!(ta.equal(tb), "{precision}: {na} differs after resuming");
     }
     let metrics = |dir: &Path| -> Vec<String> {
         let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
@@ -89,6 +99,6 @@ fn killed_run_resumes_to_identical_weights() {
 
     // Rerunning a finished command does nothing and changes nothing.
     let before = std::fs::read(b.join("model.safetensors")).unwrap();
-    assert!(start(&corpus, &b).wait().unwrap().success());
+    assert!(start(&corpus, &b, precision).wait().unwrap().success());
     assert_eq!(std::fs::read(b.join("model.safetensors")).unwrap(), before);
 }
