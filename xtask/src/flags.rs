@@ -27,6 +27,8 @@ xflags::xflags! {
             optional --out out: PathBuf
             /// Device for the torch stages: auto, cpu, cuda or cuda:N. Default: auto.
             optional --device device: String
+            /// Precision of pre-training and extraction: auto (bf16 on CUDA and on CPUs with AMX or AVX-512 BF16), fp32 or bf16. Default: auto.
+            optional --precision precision: String
             /// First seed; the profile's repeats use seed, seed+1, ... Default: 0.
             optional --seed seed: u64
             /// synth (embedded, default) or cifar10-pacs (needs --data-dir).

@@ -268,7 +268,7 @@ fn smoke_plan() -> Result<Plan> {
         &study,
         &sizes,
         0,
-        nml_study::DeviceSpec::Auto,
+        nml_study::Placement::new(nml_study::DeviceSpec::Auto, nml_study::Precision::Auto),
     ))
 }
 

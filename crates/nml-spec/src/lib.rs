@@ -67,7 +67,7 @@ pub use data::{DataArgs, DataCommand, Preset};
 pub use device::{BadDevice, DeviceSpec};
 pub use features::{AugmentKind, Embedding, FeaturesArgs, FeaturesCommand};
 pub use noise::{NoiseArgs, NoiseKindArg, Semantics, Stratify};
-pub use precision::{Compute, Precision};
+pub use precision::{cpu_bf16_flags, Compute, Precision};
 pub use pretrain::{Objective, PretrainArgs};
 pub use report::ReportArgs;
 pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};

@@ -1,9 +1,12 @@
 //! `--precision auto|fp32|bf16`: the numeric precision a stage computes in,
 //! and what `auto` resolves to.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::DeviceSpec;
 
 /// The precision a user asks for.
 #[derive(
@@ -42,6 +45,55 @@ impl Precision {
             Precision::Auto => Compute::Fp32,
         }
     }
+}
+
+impl Precision {
+    /// What a study passes its steps for `device`: the concrete precision
+    /// where this machine decides it (`cpu`: from [`cpu_bf16_flags`]; `cuda`:
+    /// bf16), so a step's key says what it computes in; with `--device auto`,
+    /// `auto` itself (each step resolves it and records the result).
+    pub fn for_device(self, device: DeviceSpec) -> Precision {
+        let concrete = |c: Compute| match c {
+            Compute::Fp32 => Precision::Fp32,
+            Compute::Bf16 => Precision::Bf16,
+        };
+        match (self, device) {
+            (Precision::Auto, DeviceSpec::Auto) => Precision::Auto,
+            (Precision::Auto, DeviceSpec::Cpu) => concrete(self.resolve(false, !cpu_bf16_flags().is_empty())),
+            (Precision::Auto, DeviceSpec::Cuda(_)) => concrete(self.resolve(true, false)),
+            (Precision::Fp32 | Precision::Bf16, _) => self,
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Precision, String> {
+        match s {
+            "auto" => Ok(Precision::Auto),
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            other => Err(format!("`{other}` is not a precision (auto, fp32, bf16)")),
+        }
+    }
+}
+
+/// The CPU's bfloat16 instructions that oneDNN uses (`amx_bf16`,
+/// `avx512_bf16`), as `/proc/cpuinfo` lists them (Linux; empty elsewhere).
+pub fn cpu_bf16_flags() -> Vec<&'static str> {
+    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+        return Vec::new();
+    };
+    let flags: BTreeSet<&str> = info
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    ["amx_bf16", "avx512_bf16"]
+        .into_iter()
+        .filter(|f| flags.contains(f))
+        .collect()
 }
 
 impl Compute {

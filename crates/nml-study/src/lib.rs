@@ -19,8 +19,8 @@ pub mod types;
 
 pub use catalogue::{NoisyBenchmark, Study, Task};
 /// The `--device` of `cargo xtask reproduce`, passed to every stage.
-pub use nml_spec::DeviceSpec;
-pub use plan::{Plan, Step};
+pub use nml_spec::{DeviceSpec, Precision};
+pub use plan::{Placement, Plan, Step};
 pub use record::{Identity, RunRecord, Shape, StepEntry, TableEntry};
 pub use types::{
     Benchmark, Method, Noise, Profile, Program, Repeat, Setting, Sizes, Split, Stage, TableKind,

@@ -66,6 +66,9 @@ pub struct Shape {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     pub device: String,
+    /// `--precision` as the study passed it to its steps (float32 in records made before it existed).
+    #[serde(default)]
+    pub precision: nml_spec::Precision,
     pub jobs: usize,
     pub git_commit: String,
     /// `nml-doctor`'s description of the machine and libtorch.

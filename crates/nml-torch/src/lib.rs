@@ -17,7 +17,7 @@ mod layout;
 pub use adamw::{fused_adamw_, AdamWStep};
 pub use layout::{is_channels_last, Layout};
 pub use nml_core::DeviceSpec;
-pub use nml_spec::{Compute, Precision};
+pub use nml_spec::{cpu_bf16_flags, Compute, Precision};
 use tch::{Cuda, Device, Tensor};
 
 /// Why a device request cannot be met.
@@ -214,23 +214,6 @@ pub fn autocast_on<T>(device: Device, compute: Compute, f: impl FnOnce() -> T) -
 /// True while CPU autocast is on in this thread.
 pub fn cpu_autocast_enabled() -> bool {
     autocast_ffi::enabled(autocast_ffi::CPU)
-}
-
-/// The CPU's bfloat16 instructions that oneDNN uses (`amx_bf16`,
-/// `avx512_bf16`), as `/proc/cpuinfo` lists them (Linux; empty elsewhere).
-pub fn cpu_bf16_flags() -> Vec<&'static str> {
-    let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
-        return Vec::new();
-    };
-    let flags: BTreeSet<&str> = info
-        .lines()
-        .filter(|l| l.starts_with("flags"))
-        .flat_map(|l| l.split_whitespace())
-        .collect();
-    ["amx_bf16", "avx512_bf16"]
-        .into_iter()
-        .filter(|f| flags.contains(f))
-        .collect()
 }
 
 /// What `precision` computes in on `device`: `auto` is bfloat16 on CUDA and

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use nml_study::record::{read_json, to_json, Provenance};
 use nml_study::{
-    plan, Benchmark, DeviceSpec, Identity, Plan, Profile, RunRecord, Sizes, Stage, Study,
+    plan, Benchmark, DeviceSpec, Identity, Placement, Plan, Precision, Profile, RunRecord, Sizes,
+    Stage, Study,
 };
 use xshell::{cmd, Shell};
 
@@ -40,6 +41,11 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let benchmark: Benchmark = flags.benchmark.as_deref().unwrap_or("synth").parse()?;
     let device = flags.device.clone().unwrap_or_else(|| "auto".to_owned());
     let device_spec: DeviceSpec = device.parse().map_err(|e| format!("--device: {e}"))?;
+    let precision: Precision = match flags.precision.as_deref() {
+        None => Precision::Auto,
+        Some(p) => p.parse().map_err(|e| format!("--precision: {e}"))?,
+    };
+    let placement = Placement::new(device_spec, precision);
     let seed = flags.seed.unwrap_or(0);
     let jobs = flags.jobs.unwrap_or(1).max(1);
     let shard = parse_shard(flags.shard.as_deref())?;
@@ -53,7 +59,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let data_dir = data_dir.map(|d| d.display().to_string());
     let identity = Identity::new(benchmark, profile, seed, data_dir.unwrap_or_default());
     check_identity(&out, &identity)?;
-    let plan = study_plan(&study, &sizes, seed, device_spec);
+    let plan = study_plan(&study, &sizes, seed, placement);
     if flags.dry_run {
         print_plan(&plan, &out, shard);
         return Ok(());
@@ -68,6 +74,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let doctor = bin_dir.join("nml-doctor");
     let provenance = Provenance {
         device: device.clone(),
+        precision: placement.precision,
         jobs,
         git_commit: git_commit(sh),
         environment: cmd!(sh, "{doctor} --device {device}").quiet().read()?,
@@ -109,12 +116,12 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
 }
 
 /// The steps `reproduce` runs for `study`, the report included.
-pub(crate) fn study_plan(study: &Study, sizes: &Sizes, seed: u64, device: DeviceSpec) -> Plan {
+pub(crate) fn study_plan(study: &Study, sizes: &Sizes, seed: u64, placement: Placement) -> Plan {
     let mut plan = match study {
-        Study::Noisy(b) => plan::build(b, sizes, seed, device),
+        Study::Noisy(b) => plan::build(b, sizes, seed, placement),
         Study::RealModels(dir) => {
             let seeds: Vec<u64> = (seed..seed + 3).collect();
-            plan::build_real(&dir.display().to_string(), &seeds, device)
+            plan::build_real(&dir.display().to_string(), &seeds, placement)
         }
     };
     plan.add_report();

@@ -166,13 +166,14 @@ fn provenance(s: &mut String, run: &RunInfo) {
     s.push_str("\n## Provenance\n\n");
     let _ = writeln!(
         s,
-        "- git commit: `{}`\n- command: `cargo xtask reproduce --benchmark {} --profile {} --seed {} --device {}` ({} job(s))\n\
+        "- git commit: `{}`\n- command: `cargo xtask reproduce --benchmark {} --profile {} --seed {} --device {} --precision {}` ({} job(s))\n\
          - seeds: {}\n- results index: `run.json`; per-step logs: `logs/`; step keys: `.steps/`\n",
         run.provenance.git_commit,
         run.benchmark,
         run.profile,
         run.seed,
         run.provenance.device,
+        nml_spec::spelling(&run.provenance.precision),
         run.provenance.jobs,
         run.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
     );

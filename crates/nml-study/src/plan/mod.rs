@@ -12,11 +12,41 @@ mod real;
 use std::fmt::Write as _;
 
 use nml_spec::{
-    DataArgs, DeviceSpec, FeaturesArgs, NoiseArgs, PretrainArgs, ReportArgs, Spec, SpectralArgs,
-    TuneArgs,
+    DataArgs, DeviceSpec, FeaturesArgs, NoiseArgs, Precision, PretrainArgs, ReportArgs, Spec,
+    SpectralArgs, TuneArgs,
 };
 
 pub use noisy::build;
+
+/// Where and in what the torch steps (pre-training, extraction, tuning) run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub device: DeviceSpec,
+    /// Pre-training and image extraction; `auto` is made concrete by
+    /// [`Precision::for_device`] before it reaches a step, wherever the
+    /// device says what it means. Heads train in float32.
+    pub precision: Precision,
+}
+
+impl Placement {
+    /// `device` with `precision` as [`Precision::for_device`] makes it concrete.
+    pub fn new(device: DeviceSpec, precision: Precision) -> Placement {
+        Placement {
+            device,
+            precision: precision.for_device(device),
+        }
+    }
+}
+
+/// Float32 on `device` (the precision of every study before `--precision`).
+impl From<DeviceSpec> for Placement {
+    fn from(device: DeviceSpec) -> Placement {
+        Placement {
+            device,
+            precision: Precision::Fp32,
+        }
+    }
+}
 pub use real::{build_real, REAL_VIEWS};
 
 use crate::record::TableEntry;

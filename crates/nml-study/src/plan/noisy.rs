@@ -10,11 +10,11 @@
 
 use nml_spec::features::{ExtractArgs, FeaturesArgs, FeaturesCommand};
 use nml_spec::{
-    AugmentKind, DeviceSpec, Method, NoiseArgs, NoiseKindArg, Objective, PretrainArgs,
+    AugmentKind, DeviceSpec, Method, NoiseArgs, NoiseKindArg, Objective, Precision, PretrainArgs,
     SpectralArgs, TuneArgs, Verbosity,
 };
 
-use super::{Invocation, Plan, Tune};
+use super::{Invocation, Placement, Plan, Tune};
 use crate::catalogue::{NoisyBenchmark, Task};
 use crate::record::TableEntry;
 use crate::types::{
@@ -64,6 +64,7 @@ struct Cell<'a> {
     benchmark: &'a NoisyBenchmark,
     sizes: &'a Sizes,
     device: DeviceSpec,
+    precision: Precision,
     seed: u64,
     condition: &'a Condition,
     /// `s{seed}-{tag}`: the steps' name suffix.
@@ -73,7 +74,13 @@ struct Cell<'a> {
 }
 
 /// Builds every step of the study for `benchmark` at `sizes` (without the report step).
-pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: DeviceSpec) -> Plan {
+pub fn build(
+    benchmark: &NoisyBenchmark,
+    sizes: &Sizes,
+    seed: u64,
+    placement: impl Into<Placement>,
+) -> Plan {
+    let Placement { device, precision } = placement.into();
     let seeds: Vec<u64> = (0..u64::from(sizes.seeds)).map(|i| seed + i).collect();
     let mut plan = Plan::new(seeds.clone());
     let data: Vec<usize> = benchmark
@@ -102,6 +109,7 @@ pub fn build(benchmark: &NoisyBenchmark, sizes: &Sizes, seed: u64, device: Devic
                 benchmark,
                 sizes,
                 device,
+                precision,
                 seed: s,
                 condition,
                 tag: format!("s{s}-{}", condition.tag),
@@ -221,6 +229,7 @@ fn pretrain(plan: &mut Plan, cell: &Cell, corrupt: usize) -> usize {
     let mut args = PretrainArgs::new(noisy, cell.sizes.arch, cell.sizes.epochs as usize, &model);
     args.seed = cell.seed;
     args.device = cell.device;
+    args.precision = cell.precision;
     args.resume = true;
     args.input_size = cell.benchmark.pretrain_input_size;
     args.objective = match cell.condition.setting {
@@ -246,6 +255,7 @@ fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[u
     let features = format!("features/{}/{}.parquet", cell.dir, task.name);
     let model = format!("pretrain/{}", cell.dir);
     let mut args = ExtractArgs::new(&model, &task.manifest, "cache/features", cell.device);
+    args.precision = cell.precision;
     args.out = Some(features.clone().into());
     args.resize = cell.benchmark.extract_resize;
     if cell.sizes.views > 0 {

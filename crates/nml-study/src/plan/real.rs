@@ -2,9 +2,9 @@
 //! used as black boxes, no pre-training here.
 
 use nml_spec::features::{ExtractArgs, FeaturesArgs, FeaturesCommand, TextArgs};
-use nml_spec::{Arch, DeviceSpec, TuneArgs};
+use nml_spec::{Arch, TuneArgs};
 
-use super::{Invocation, Plan, Tune};
+use super::{Invocation, Placement, Plan, Tune};
 use crate::record::TableEntry;
 use crate::types::{Noise, Repeat, Setting, Stage, TableKind, Variant};
 
@@ -22,9 +22,11 @@ const VAL_FRACTION: f64 = 0.1;
 /// head seeds each, with the paper's fixed recipe and again with the
 /// hyper-parameters chosen on a validation fraction from nml-tune's default
 /// grid ([`TableKind::Selected`]). `data_dir` holds [`crate::catalogue::REAL_MODEL_FILES`].
-pub fn build_real(data_dir: &str, seeds: &[u64], device: DeviceSpec) -> Plan {
+pub fn build_real(data_dir: &str, seeds: &[u64], placement: impl Into<Placement>) -> Plan {
+    let placement = placement.into();
+    let device = placement.device;
     let mut plan = Plan::new(seeds.to_vec());
-    let (vision, text) = features(&mut plan, data_dir, device);
+    let (vision, text) = features(&mut plan, data_dir, placement);
     let pacs = plan.steps[vision].outputs[0].clone();
     let sst2 = plan.steps[text].outputs[0].clone();
     let pacs_evals: Vec<String> = ["photo", "art_painting", "cartoon", "sketch"]
@@ -110,7 +112,8 @@ pub fn build_real(data_dir: &str, seeds: &[u64], device: DeviceSpec) -> Plan {
 }
 
 /// The two feature steps: MobileNetV2 on PACS, MiniLM on SST-2; their indices.
-fn features(plan: &mut Plan, data_dir: &str, device: DeviceSpec) -> (usize, usize) {
+fn features(plan: &mut Plan, data_dir: &str, placement: Placement) -> (usize, usize) {
+    let device = placement.device;
     let at = |f: &str| format!("{data_dir}/{f}");
     let pacs = "features/mobilenet-v2/pacs.parquet".to_owned();
     let mut vision = ExtractArgs::new(
@@ -120,6 +123,7 @@ fn features(plan: &mut Plan, data_dir: &str, device: DeviceSpec) -> (usize, usiz
         device,
     );
     vision.arch = Some(Arch::MobileNetV2);
+    vision.precision = placement.precision;
     vision.input_size = Some(96);
     vision.views.views = REAL_VIEWS;
     vision.views.view_split = Some("train".to_owned());

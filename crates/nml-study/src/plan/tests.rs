@@ -123,6 +123,40 @@ fn plan_covers_the_study_and_keys_chain() {
         ];
         assert_eq!(a.key != b.key, torch.contains(&a.stage), "{}", a.name);
     }
+    // bf16 reaches pre-training and extraction (and so every key downstream of them), not
+    // the data and noise steps; heads stay float32.
+    let bf16 = build(
+        &smoke_benchmark(),
+        &Profile::Smoke.sizes(),
+        0,
+        crate::Placement::new(DeviceSpec::Cpu, nml_spec::Precision::Bf16),
+    );
+    for (a, b) in plan.steps.iter().zip(&bf16.steps) {
+        let flag = |s: &crate::Step| {
+            let at = s.args.iter().position(|x| x == "--precision");
+            at.map(|i| s.args[i + 1].clone())
+        };
+        match a.stage {
+            Stage::Pretrain | Stage::Features => {
+                assert_eq!(flag(a).as_deref(), Some("fp32"), "{}", a.name);
+                assert_eq!(flag(b).as_deref(), Some("bf16"), "{}", b.name);
+            }
+            _ => assert_eq!(flag(a), flag(b), "{}", a.name),
+        }
+        let downstream = !matches!(a.stage, Stage::Data | Stage::Corrupt);
+        assert_eq!(a.key != b.key, downstream, "{}", a.name);
+    }
+    // `auto` is concrete where the device says what it means, and left to the steps otherwise.
+    let auto = nml_spec::Precision::Auto;
+    assert_eq!(
+        crate::Placement::new(DeviceSpec::Cuda(1), auto).precision,
+        nml_spec::Precision::Bf16
+    );
+    assert_eq!(
+        crate::Placement::new(DeviceSpec::Auto, auto).precision,
+        auto
+    );
+    assert_ne!(crate::Placement::new(DeviceSpec::Cpu, auto).precision, auto);
     // Every dependency comes earlier, so keys can chain.
     for (i, step) in plan.steps.iter().enumerate() {
         assert!(step.deps.iter().all(|&d| d < i), "{}", step.name);
