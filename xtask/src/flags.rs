@@ -21,7 +21,7 @@ xflags::xflags! {
         cmd bench {}
         /// Run the whole study (keyed, resumable steps) and write OUT/REPORT.md.
         cmd reproduce {
-            /// Sizes: smoke (minutes, CPU), quick (CPU, < 30 min), full (GPU). Default: quick.
+            /// Sizes: smoke (minutes, CPU), quick (CPU, about 25 min), full (GPU). Default: quick.
             optional --profile profile: String
             /// Output folder. Default: data/reproduce-<profile>.
             optional --out out: PathBuf

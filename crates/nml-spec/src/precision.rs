@@ -26,7 +26,9 @@ pub enum Precision {
 }
 
 /// What a stage computes in once `auto` is resolved; recorded in its outputs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Compute {
     #[default]
@@ -59,7 +61,9 @@ impl Precision {
         };
         match (self, device) {
             (Precision::Auto, DeviceSpec::Auto) => Precision::Auto,
-            (Precision::Auto, DeviceSpec::Cpu) => concrete(self.resolve(false, !cpu_bf16_flags().is_empty())),
+            (Precision::Auto, DeviceSpec::Cpu) => {
+                concrete(self.resolve(false, !cpu_bf16_flags().is_empty()))
+            }
             (Precision::Auto, DeviceSpec::Cuda(_)) => concrete(self.resolve(true, false)),
             (Precision::Fp32 | Precision::Bf16, _) => self,
         }

@@ -331,7 +331,7 @@ impl Profile {
         use nml_spec::Arch;
         let (tasks, arch, epochs, seeds, heads, real_per_class, views) = match self {
             Profile::Smoke => (2, Arch::Small, 4, 2, 2, (Some(200), Some(30)), 4),
-            Profile::Quick => (6, Arch::Small, 4, 2, 3, (Some(1000), None), 16),
+            Profile::Quick => (6, Arch::Small, 6, 2, 3, (Some(1000), None), 16),
             Profile::Full => (4, Arch::PreActResNet18, 60, 3, 3, (None, None), 16),
         };
         Sizes {

@@ -214,7 +214,10 @@ mod tests {
                 assert!(err < 1e-5, "{arch} {layout:?}: relative error {err}");
             }
             let again = tch::no_grad(|| net.features(&x, true));
-            assert!(again.allclose(&trained, 1e-5, 1e-6, false), "{arch}: training forward changed");
+            assert!(
+                again.allclose(&trained, 1e-5, 1e-6, false),
+                "{arch}: training forward changed"
+            );
         }
     }
 
