@@ -23,6 +23,7 @@ mod tests {
         let identity = Identity::new(Benchmark::Synth, Profile::Smoke, 0, String::new());
         let provenance = Provenance {
             device: "cpu".to_owned(),
+            precision: nml_spec::Precision::Bf16,
             jobs: 2,
             git_commit: "abc".to_owned(),
             environment: "test".to_owned(),

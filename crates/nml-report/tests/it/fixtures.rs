@@ -27,6 +27,7 @@ pub fn run(seeds: &[u64]) -> RunInfo {
         },
         provenance: Provenance {
             device: "cpu".to_owned(),
+            precision: nml_spec::Precision::Fp32,
             jobs: 1,
             git_commit: String::new(),
             environment: String::new(),

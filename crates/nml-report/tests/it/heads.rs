@@ -42,6 +42,7 @@ fn head_seeds_average_within_their_backbone_seed() {
     let identity = Identity::new(Benchmark::Synth, Profile::Smoke, 0, String::new());
     let provenance = Provenance {
         device: "cpu".to_owned(),
+        precision: nml_spec::Precision::Fp32,
         jobs: 1,
         git_commit: "abc".to_owned(),
         environment: "test".to_owned(),

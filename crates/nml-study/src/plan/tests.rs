@@ -123,6 +123,15 @@ fn plan_covers_the_study_and_keys_chain() {
         ];
         assert_eq!(a.key != b.key, torch.contains(&a.stage), "{}", a.name);
     }
+    // Every dependency comes earlier, so keys can chain.
+    for (i, step) in plan.steps.iter().enumerate() {
+        assert!(step.deps.iter().all(|&d| d < i), "{}", step.name);
+    }
+}
+
+#[test]
+fn the_precision_reaches_pretraining_and_extraction_and_their_keys() {
+    let plan = smoke_plan();
     // bf16 reaches pre-training and extraction (and so every key downstream of them), not
     // the data and noise steps; heads stay float32.
     let bf16 = build(
@@ -131,6 +140,8 @@ fn plan_covers_the_study_and_keys_chain() {
         0,
         crate::Placement::new(DeviceSpec::Cpu, nml_spec::Precision::Bf16),
     );
+    let mut bf16 = bf16;
+    bf16.add_report();
     for (a, b) in plan.steps.iter().zip(&bf16.steps) {
         let flag = |s: &crate::Step| {
             let at = s.args.iter().position(|x| x == "--precision");
@@ -157,10 +168,6 @@ fn plan_covers_the_study_and_keys_chain() {
         auto
     );
     assert_ne!(crate::Placement::new(DeviceSpec::Cpu, auto).precision, auto);
-    // Every dependency comes earlier, so keys can chain.
-    for (i, step) in plan.steps.iter().enumerate() {
-        assert!(step.deps.iter().all(|&d| d < i), "{}", step.name);
-    }
 }
 
 #[test]

@@ -47,6 +47,9 @@ fn features(
     extract(&request, Device::Cpu).unwrap().path
 }
 
+/// Picks a table's rows.
+type Rows<'a> = &'a dyn Fn(&FeatureTable) -> Vec<usize>;
+
 /// SVE of `rows` of the table and LP accuracy on each eval, for one precision.
 struct Science {
     sve: f64,
@@ -57,7 +60,7 @@ fn science(
     path: &Path,
     spectrum: &Selection,
     train: impl Fn(&FeatureTable) -> Vec<usize>,
-    evals: &[(&str, &dyn Fn(&FeatureTable) -> Vec<usize>)],
+    evals: &[(&str, Rows)],
 ) -> Science {
     let sve = analyse("f", path, spectrum, &SpectralConfig::default())
         .unwrap()
