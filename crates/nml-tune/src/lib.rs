@@ -20,6 +20,7 @@ pub mod checks;
 pub mod encoder;
 pub mod eval;
 pub mod grid;
+pub mod knn;
 pub mod labels;
 pub mod losses;
 pub mod model;

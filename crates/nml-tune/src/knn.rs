@@ -1,0 +1,144 @@
+//! The k-nearest-neighbour classifier on frozen features, as DINOv2's
+//! evaluation (`knn.py`) and CLIP_benchmark run it: rows L2-normalised,
+//! cosine similarity to every training row, the k most similar vote for
+//! their labels with weight `exp(similarity / T)` (T = 0.07), the class with
+//! the largest summed weight wins. No training, so no seed; and balanced
+//! accuracy (the mean of per-class recalls) beside top-1.
+
+use nml_core::FeatureTable;
+use tch::{Device, Kind, Tensor};
+
+use crate::source::rows_tensor;
+use crate::{Result, TuneError};
+
+/// Neighbours and vote temperature.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KnnConfig {
+    pub k: usize,
+    pub temperature: f64,
+}
+
+impl KnnConfig {
+    /// DINOv2's temperature.
+    pub const TEMPERATURE: f64 = 0.07;
+    /// The k DINOv2 reports (10 and 20).
+    pub const KS: [usize; 2] = [10, 20];
+
+    pub fn new(k: usize) -> KnnConfig {
+        KnnConfig {
+            k,
+            temperature: KnnConfig::TEMPERATURE,
+        }
+    }
+}
+
+/// Test rows scored against every training row at once.
+const CHUNK: i64 = 256;
+
+/// The predicted class of each of `test`'s eval rows from `train`'s eval rows.
+pub fn knn_predict(
+    train: &FeatureTable,
+    test: &FeatureTable,
+    config: KnnConfig,
+    device: Device,
+) -> Result<Vec<i64>> {
+    let (train, test) = (train.eval_view(), test.eval_view());
+    if train.dim != test.dim {
+        return Err(TuneError::Invalid(format!(
+            "k-NN: training features have {} dimensions, test features {}",
+            train.dim, test.dim
+        )));
+    }
+    if config.k == 0 || config.k > train.len() {
+        return Err(TuneError::Invalid(format!(
+            "k-NN: k = {} needs between 1 and the {} training rows",
+            config.k,
+            train.len()
+        )));
+    }
+    if config.temperature.is_nan() || config.temperature <= 0.0 {
+        return Err(TuneError::Invalid(format!(
+            "k-NN: the temperature must be positive, not {}",
+            config.temperature
+        )));
+    }
+    let _guard = tch::no_grad_guard();
+    let classes = train
+        .label
+        .iter()
+        .chain(&test.label)
+        .copied()
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let unit = |t: &FeatureTable| {
+        let x = rows_tensor(&t.features, t.len(), t.dim, device).to_kind(Kind::Float);
+        let norm = x
+            .norm_scalaropt_dim(2, [1i64].as_slice(), true)
+            .clamp_min(1e-12);
+        x / norm
+    };
+    let (train_x, test_x) = (unit(&train), unit(&test));
+    let labels = Tensor::from_slice(&train.label).to_device(device);
+    let mut predicted = Vec::with_capacity(test.len());
+    let n = test.len() as i64;
+    let mut start = 0;
+    while start < n {
+        let rows = CHUNK.min(n - start);
+        let sims = test_x.narrow(0, start, rows).matmul(&train_x.tr());
+        let (top, index) = sims.topk(config.k as i64, 1, true, true);
+        let neighbours = labels
+            .index_select(0, &index.flatten(0, -1))
+            .view([rows, -1]);
+        let weights = (top / config.temperature).exp();
+        let votes = Tensor::zeros([rows, classes], (Kind::Float, device)).scatter_add(
+            1,
+            &neighbours,
+            &weights,
+        );
+        let chunk: Vec<i64> = Vec::try_from(votes.argmax(1, false).to_device(Device::Cpu))
+            .map_err(|e| TuneError::Invalid(format!("k-NN: cannot read predictions back: {e}")))?;
+        predicted.extend(chunk);
+        start += rows;
+    }
+    Ok(predicted)
+}
+
+/// Top-1 accuracy: the fraction of `predicted` equal to `labels`.
+pub fn accuracy(predicted: &[i64], labels: &[i64]) -> f64 {
+    let hits = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    hits as f64 / labels.len().max(1) as f64
+}
+
+/// Balanced accuracy: the mean over the classes present in `labels` of the
+/// fraction of their rows predicted right (scikit-learn's `balanced_accuracy_score`).
+pub fn balanced_accuracy(predicted: &[i64], labels: &[i64]) -> f64 {
+    let mut per_class: std::collections::BTreeMap<i64, (usize, usize)> = Default::default();
+    for (p, l) in predicted.iter().zip(labels) {
+        let entry = per_class.entry(*l).or_default();
+        entry.0 += usize::from(p == l);
+        entry.1 += 1;
+    }
+    let recalls: Vec<f64> = per_class
+        .values()
+        .map(|&(hit, all)| hit as f64 / all as f64)
+        .collect();
+    recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balanced_accuracy_is_the_mean_of_per_class_recalls() {
+        // Class 0: 3 of 4 right; class 1: 0 of 1; class 2: 1 of 1.
+        let labels = [0, 0, 0, 0, 1, 2];
+        let predicted = [0, 0, 0, 2, 0, 2];
+        assert!((accuracy(&predicted, &labels) - 4.0 / 6.0).abs() < 1e-12);
+        let expected = (0.75 + 0.0 + 1.0) / 3.0;
+        assert!((balanced_accuracy(&predicted, &labels) - expected).abs() < 1e-12);
+        // Balanced and top-1 agree on a balanced test set with one recall per class.
+        assert_eq!(balanced_accuracy(&[0, 1], &[0, 1]), 1.0);
+    }
+}
