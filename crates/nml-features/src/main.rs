@@ -75,6 +75,10 @@ fn run(command: Command) -> anyhow::Result<()> {
             }
             io.output_opt("--out", out.as_ref()).check()?;
             let device = nml_torch::resolve_device(device)?;
+            let max_length = match max_length {
+                Some(n) => n,
+                None => nml_models::bert::window(&model)?,
+            };
             let request = nml_features::text::TextRequest {
                 model,
                 manifest,

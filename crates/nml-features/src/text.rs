@@ -22,6 +22,7 @@ pub struct TextRequest {
     pub manifest: PathBuf,
     pub splits: Option<Vec<String>>,
     pub batch_size: usize,
+    /// Tokens per text (the encoder's window: [`nml_models::bert::window`]).
     pub max_length: usize,
     pub cache: PathBuf,
     pub force: bool,
@@ -86,15 +87,25 @@ pub fn embed_manifest(request: &TextRequest, device: Device) -> Result<PathBuf> 
         metadata,
     };
     let mut writer = FeatureWriter::create(&path, spec)?;
+    let mut truncated = 0;
     for chunk in rows.chunks(request.batch_size.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|&r| text[r].as_str()).collect();
-        let embeddings = encoder.embed(&texts, device)?;
+        let (embeddings, cut) = encoder.embed_counting(&texts, device)?;
+        truncated += cut;
         crate::extract::write_rows(&mut writer, &manifest, chunk, &embeddings, None)?;
     }
     writer.finish()?;
+    if truncated > 0 {
+        tracing::warn!(
+            truncated,
+            rows = rows.len(),
+            max_tokens = request.max_length,
+            "texts longer than the window were truncated"
+        );
+    }
     nml_core::write_json_atomic(
         entry.join("config.json"),
-        &serde_json::json!({"model": request.model.display().to_string(), "manifest": request.manifest.display().to_string(), "max_length": request.max_length, "key": key.to_hex()}),
+        &serde_json::json!({"model": request.model.display().to_string(), "manifest": request.manifest.display().to_string(), "max_length": request.max_length, "rows": rows.len(), "truncated_rows": truncated, "key": key.to_hex()}),
     )?;
     Ok(path)
 }

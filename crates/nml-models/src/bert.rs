@@ -201,6 +201,29 @@ fn invalid(path: &Path, what: impl std::fmt::Display) -> ModelError {
     ModelError::Invalid(format!("{}: {what}", path.display()))
 }
 
+/// The encoder's own window in tokens: sentence-transformers'
+/// `max_seq_length` (`dir/sentence_bert_config.json`) when the folder has it,
+/// else the model's `max_position_embeddings` (`dir/config.json`).
+pub fn window(dir: &Path) -> Result<usize> {
+    let st = dir.join("sentence_bert_config.json");
+    if st.exists() {
+        let text = std::fs::read_to_string(&st).map_err(|e| invalid(&st, e))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| invalid(&st, format!("not JSON: {e}")))?;
+        return value
+            .get("max_seq_length")
+            .and_then(serde_json::Value::as_u64)
+            .filter(|&n| n > 0)
+            .map(|n| n as usize)
+            .ok_or_else(|| invalid(&st, "has no positive `max_seq_length`"));
+    }
+    let config_path = dir.join("config.json");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| invalid(&config_path, e))?;
+    let config: BertConfig = serde_json::from_str(&text)
+        .map_err(|e| invalid(&config_path, format!("not a BERT config: {e}")))?;
+    Ok(config.max_position_embeddings as usize)
+}
+
 impl SentenceEncoder {
     /// Loads `dir/config.json`, `dir/tokenizer.json` and `dir/model.safetensors`.
     pub fn load(dir: &Path, max_length: usize, device: Device) -> Result<SentenceEncoder> {
@@ -244,6 +267,12 @@ impl SentenceEncoder {
     /// # Shapes
     /// → three `[B, L]` int64 tensors.
     pub fn tokenize(&self, texts: &[&str]) -> Result<(Tensor, Tensor, Tensor)> {
+        self.tokenize_counting(texts).map(|(t, _)| t)
+    }
+
+    /// [`tokenize`](SentenceEncoder::tokenize), and how many of `texts` were truncated.
+    #[allow(clippy::type_complexity)] // the three model inputs and a count, named at the one call
+    pub fn tokenize_counting(&self, texts: &[&str]) -> Result<((Tensor, Tensor, Tensor), usize)> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -253,10 +282,10 @@ impl SentenceEncoder {
             .filter(|e| !e.get_overflowing().is_empty())
             .count();
         if truncated > 0 {
-            tracing::warn!(
+            tracing::debug!(
                 truncated,
                 max_tokens = self.max_length,
-                "texts longer than the context were truncated"
+                "texts of this batch truncated to the window"
             );
         }
         let b = encodings.len() as i64;
@@ -270,7 +299,7 @@ impl SentenceEncoder {
             mask.extend(e.get_attention_mask().iter().map(|&v| i64::from(v)));
         }
         let make = |v: Vec<i64>| Tensor::from_slice(&v).view([b, l]);
-        Ok((make(ids), make(types), make(mask)))
+        Ok(((make(ids), make(types), make(mask)), truncated))
     }
 
     /// Sentence embeddings of `texts`.
@@ -278,7 +307,12 @@ impl SentenceEncoder {
     /// # Shapes
     /// → `[B, H]` on the CPU.
     pub fn embed(&self, texts: &[&str], device: Device) -> Result<Tensor> {
-        let (ids, types, mask) = self.tokenize(texts)?;
+        self.embed_counting(texts, device).map(|(e, _)| e)
+    }
+
+    /// [`embed`](SentenceEncoder::embed), and how many of `texts` were truncated to the window.
+    pub fn embed_counting(&self, texts: &[&str], device: Device) -> Result<(Tensor, usize)> {
+        let ((ids, types, mask), truncated) = self.tokenize_counting(texts)?;
         let _guard = tch::no_grad_guard();
         let (ids, types, mask) = (
             ids.to_device(device),
@@ -286,6 +320,33 @@ impl SentenceEncoder {
             mask.to_device(device),
         );
         let tokens = self.bert.forward(&ids, &types, &mask);
-        Ok(sentence_embeddings(&tokens, &mask).to_device(Device::Cpu))
+        Ok((
+            sentence_embeddings(&tokens, &mask).to_device(Device::Cpu),
+            truncated,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::window;
+
+    #[test]
+    fn the_window_is_sentence_transformers_then_the_position_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = r#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "intermediate_size": 16, "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+            "hidden_act": "gelu"}"#;
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        assert_eq!(window(dir.path()).unwrap(), 512);
+        let st = dir.path().join("sentence_bert_config.json");
+        std::fs::write(&st, r#"{"max_seq_length": 256, "do_lower_case": false}"#).unwrap();
+        assert_eq!(window(dir.path()).unwrap(), 256);
+        std::fs::write(&st, r#"{"max_seq_length": 0}"#).unwrap();
+        let err = window(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("sentence_bert_config.json") && err.contains("max_seq_length"),
+            "{err}"
+        );
     }
 }

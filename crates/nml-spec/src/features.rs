@@ -190,9 +190,12 @@ pub struct TextArgs {
     /// Texts per batch
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    /// Tokens per text; longer texts are truncated with a warning (sentence-transformers: 256)
-    #[arg(long, default_value_t = 256)]
-    pub max_length: usize,
+    /// Tokens per text; longer texts are truncated and counted. Default: the
+    /// encoder's own window, `max_seq_length` in its sentence_bert_config.json
+    /// (256 for all-MiniLM-L6-v2, whose tokenizer file says 128), else its
+    /// config.json's `max_position_embeddings`
+    #[arg(long)]
+    pub max_length: Option<usize>,
     /// Recompute even when the cache has the entry
     #[arg(long)]
     pub force: bool,
@@ -216,7 +219,7 @@ impl TextArgs {
             cache: cache.into(),
             splits: None,
             batch_size: 128,
-            max_length: 256,
+            max_length: None,
             force: false,
             device,
         }
@@ -276,7 +279,7 @@ impl Spec for FeaturesArgs {
                 .value("--cache", t.cache.display())
                 .opt("--splits", t.splits.as_ref())
                 .value("--batch-size", t.batch_size)
-                .value("--max-length", t.max_length)
+                .opt("--max-length", t.max_length)
                 .switch("--force", t.force)
                 .value("--device", t.device),
             FeaturesCommand::Import(i) => Args::new()
@@ -330,7 +333,7 @@ mod tests {
         text.out = Some("t.parquet".into());
         text.splits = Some("test".to_owned());
         text.batch_size = 32;
-        text.max_length = 128;
+        text.max_length = Some(128);
         text.force = true;
         let commands = [
             FeaturesCommand::Extract(ExtractArgs::new("c", "m", "k", DeviceSpec::Auto)),

@@ -184,13 +184,16 @@ fn minilm_matches_sentence_transformers() {
     let texts: Vec<String> =
         serde_json::from_str(&header.metadata().as_ref().unwrap()["texts_json"]).unwrap();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let encoder = nml_models::bert::SentenceEncoder::load(
-        &dir.join("models/all-minilm-l6-v2"),
-        256,
-        Device::Cpu,
-    )
-    .unwrap();
+    let model = dir.join("models/all-minilm-l6-v2");
+    // The encoder's own window (sentence_bert_config.json), not the tokenizer file's 128.
+    assert_eq!(nml_models::bert::window(&model).unwrap(), 256);
+    let encoder = nml_models::bert::SentenceEncoder::load(&model, 256, Device::Cpu).unwrap();
     let (ids, types, mask) = encoder.tokenize(&texts).unwrap();
+    // Truncation is counted: with a 4-token window every text of the reference is cut.
+    let short = nml_models::bert::SentenceEncoder::load(&model, 4, Device::Cpu).unwrap();
+    let (_, truncated) = short.embed_counting(&texts, Device::Cpu).unwrap();
+    assert_eq!(truncated, texts.len());
+    assert_eq!(encoder.embed_counting(&texts, Device::Cpu).unwrap().1, 0);
     assert_eq!(ids, reference(&reference_file, "input_ids"), "token ids");
     assert_eq!(types, reference(&reference_file, "token_type_ids"));
     assert_eq!(mask, reference(&reference_file, "attention_mask"));
