@@ -18,8 +18,34 @@ pub struct EvalResult {
     pub seed: u64,
     pub rows: usize,
     pub accuracy: f64,
+    /// The mean over classes of the share of their rows predicted right
+    /// (absent, as 0, in files written before it).
+    #[serde(default)]
+    pub balanced_accuracy: f64,
     pub sve: f64,
     pub lsvr: f64,
+}
+
+/// Top-1 accuracy: the fraction of `predicted` equal to `labels`.
+pub fn top1(predicted: &[i64], labels: &[i64]) -> f64 {
+    let hits = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    hits as f64 / labels.len().max(1) as f64
+}
+
+/// Balanced accuracy: the mean over the classes present in `labels` of the
+/// fraction of their rows predicted right (scikit-learn's `balanced_accuracy_score`).
+pub fn balanced_accuracy(predicted: &[i64], labels: &[i64]) -> f64 {
+    let mut per_class: std::collections::BTreeMap<i64, (usize, usize)> = Default::default();
+    for (p, l) in predicted.iter().zip(labels) {
+        let entry = per_class.entry(*l).or_default();
+        entry.0 += usize::from(p == l);
+        entry.1 += 1;
+    }
+    let recalls: Vec<f64> = per_class
+        .values()
+        .map(|&(hit, all)| hit as f64 / all as f64)
+        .collect();
+    recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
 }
 
 /// The eval rows of `table` (itself when it has no augmented views).
@@ -62,7 +88,11 @@ pub fn evaluate(
     let table = eval_rows(table);
     let f = rows_tensor(&table.features, table.len(), table.dim, device);
     let z = head.tuned(&f, false);
-    let accuracy = fraction_correct(&head.logits(&z).argmax(-1, false), &table.label);
+    let predicted = head.logits(&z).argmax(-1, false);
+    let accuracy = fraction_correct(&predicted, &table.label);
+    let predicted: Vec<i64> = Vec::try_from(predicted.to_device(Device::Cpu))
+        .map_err(|e| TuneError::Invalid(format!("cannot read predictions back: {e}")))?;
+    let balanced_accuracy = balanced_accuracy(&predicted, &table.label);
     let z: Vec<f32> = Vec::try_from(z.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))
         .map_err(|e| TuneError::Invalid(format!("cannot read z back: {e}")))?;
     let sigma =
@@ -73,6 +103,7 @@ pub fn evaluate(
         seed,
         rows: table.len(),
         accuracy,
+        balanced_accuracy,
         sve: metrics.sve,
         lsvr: metrics.lsvr,
     })

@@ -104,27 +104,7 @@ pub fn knn_predict(
     Ok(predicted)
 }
 
-/// Top-1 accuracy: the fraction of `predicted` equal to `labels`.
-pub fn accuracy(predicted: &[i64], labels: &[i64]) -> f64 {
-    let hits = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-    hits as f64 / labels.len().max(1) as f64
-}
-
-/// Balanced accuracy: the mean over the classes present in `labels` of the
-/// fraction of their rows predicted right (scikit-learn's `balanced_accuracy_score`).
-pub fn balanced_accuracy(predicted: &[i64], labels: &[i64]) -> f64 {
-    let mut per_class: std::collections::BTreeMap<i64, (usize, usize)> = Default::default();
-    for (p, l) in predicted.iter().zip(labels) {
-        let entry = per_class.entry(*l).or_default();
-        entry.0 += usize::from(p == l);
-        entry.1 += 1;
-    }
-    let recalls: Vec<f64> = per_class
-        .values()
-        .map(|&(hit, all)| hit as f64 / all as f64)
-        .collect();
-    recalls.iter().sum::<f64>() / recalls.len().max(1) as f64
-}
+pub use crate::eval::{balanced_accuracy, top1 as accuracy};
 
 #[cfg(test)]
 mod tests {

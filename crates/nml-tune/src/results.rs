@@ -50,7 +50,7 @@ pub fn summarise(results: &[EvalResult]) -> Vec<Summary> {
         .collect()
 }
 
-/// The tidy table: method, hyper-parameters, seed, eval set, rows, accuracy, sve, lsvr.
+/// The tidy table: method, hyper-parameters, seed, eval set, rows, accuracy, sve, lsvr, balanced accuracy.
 pub fn frame(config: &TuneConfig, results: &[EvalResult]) -> Result<DataFrame> {
     let n = results.len();
     Ok(df!(
@@ -69,7 +69,8 @@ pub fn frame(config: &TuneConfig, results: &[EvalResult]) -> Result<DataFrame> {
         "rows" => results.iter().map(|r| r.rows as i64).collect::<Vec<_>>(),
         "accuracy" => results.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
         "sve" => results.iter().map(|r| r.sve).collect::<Vec<_>>(),
-        "lsvr" => results.iter().map(|r| r.lsvr).collect::<Vec<_>>()
+        "lsvr" => results.iter().map(|r| r.lsvr).collect::<Vec<_>>(),
+        "balanced_accuracy" => results.iter().map(|r| r.balanced_accuracy).collect::<Vec<_>>()
     )?)
 }
 

@@ -61,6 +61,12 @@ fn nmtune_without_regularisers_is_mlp_and_lp_learns() {
     )
     .unwrap();
     assert!(lp[0].accuracy > 0.9, "4 separable clusters: {lp:?}");
+    // Balanced accuracy is scored beside top-1 (equal clusters: close to it, never above 1).
+    let (top1, balanced) = (lp[0].accuracy, lp[0].balanced_accuracy);
+    assert!(
+        balanced > 0.85 && balanced <= 1.0 && (balanced - top1).abs() < 0.1,
+        "{lp:?}"
+    );
 }
 
 #[test]
@@ -91,6 +97,8 @@ fn bad_inputs_and_diverging_terms_are_reported() {
         dir.path().join("out/results.parquet").exists()
             && dir.path().join("out/summary.json").exists()
     );
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap();
+    assert!(summary.contains("\"balanced_accuracy\""), "{summary}");
 
     let (ok, err) = run(&[
         "--train",
