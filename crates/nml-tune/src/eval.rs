@@ -88,10 +88,11 @@ pub fn evaluate(
     let table = eval_rows(table);
     let f = rows_tensor(&table.features, table.len(), table.dim, device);
     let z = head.tuned(&f, false);
-    let predicted = head.logits(&z).argmax(-1, false);
-    let accuracy = fraction_correct(&predicted, &table.label);
-    let predicted: Vec<i64> = Vec::try_from(predicted.to_device(Device::Cpu))
-        .map_err(|e| TuneError::Invalid(format!("cannot read predictions back: {e}")))?;
+    // One read of the predictions serves both scores.
+    let predicted: Vec<i64> =
+        Vec::try_from(head.logits(&z).argmax(-1, false).to_device(Device::Cpu))
+            .map_err(|e| TuneError::Invalid(format!("cannot read predictions back: {e}")))?;
+    let accuracy = top1(&predicted, &table.label);
     let balanced_accuracy = balanced_accuracy(&predicted, &table.label);
     let z: Vec<f32> = Vec::try_from(z.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))
         .map_err(|e| TuneError::Invalid(format!("cannot read z back: {e}")))?;
