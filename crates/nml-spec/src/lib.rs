@@ -71,7 +71,7 @@ pub use precision::{cpu_bf16_flags, Compute, Precision};
 pub use pretrain::{Objective, PretrainArgs};
 pub use report::ReportArgs;
 pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};
-pub use tune::{Method, TuneArgs, TuneCommand};
+pub use tune::{Method, Protocol, TuneArgs, TuneCommand, KNN_KS};
 pub use verbosity::Verbosity;
 
 /// NMTune's regulariser weights in the official README's recipe: consistency,

@@ -167,20 +167,19 @@ pub(crate) fn head_outputs(
     io
 }
 
-/// After a run into a used `--out`: the heads of an earlier run (folders of
-/// `heads/` holding a `head.json`, other than this run's) and, when this run
-/// selected nothing, an earlier `grid.parquet` are removed, so the folder
-/// describes this run alone. Files nml-tune does not write are kept.
-pub(crate) fn remove_stale(
-    out: &Path,
-    method: nml_tune::Method,
-    seeds: &[u64],
-    selected: bool,
-) -> anyhow::Result<()> {
-    let kept: Vec<PathBuf> = seeds
+/// The head folders of `method` for `seeds` under `out`: what a run keeps.
+pub(crate) fn kept_heads(out: &Path, method: nml_tune::Method, seeds: &[u64]) -> Vec<PathBuf> {
+    seeds
         .iter()
         .map(|&s| saved::head_dir(out, method, s))
-        .collect();
+        .collect()
+}
+
+/// After a run into a used `--out`: the heads of an earlier run (folders of
+/// `heads/` holding a `head.json`, other than `kept`) and, when this run
+/// selected nothing, an earlier `grid.parquet` are removed, so the folder
+/// describes this run alone. Files nml-tune does not write are kept.
+pub(crate) fn remove_stale(out: &Path, kept: &[PathBuf], selected: bool) -> anyhow::Result<()> {
     if let Ok(entries) = std::fs::read_dir(out.join("heads")) {
         for entry in entries.flatten() {
             let path = entry.path();

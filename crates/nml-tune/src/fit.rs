@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use nml_core::FeatureTable;
 use nml_spec::tune::FitArgs;
-use nml_tune::{select, TuneConfig};
+use nml_spec::Protocol;
+use nml_tune::{select, Method, TuneConfig};
 
 use crate::{drive, parse_seeds};
 
@@ -97,6 +98,26 @@ fn training_table(a: &FitArgs) -> anyhow::Result<(PathBuf, FeatureTable)> {
     Ok((path, table))
 }
 
+/// `--method auto`: the checks of any fit, then [`crate::protocols::fit_auto`].
+fn fit_auto(a: &FitArgs, seeds: &[u64]) -> anyhow::Result<()> {
+    if !a.grids.is_empty() {
+        anyhow::bail!("--grid: --method auto searches each method's default grid; name one method to search your own");
+    }
+    let mut io = nml_core::guard::Io::new()
+        .inputs("--embeddings", a.embeddings.iter())
+        .inputs("--labels", a.labels.iter())
+        .inputs("--features", a.features.iter())
+        .folder("--out", &a.out)
+        .output("--out", a.out.join("grid.parquet"))
+        .output("--out", a.out.join("summary.json"));
+    for method in [Method::Lp, Method::Mlp, Method::Nmtune] {
+        io = drive::head_outputs(io, &a.out, method, seeds);
+    }
+    io.check()?;
+    let device = nml_torch::resolve_device(a.device)?;
+    crate::protocols::fit_auto(a, training_table(a)?, seeds, device)
+}
+
 pub fn run(a: &FitArgs) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
     if a.labels.is_some() && a.embeddings.is_none() {
@@ -105,11 +126,23 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
         );
     }
     let seeds = parse_seeds(&a.seeds)?;
-    let mut config = TuneConfig::new(a.method);
+    let method = match a.method {
+        Protocol::Knn => anyhow::bail!(
+            "--method knn: fit keeps a trained head and k-NN trains none; score k-NN with `nml-tune --method knn --train T --eval NAME=T:SPLIT`"
+        ),
+        Protocol::Auto => return fit_auto(a, &seeds),
+        Protocol::Lp => Method::Lp,
+        Protocol::Mlp => Method::Mlp,
+        Protocol::Nmtune => Method::Nmtune,
+    };
+    if a.no_refit {
+        anyhow::bail!("--no-refit: for --method auto, which refits its chosen head; a {method} head is kept as selected");
+    }
+    let mut config = TuneConfig::new(method);
     config.epochs = a.epochs;
     config.validate()?;
     let specs: Vec<String> = if a.grids.is_empty() {
-        select::default_grid(a.method)
+        select::default_grid(method)
     } else {
         a.grids.clone()
     };
@@ -125,7 +158,7 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
         .folder("--out", &a.out)
         .output("--out", a.out.join("grid.parquet"))
         .output("--out", a.out.join("summary.json"));
-    drive::head_outputs(io, &a.out, a.method, &seeds).check()?;
+    drive::head_outputs(io, &a.out, method, &seeds).check()?;
     let device = nml_torch::resolve_device(a.device)?;
     let (path, table) = training_table(a)?;
     let validation = drive::Validation {
@@ -156,8 +189,9 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
         "validation_accuracy": chosen.selected.validation_accuracy,
     });
     nml_core::write_json_atomic(a.out.join("summary.json"), &summary)?;
-    drive::remove_stale(&a.out, a.method, &seeds, true)?;
-    let head = nml_tune::saved::head_dir(&a.out, a.method, seeds[0]);
+    let kept = drive::kept_heads(&a.out, method, &seeds);
+    drive::remove_stale(&a.out, &kept, true)?;
+    let head = nml_tune::saved::head_dir(&a.out, method, seeds[0]);
     #[allow(clippy::print_stdout)] // the choice is this command's answer
     {
         println!(

@@ -11,11 +11,20 @@ use tch::{Device, Kind, Tensor};
 use crate::source::rows_tensor;
 use crate::{Result, TuneError};
 
-/// Neighbours and vote temperature.
+/// How the k nearest neighbours vote.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Votes {
+    /// Weight `exp(similarity / T)`: DINOv2's rule.
+    Weighted { temperature: f64 },
+    /// One vote each (scikit-learn's `KNeighborsClassifier(weights="uniform")`).
+    Uniform,
+}
+
+/// Neighbours and their votes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KnnConfig {
     pub k: usize,
-    pub temperature: f64,
+    pub votes: Votes,
 }
 
 impl KnnConfig {
@@ -24,10 +33,21 @@ impl KnnConfig {
     /// The k DINOv2 reports (10 and 20).
     pub const KS: [usize; 2] = [10, 20];
 
+    /// DINOv2's weighted votes with its temperature.
     pub fn new(k: usize) -> KnnConfig {
         KnnConfig {
             k,
-            temperature: KnnConfig::TEMPERATURE,
+            votes: Votes::Weighted {
+                temperature: KnnConfig::TEMPERATURE,
+            },
+        }
+    }
+
+    /// The vote temperature (NaN for uniform votes).
+    pub fn temperature(&self) -> f64 {
+        match self.votes {
+            Votes::Weighted { temperature } => temperature,
+            Votes::Uniform => f64::NAN,
         }
     }
 }
@@ -56,11 +76,12 @@ pub fn knn_predict(
             train.len()
         )));
     }
-    if config.temperature.is_nan() || config.temperature <= 0.0 {
-        return Err(TuneError::Invalid(format!(
-            "k-NN: the temperature must be positive, not {}",
-            config.temperature
-        )));
+    if let Votes::Weighted { temperature } = config.votes {
+        if temperature.is_nan() || temperature <= 0.0 {
+            return Err(TuneError::Invalid(format!(
+                "k-NN: the temperature must be positive, not {temperature}"
+            )));
+        }
     }
     let _guard = tch::no_grad_guard();
     let classes = train
@@ -90,7 +111,10 @@ pub fn knn_predict(
         let neighbours = labels
             .index_select(0, &index.flatten(0, -1))
             .view([rows, -1]);
-        let weights = (top / config.temperature).exp();
+        let weights = match config.votes {
+            Votes::Weighted { temperature } => (top / temperature).exp(),
+            Votes::Uniform => top.ones_like(),
+        };
         let votes = Tensor::zeros([rows, classes], (Kind::Float, device)).scatter_add(
             1,
             &neighbours,
@@ -105,6 +129,53 @@ pub fn knn_predict(
 }
 
 pub use crate::eval::{balanced_accuracy, top1 as accuracy};
+
+/// One eval table scored by k-NN with one k.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KnnResult {
+    pub eval: String,
+    pub k: usize,
+    pub temperature: f64,
+    pub rows: usize,
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+}
+
+/// `test`'s eval rows scored against `train`'s with `config`.
+pub fn score(
+    train: &FeatureTable,
+    (name, test): (&str, &FeatureTable),
+    config: KnnConfig,
+    device: Device,
+) -> Result<KnnResult> {
+    let predicted = knn_predict(train, test, config, device)?;
+    let labels = test.eval_view().label;
+    Ok(KnnResult {
+        eval: name.to_owned(),
+        k: config.k,
+        temperature: config.temperature(),
+        rows: labels.len(),
+        accuracy: accuracy(&predicted, &labels),
+        balanced_accuracy: balanced_accuracy(&predicted, &labels),
+    })
+}
+
+/// `results.parquet` of `--method knn`: a row per k and eval table (method
+/// `knn`, k, temperature, eval, rows, accuracy, balanced accuracy; no seed:
+/// k-NN trains nothing).
+pub fn frame(results: &[KnnResult]) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let n = results.len();
+    Ok(df!(
+        "method" => vec!["knn"; n],
+        "k" => results.iter().map(|r| r.k as i64).collect::<Vec<_>>(),
+        "temperature" => results.iter().map(|r| r.temperature).collect::<Vec<_>>(),
+        "eval" => results.iter().map(|r| r.eval.clone()).collect::<Vec<_>>(),
+        "rows" => results.iter().map(|r| r.rows as i64).collect::<Vec<_>>(),
+        "accuracy" => results.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
+        "balanced_accuracy" => results.iter().map(|r| r.balanced_accuracy).collect::<Vec<_>>()
+    )?)
+}
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ use anyhow::Context;
 use nml_core::logging;
 use nml_models::Augment;
 use nml_spec::tune::{EncoderArgs, TuneArgs as Args, TuneCommand as Command};
+use nml_spec::Protocol;
 use nml_tune::train::load;
 use nml_tune::{results, select, EvalResult, Method, TuneConfig};
 
@@ -13,6 +14,7 @@ mod drive;
 mod evals;
 mod fit;
 mod predict;
+mod protocols;
 
 /// `--encoder` mode's train transform.
 fn encoder_augment(e: &EncoderArgs) -> anyhow::Result<Augment> {
@@ -62,7 +64,20 @@ fn main() -> ExitCode {
 fn run(a: Args) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
     let out = a.out.clone().expect("clap: --out is required");
-    let config = config_of(&a)?;
+    let method = match a.method.expect("clap: --method is required") {
+        Protocol::Knn => return protocols::knn(&a),
+        Protocol::Auto => return protocols::auto(&a),
+        Protocol::Lp => Method::Lp,
+        Protocol::Mlp => Method::Mlp,
+        Protocol::Nmtune => Method::Nmtune,
+    };
+    if a.no_refit {
+        anyhow::bail!("--no-refit: for --method auto, which refits its chosen head; a {method} head trains once");
+    }
+    if a.knn_k != nml_spec::KNN_KS {
+        anyhow::bail!("--knn-k: for --method knn; drop it or use --method knn");
+    }
+    let config = config_of(&a, method)?;
     let seeds = parse_seeds(&a.seeds)?;
     let validating = a.val_split.is_some() || a.val_fraction.is_some();
     let specs = if validating && a.grids.is_empty() {
@@ -153,7 +168,8 @@ fn run(a: Args) -> anyhow::Result<()> {
         tracing::info!(chosen = %select::describe(&s.label), validation = format!("{:.4}", s.validation_accuracy), "selected on validation");
     }
     results::write(&out, &config, &all, inputs)?;
-    drive::remove_stale(&out, config.method, &seeds, selected.is_some())?;
+    let kept = drive::kept_heads(&out, config.method, &seeds);
+    drive::remove_stale(&out, &kept, selected.is_some())?;
     for s in results::summarise(&all) {
         tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
     }
@@ -186,8 +202,7 @@ fn check_splits(a: &Args) -> anyhow::Result<()> {
 }
 
 /// The flags' hyper-parameters over the official defaults, validated.
-fn config_of(a: &Args) -> anyhow::Result<TuneConfig> {
-    let method = a.method.expect("clap: --method is required");
+fn config_of(a: &Args, method: Method) -> anyhow::Result<TuneConfig> {
     let mut config = TuneConfig::new(method);
     config.epochs = a.epochs;
     config.batch_size = a.batch_size;

@@ -22,6 +22,58 @@ pub enum Method {
 
 spellings!(Method, "method", { Lp => "lp", Mlp => "mlp", Nmtune => "nmtune" });
 
+/// How `nml-tune` evaluates frozen features: one trained head, the k-NN
+/// classifier (no training), or `auto`: LP, MLP and NMTune each selected on
+/// validation rows from its default grid, the best kept and refit on
+/// training + validation rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Lp,
+    Mlp,
+    Nmtune,
+    Knn,
+    Auto,
+}
+
+spellings!(Protocol, "method", {
+    Lp => "lp", Mlp => "mlp", Nmtune => "nmtune", Knn => "knn", Auto => "auto",
+});
+
+impl Protocol {
+    /// The one head it trains, if it names one.
+    pub fn head(self) -> Option<Method> {
+        match self {
+            Protocol::Lp => Some(Method::Lp),
+            Protocol::Mlp => Some(Method::Mlp),
+            Protocol::Nmtune => Some(Method::Nmtune),
+            Protocol::Knn | Protocol::Auto => None,
+        }
+    }
+
+    /// The name in the report's tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Protocol::Knn => "k-NN",
+            Protocol::Auto => "auto",
+            head => head.head().map_or("", Method::label),
+        }
+    }
+}
+
+impl From<Method> for Protocol {
+    fn from(method: Method) -> Protocol {
+        match method {
+            Method::Lp => Protocol::Lp,
+            Method::Mlp => Protocol::Mlp,
+            Method::Nmtune => Protocol::Nmtune,
+        }
+    }
+}
+
+/// The neighbour counts `--method knn` scores by default (DINOv2's 10 and 20).
+pub const KNN_KS: [usize; 2] = [10, 20];
+
 impl Method {
     /// The name in the report's tables and figures.
     pub fn label(self) -> &'static str {
@@ -87,9 +139,17 @@ pub struct TuneArgs {
     /// Evaluation tables, NAME=PATH[:SPLIT[:DOMAIN]] (default split: test), repeatable
     #[arg(long = "eval", required = true)]
     pub evals: Vec<String>,
-    /// lp, mlp or nmtune
+    /// lp, mlp or nmtune (a head); knn (cosine k-NN on the training rows, DINOv2's
+    /// temperature-weighted votes); auto (LP, MLP and NMTune each chosen on the
+    /// validation rows from its default grid, the best refit on training + validation)
     #[arg(long, required = true)]
-    pub method: Option<Method>,
+    pub method: Option<Protocol>,
+    /// With --method knn: the neighbour counts, comma-separated
+    #[arg(long, value_delimiter = ',', default_value = "10,20")]
+    pub knn_k: Vec<usize>,
+    /// With --method auto: keep the heads trained without the validation rows (no refit)
+    #[arg(long)]
+    pub no_refit: bool,
     /// Validation rows: this split of the training table (same domain)
     #[arg(long, conflicts_with = "val_fraction")]
     pub val_split: Option<String>,
@@ -228,9 +288,13 @@ pub struct FitArgs {
     /// Or an nml feature table (all its rows, eval view)
     #[arg(long, required_unless_present = "embeddings")]
     pub features: Option<PathBuf>,
-    /// lp, mlp or nmtune
+    /// lp, mlp or nmtune; or auto: each of the three chosen on the validation fraction,
+    /// the best kept and refit on every row with its settings
     #[arg(long, default_value = "nmtune")]
-    pub method: Method,
+    pub method: Protocol,
+    /// With --method auto: keep the heads trained without the validation rows (no refit)
+    #[arg(long)]
+    pub no_refit: bool,
     /// Fraction of each class held out for validation
     #[arg(long, default_value_t = 0.1)]
     pub val_fraction: f64,
@@ -263,7 +327,7 @@ impl TuneArgs {
     /// `out`; every other flag at its default.
     pub fn new(
         train: impl Into<PathBuf>,
-        method: Method,
+        method: impl Into<Protocol>,
         evals: Vec<String>,
         out: impl Into<PathBuf>,
     ) -> TuneArgs {
@@ -278,7 +342,9 @@ impl TuneArgs {
             train_domain: None,
             train_labels: None,
             evals,
-            method: Some(method),
+            method: Some(method.into()),
+            knn_k: KNN_KS.to_vec(),
+            no_refit: false,
             val_split: None,
             val_fraction: None,
             grids: Vec::new(),
@@ -317,6 +383,7 @@ impl Spec for TuneArgs {
                 .opt("--labels", f.labels.as_ref().map(|p| p.display()))
                 .opt("--features", f.features.as_ref().map(|p| p.display()))
                 .value("--method", f.method)
+                .switch("--no-refit", f.no_refit)
                 .value("--val-fraction", f.val_fraction)
                 .each("--grid", &f.grids)
                 .value("--epochs", f.epochs)
@@ -352,6 +419,13 @@ impl Spec for TuneArgs {
                     )
                     .each("--eval", &self.evals)
                     .opt("--method", self.method)
+                    // Only where it says something: other methods' step keys stay as they were.
+                    .opt(
+                        "--knn-k",
+                        (self.method == Some(Protocol::Knn) || self.knn_k != KNN_KS)
+                            .then(|| join(&self.knn_k)),
+                    )
+                    .switch("--no-refit", self.no_refit)
                     .opt("--val-split", self.val_split.as_ref())
                     .opt("--val-fraction", self.val_fraction)
                     .each("--grid", &self.grids)
@@ -372,6 +446,15 @@ impl Spec for TuneArgs {
         };
         args.finish()
     }
+}
+
+/// `10,20`: a list flag's one value.
+fn join(values: &[usize]) -> String {
+    values
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

@@ -80,7 +80,8 @@ fn subcommands_round_trip() {
         embeddings: Some("e.npy".into()),
         labels: Some("l.txt".into()),
         features: None,
-        method: Method::Mlp,
+        method: Protocol::Auto,
+        no_refit: true,
         val_fraction: 0.2,
         grids: vec!["lr=1e-3".to_owned()],
         epochs: 3,
@@ -110,6 +111,36 @@ fn subcommands_round_trip() {
             verbosity,
             ..empty.clone()
         });
+    }
+}
+
+#[test]
+fn knn_and_auto_round_trip() {
+    let mut knn = TuneArgs::new(
+        "f.parquet",
+        Protocol::Knn,
+        vec!["a=f.parquet".to_owned()],
+        "o",
+    );
+    knn.knn_k = vec![5, 50];
+    round_trips(knn.clone());
+    knn.knn_k = KNN_KS.to_vec();
+    round_trips(knn);
+    let mut auto = TuneArgs::new(
+        "f.parquet",
+        Protocol::Auto,
+        vec!["a=f.parquet".to_owned()],
+        "o",
+    );
+    auto.val_fraction = Some(0.1);
+    auto.no_refit = true;
+    round_trips(auto);
+    // A head's command line does not name k.
+    let lp = TuneArgs::new("f.parquet", Method::Lp, vec!["a=f.parquet".to_owned()], "o");
+    assert!(!lp.to_args().contains(&"--knn-k".to_owned()));
+    for p in Protocol::ALL {
+        assert_eq!(p.name().parse::<Protocol>(), Ok(*p));
+        assert_eq!(p.head().map(Protocol::from), p.head().map(|_| *p));
     }
 }
 

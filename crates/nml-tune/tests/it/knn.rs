@@ -1,11 +1,12 @@
 //! The k-NN classifier predicts what DINOv2's weighted k-NN rule predicts
 //! (`tests/python/knn.py`, the same rule in torch), row for row, and its
-//! balanced accuracy is scikit-learn's; bad requests are refused.
+//! balanced accuracy is scikit-learn's; with uniform votes it predicts what
+//! scikit-learn's `KNeighborsClassifier` predicts; bad requests are refused.
 
 use std::path::Path;
 
 use nml_core::FeatureTable;
-use nml_tune::knn::{accuracy, balanced_accuracy, knn_predict, KnnConfig};
+use nml_tune::knn::{accuracy, balanced_accuracy, knn_predict, KnnConfig, Votes};
 use tch::Device;
 
 /// Clustered features: class c's rows around a centre of their own, unbalanced classes.
@@ -96,6 +97,27 @@ fn knn_matches_dinov2s_rule_and_balanced_accuracy_matches_scikit_learn() {
             "k = {k}: the task is neither trivial nor hopeless ({top1})"
         );
     }
+    // Uniform votes: scikit-learn's KNeighborsClassifier (cosine, brute force), row for row.
+    for k in [1, 10, 20] {
+        let uniform = KnnConfig {
+            k,
+            votes: Votes::Uniform,
+        };
+        let predicted = knn_predict(&train, &test, uniform, Device::Cpu).unwrap();
+        let printed = nml_tests::run_python(
+            &python,
+            "knn.py",
+            &[&path, Path::new(&k.to_string()), Path::new("uniform")],
+        );
+        let reference: Vec<i64> = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("predicted="))
+            .unwrap_or_else(|| panic!("no predictions in {printed}"))
+            .split(',')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(predicted, reference, "uniform votes, k = {k}");
+    }
     // Refusals, each naming what is wrong.
     let refuse = |config: KnnConfig, test: &FeatureTable| {
         knn_predict(&train, test, config, Device::Cpu)
@@ -106,7 +128,7 @@ fn knn_matches_dinov2s_rule_and_balanced_accuracy_matches_scikit_learn() {
     assert!(refuse(KnnConfig::new(train.len() + 1), &test).contains("training rows"));
     let cold = KnnConfig {
         k: 10,
-        temperature: 0.0,
+        votes: Votes::Weighted { temperature: 0.0 },
     };
     assert!(refuse(cold, &test).contains("temperature"));
     let mut narrow = test.clone();

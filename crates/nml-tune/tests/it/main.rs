@@ -3,10 +3,11 @@
 mod encoder;
 mod grid; // a grid trained together is the grid trained one by one; a diverging head is its own
 mod hostile; // bad settings, diverging heads, tables of another task, malformed --eval: refused before writing // views cached by extraction, cached two-view tuning, the backbone in the loop
-mod knn; // k-NN predicts as DINOv2's weighted rule, balanced accuracy as scikit-learn's; bad k, temperature, dimensions refused
+mod knn; // k-NN predicts as DINOv2's weighted rule and, with uniform votes, as scikit-learn's KNeighborsClassifier; bad k, temperature, dimensions refused
 mod logreg; // the linear probe matches scikit-learn's logistic regression on the smoke benchmark
 mod losses; // each regulariser and its gradient against PyTorch
 mod precision; // bf16 extraction of real checkpoints keeps SVE and LP accuracy (shared data)
+mod protocols; // --method knn and auto; auto never reads the test labels; fit --method auto
 mod refusals; // the refusal property over a table of hostile requests; a rerun keeps only its own heads
 mod saved;
 mod selection; // grids chosen on validation rows; the test set never moves the choice; bad grids refused // every head saved with PyTorch names; predict; the PyTorch module agrees; bad heads and tables refused
