@@ -7,6 +7,8 @@ use nml_spec::data::{DataArgs, DataCommand, ImportCommand, ParquetImport, SynthA
 
 use crate::record::Shape;
 use crate::types::{Benchmark, Sizes, RATIOS};
+
+pub mod real;
 use crate::{Result, StudyError};
 
 /// A downstream task: a manifest whose rows carry a domain (heads train on
@@ -69,16 +71,6 @@ pub enum Study {
     RealModels(PathBuf),
 }
 
-/// Files the `real-models` study reads from its data folder.
-pub const REAL_MODEL_FILES: [&str; 6] = [
-    "pacs.parquet",
-    "sst2.parquet",
-    "models/mobilenet_v2_imagenet.safetensors",
-    "models/all-minilm-l6-v2/model.safetensors",
-    "models/all-minilm-l6-v2/tokenizer.json",
-    "models/all-minilm-l6-v2/config.json",
-];
-
 /// Files the `cifar10-pacs` study reads from its data folder.
 pub const CIFAR10_PACS_FILES: [&str; 2] = ["cifar10.parquet", "pacs.parquet"];
 
@@ -105,7 +97,9 @@ impl Study {
                 Ok((Study::Noisy(synth(sizes, seed)), None))
             }
             Benchmark::RealModels => {
-                let dir = check_data_dir(benchmark, data_dir, &REAL_MODEL_FILES)?;
+                let files = real::files();
+                let files: Vec<&str> = files.iter().map(String::as_str).collect();
+                let dir = check_data_dir(benchmark, data_dir, &files)?;
                 Ok((Study::RealModels(dir.clone()), Some(dir)))
             }
             Benchmark::Cifar10Pacs => {
@@ -140,18 +134,25 @@ impl Study {
                 ablation_ratio: sizes.ablation_ratio,
                 views: sizes.views,
             },
+            // Each tune table says where its evals sit (`TableEntry::splits`).
             Study::RealModels(_) => Shape {
-                tasks: strings(&["mobilenet-v2/pacs", "all-minilm-l6-v2/sst2"]),
-                id_domain: "photo".to_owned(),
-                ood_domains: strings(&["art_painting", "cartoon", "sketch"]),
-                id_evals: strings(&["sst2"]),
+                tasks: real::tasks_of(sizes.profile)
+                    .iter()
+                    .map(real::RealTask::name)
+                    .collect(),
+                id_domain: String::new(),
+                ood_domains: Vec::new(),
+                id_evals: Vec::new(),
                 reprobe_evals: Vec::new(),
-                arch: "mobilenet-v2 (ImageNet-1k), all-minilm-l6-v2 (1B web sentence pairs)"
-                    .to_owned(),
+                arch: real::MODELS
+                    .iter()
+                    .map(|m| m.about)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 epochs: 0,
                 ratios: vec![0],
                 ablation_ratio: 0,
-                views: crate::plan::REAL_VIEWS,
+                views: real::views(sizes.profile),
             },
         }
     }
@@ -308,7 +309,7 @@ mod tests {
         assert!(e.contains("no such folder"), "{e}");
         let e = err(Benchmark::RealModels, Some(&tmp));
         assert!(
-            e.contains("missing pacs.parquet and sst2.parquet and models/"),
+            e.contains("missing pacs.parquet and cifar10.parquet and sst2.parquet"),
             "{e}"
         );
         let e = err(Benchmark::Synth, Some(&tmp));

@@ -116,6 +116,10 @@ pub struct TableEntry {
     /// What a tune table's rows repeat: each head seed, or the backbone of `seed`.
     #[serde(default)]
     pub repeat: Repeat,
+    /// Where each eval of a tune table sits for its task (ID or OOD), where the
+    /// study's shape cannot say (a task per source domain): eval name → split.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub splits: std::collections::BTreeMap<String, Split>,
     pub path: String,
 }
 

@@ -113,10 +113,15 @@ pub enum TableKind {
     /// `nml-tune`'s results for heads with the fixed recipe trained on downstream
     /// labels with [`DOWNSTREAM_NOISE`]% symmetric noise (test labels clean): claim 7.
     NoisyDownstream,
+    /// `nml-tune --method knn`'s scores (a row per k and eval; no seed).
+    Knn,
+    /// `nml-tune --method auto`'s results: the head chosen among LP, MLP and
+    /// NMTune on validation rows (its method in each row).
+    Auto,
 }
 names!(TableKind, "table kind", {
     Noise => "noise", Pretrain => "pretrain", Spectral => "spectral", Tune => "tune",
-    Selected => "selected", NoisyDownstream => "noisy-downstream",
+    Selected => "selected", NoisyDownstream => "noisy-downstream", Knn => "knn", Auto => "auto",
 });
 
 /// What the rows of a tuning table repeat: the unit the report's means, standard

@@ -70,7 +70,10 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let cargo = cargo();
     let packages: Vec<&str> = PACKAGES.iter().flat_map(|p| ["-p", p]).collect();
     cmd!(sh, "{cargo} build --locked --quiet --bins {packages...}").run()?;
-    let bin_dir = project_root().join("target/debug");
+    // NML_BIN_DIR: stage binaries built apart (a copy made before a long run,
+    // so that rebuilding the work tree meanwhile cannot change them mid-study).
+    let bin_dir = std::env::var_os("NML_BIN_DIR")
+        .map_or_else(|| project_root().join("target/debug"), PathBuf::from);
     let doctor = bin_dir.join("nml-doctor");
     let provenance = Provenance {
         device: device.clone(),
@@ -121,7 +124,7 @@ pub(crate) fn study_plan(study: &Study, sizes: &Sizes, seed: u64, placement: Pla
         Study::Noisy(b) => plan::build(b, sizes, seed, placement),
         Study::RealModels(dir) => {
             let seeds: Vec<u64> = (seed..seed + 3).collect();
-            plan::build_real(&dir.display().to_string(), &seeds, placement)
+            plan::build_real(&dir.display().to_string(), sizes.profile, &seeds, placement)
         }
     };
     plan.add_report();

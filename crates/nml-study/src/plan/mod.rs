@@ -47,7 +47,7 @@ impl From<DeviceSpec> for Placement {
         }
     }
 }
-pub use real::{build_real, REAL_VIEWS};
+pub use real::build_real;
 
 use crate::record::TableEntry;
 use crate::types::{Program, Stage};

@@ -54,6 +54,7 @@ impl Condition {
             variant: None,
             domain: String::new(),
             repeat: Repeat::Backbone,
+            splits: Default::default(),
             path: path.to_owned(),
         }
     }

@@ -268,55 +268,86 @@ fn cifar10_pacs_plan_adds_real_noise_and_a_task_without_domains() {
 }
 
 #[test]
-fn real_models_plan_tunes_three_heads_per_model() {
-    let plan = super::build_real("/data", &[0, 1, 2], DeviceSpec::Cpu);
-    let tunes: Vec<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| s.stage == Stage::Tune)
-        .map(|s| s.name.as_str())
-        .collect();
-    // Each task and head with the fixed recipe and again selected on validation.
-    assert_eq!(tunes.len(), 12);
-    assert!(tunes.contains(&"tune-all-minilm-l6-v2-sst2-nmtune"));
-    assert_eq!(plan.steps[1].args[0], "text");
-    // MobileNetV2's MLP and NMTune heads are two-view; MiniLM's embeddings come one per text.
-    let step = |name: &str| plan.steps.iter().find(|s| s.name == name).unwrap();
+fn real_models_plan_reads_the_catalogue() {
+    use crate::catalogue::real;
+    let plan = super::build_real("/data", Profile::Full, &[0, 1, 2], DeviceSpec::Cpu);
+    let step = |name: &str| {
+        plan.steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+    };
+    let tasks = real::tasks();
+    // Per task: LP, MLP, NMTune, k-NN and auto.
+    let tunes = plan.steps.iter().filter(|s| s.stage == Stage::Tune).count();
+    assert_eq!(tunes, 5 * tasks.len());
+    // Every dataset imported once, encoded once per model.
+    let count = |stage: Stage| plan.steps.iter().filter(|s| s.stage == stage).count();
+    assert_eq!(count(Stage::Data), real::DATASETS.len());
+    assert_eq!(count(Stage::Features), real::DATASETS.len());
+    // MobileNetV2 at 224 px (PACS's 96 px images resized), views of every source's training rows.
     let vision = &step("features-mobilenet-v2-pacs").args;
-    assert!(has(vision, ["--views", "16"]) && has(vision, ["--view-domain", "photo"]));
+    assert!(has(vision, ["--input-size", "224"]) && vision.contains(&"--resize".to_owned()));
+    assert!(has(vision, ["--views", "8"]) && has(vision, ["--view-split", "train"]));
+    assert!(!vision.contains(&"--view-domain".to_owned()));
+    assert!(has(&step("data-cifar10").args, ["--max-per-class", "500"]));
+    // MiniLM with its own window; SST-2 trains on dev; OOD sets from another file.
+    let sst2 = &step("tune-all-minilm-l6-v2-sst2-nmtune").args;
+    assert!(has(sst2, ["--train-split", "dev"]));
+    assert!(sst2.iter().any(
+        |a| a.starts_with("amazon=features/all-minilm-l6-v2/sentiment-ood.parquet:test:amazon")
+    ));
+    assert!(!sst2.contains(&"--two-view".to_owned()));
     let two_view = |name: &str| step(name).args.contains(&"--two-view".to_owned());
-    assert!(two_view("tune-mobilenet-v2-pacs-nmtune") && two_view("tune-mobilenet-v2-pacs-mlp"));
-    assert!(!two_view("tune-mobilenet-v2-pacs-lp"));
-    assert!(!two_view("tune-all-minilm-l6-v2-sst2-nmtune"));
-    assert!(plan
+    assert!(
+        two_view("tune-mobilenet-v2-pacs-sketch-nmtune")
+            && two_view("tune-mobilenet-v2-pacs-sketch-mlp")
+    );
+    assert!(!two_view("tune-mobilenet-v2-pacs-sketch-lp"));
+    // auto: the validation fraction and the first seed; k-NN: no recipe.
+    let auto = &step("tune-mobilenet-v2-cifar10-auto").args;
+    assert!(has(auto, ["--val-fraction", "0.1"]) && has(auto, ["--seeds", "0"]));
+    assert!(has(
+        &step("tune-all-minilm-l6-v2-rte-knn").args,
+        ["--method", "knn"]
+    ));
+    // Each tune table says where its evals sit: the source domain is ID.
+    let sketch = plan
         .tables
         .iter()
-        .all(|t| t.noise == Noise::None && t.variant.is_some()));
-    // A selected head differs from its fixed twin only by the validation
-    // fraction (nml-tune then searches its default grid) and its output folder.
-    for fixed in plan.steps.iter().filter(|s| s.stage == Stage::Tune) {
-        if fixed.name.ends_with("-selected") {
-            continue;
-        }
-        let selected = step(&format!("{}-selected", fixed.name));
-        assert!(!has(&fixed.args, ["--val-fraction", "0.1"]));
-        assert!(has(&selected.args, ["--val-fraction", "0.1"]));
-        let without = |args: &[String]| -> Vec<String> {
-            args.iter()
-                .filter(|a| !a.starts_with("tune/") && *a != "--val-fraction" && *a != "0.1")
-                .cloned()
-                .collect()
-        };
-        assert_eq!(
-            without(&fixed.args),
-            without(&selected.args),
-            "{}",
-            fixed.name
-        );
-        assert_ne!(fixed.key, selected.key);
-    }
+        .find(|t| t.task == "mobilenet-v2/pacs-sketch" && t.kind == TableKind::Tune)
+        .unwrap();
+    assert_eq!(sketch.splits["sketch"], crate::types::Split::Id);
+    assert_eq!(sketch.splits["photo"], crate::types::Split::Ood);
     let kinds = |kind: TableKind| plan.tables.iter().filter(|t| t.kind == kind).count();
-    assert_eq!((kinds(TableKind::Tune), kinds(TableKind::Selected)), (6, 6));
+    assert_eq!(
+        (
+            kinds(TableKind::Tune),
+            kinds(TableKind::Knn),
+            kinds(TableKind::Auto)
+        ),
+        (3 * tasks.len(), tasks.len(), tasks.len())
+    );
+    // The quick profile: PACS from photo (views of photo only), SST-2, CoLA, RTE, MRPC.
+    let quick = super::build_real("/data", Profile::Quick, &[0, 1, 2], DeviceSpec::Cpu);
+    let vision = &quick
+        .steps
+        .iter()
+        .find(|s| s.name == "features-mobilenet-v2-pacs")
+        .unwrap()
+        .args;
+    assert!(has(vision, ["--view-domain", "photo"]));
+    assert!(!quick
+        .steps
+        .iter()
+        .any(|s| s.name.contains("cifar10") || s.name.contains("sick")));
+    // The smoke profile caps every dataset and trains briefly.
+    let smoke = super::build_real("/data", Profile::Smoke, &[0, 1], DeviceSpec::Cpu);
+    assert!(smoke
+        .steps
+        .iter()
+        .filter(|s| s.stage == Stage::Data)
+        .all(|s| has(&s.args, ["--max-per-class", "12"])));
 }
 
 /// Every step of every plan whose stage has a typed spec parses as that stage's
@@ -335,7 +366,8 @@ fn every_typed_step_parses_as_its_stage() {
     }
     let mut plans = vec![
         smoke_plan(),
-        super::build_real("/data", &[0, 1, 2], DeviceSpec::Cpu),
+        super::build_real("/data", Profile::Full, &[0, 1, 2], DeviceSpec::Cpu),
+        super::build_real("/data", Profile::Smoke, &[0, 1], DeviceSpec::Cpu),
     ];
     for profile in [Profile::Quick, Profile::Full] {
         let sizes = profile.sizes();
