@@ -74,6 +74,20 @@ pub struct TuneRecord {
     /// point chosen on validation for a selected head.
     pub lr: f64,
     pub weight_decay: f64,
+    /// The mean of per-class recalls (NaN in tables written before nml-tune recorded it).
+    pub balanced_accuracy: f64,
+}
+
+/// One k-NN score: a task's eval set with one k (no seed: k-NN trains nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnnRecord {
+    pub task: String,
+    pub domain: String,
+    pub split: Split,
+    pub k: u64,
+    pub rows: u64,
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
 }
 
 /// Everything the report is made of.
@@ -89,6 +103,10 @@ pub struct Results {
     /// [`nml_study::types::DOWNSTREAM_NOISE`]% symmetric noise
     /// ([`TableKind::NoisyDownstream`]; claim 7), never pooled with the clean-label heads.
     pub noisy_downstream: Vec<TuneRecord>,
+    /// k-NN on the frozen features ([`TableKind::Knn`]).
+    pub knn: Vec<KnnRecord>,
+    /// The head `nml-tune --method auto` kept ([`TableKind::Auto`]), its method as `variant`.
+    pub auto: Vec<TuneRecord>,
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -180,6 +198,9 @@ impl Results {
             tune: tune(&self.tune),
             selected: tune(&self.selected),
             noisy_downstream: tune(&self.noisy_downstream),
+            // Published models only: no noise condition to filter on.
+            knn: self.knn.clone(),
+            auto: tune(&self.auto),
         }
     }
 
@@ -217,6 +238,8 @@ impl Results {
         results.tune = tune_records(run, TableKind::Tune, &at)?;
         results.selected = tune_records(run, TableKind::Selected, &at)?;
         results.noisy_downstream = tune_records(run, TableKind::NoisyDownstream, &at)?;
+        results.auto = tune_records(run, TableKind::Auto, &at)?;
+        results.knn = knn_records(run, &at)?;
         Ok(results)
     }
 
@@ -343,22 +366,30 @@ impl Results {
         .map_err(fail)?;
         // The fixed recipe's heads, those selected on validation (told apart by
         // `recipe`), then the fixed recipe's on noisy downstream labels (`downstream_noise`).
+        // The heads `auto` kept come last (recipe `auto`).
         let t: Vec<&TuneRecord> = self
             .tune
             .iter()
             .chain(&self.selected)
             .chain(&self.noisy_downstream)
+            .chain(&self.auto)
             .collect();
-        let (fixed, selected) = (self.tune.len(), self.selected.len());
+        let (fixed, selected, noisy) = (
+            self.tune.len(),
+            self.selected.len(),
+            self.noisy_downstream.len(),
+        );
         let recipe = |r: usize| {
             if (fixed..fixed + selected).contains(&r) {
                 "selected"
+            } else if r >= fixed + selected + noisy {
+                "auto"
             } else {
                 "fixed"
             }
         };
         let downstream_noise = |r: usize| {
-            if r >= fixed + selected {
+            if (fixed + selected..fixed + selected + noisy).contains(&r) {
                 nml_study::types::DOWNSTREAM_NOISE
             } else {
                 0
@@ -382,14 +413,30 @@ impl Results {
             "two_view" => t.iter().map(|r| r.two_view).collect::<Vec<_>>(),
             "rows" => t.iter().map(|r| r.rows).collect::<Vec<_>>(),
             "lr" => t.iter().map(|r| r.lr).collect::<Vec<_>>(),
-            "weight_decay" => t.iter().map(|r| r.weight_decay).collect::<Vec<_>>()
+            "weight_decay" => t.iter().map(|r| r.weight_decay).collect::<Vec<_>>(),
+            "balanced_accuracy" => t.iter().map(|r| r.balanced_accuracy).collect::<Vec<_>>()
         )
         .map_err(fail)?;
-        Ok(vec![
+        let mut frames = vec![
             ("pretrain", pretrain),
             ("spectral", spectral),
             ("tuning", tuning),
-        ])
+        ];
+        if !self.knn.is_empty() {
+            let k = &self.knn;
+            let knn = df!(
+                "task" => k.iter().map(|r| r.task.clone()).collect::<Vec<_>>(),
+                "domain" => k.iter().map(|r| r.domain.clone()).collect::<Vec<_>>(),
+                "split" => k.iter().map(|r| r.split.name()).collect::<Vec<_>>(),
+                "k" => k.iter().map(|r| r.k).collect::<Vec<_>>(),
+                "rows" => k.iter().map(|r| r.rows).collect::<Vec<_>>(),
+                "accuracy" => k.iter().map(|r| r.accuracy).collect::<Vec<_>>(),
+                "balanced_accuracy" => k.iter().map(|r| r.balanced_accuracy).collect::<Vec<_>>()
+            )
+            .map_err(fail)?;
+            frames.push(("knn", knn));
+        }
+        Ok(frames)
     }
 }
 
@@ -402,13 +449,23 @@ fn tune_records(
     let mut records = Vec::new();
     for t in run.tables(kind) {
         let path = at(t);
-        let variant = t.variant.ok_or_else(|| {
-            ReportError::Invalid(format!(
-                "run.json: the head table {} names no variant",
-                t.path
-            ))
-        })?;
         let frame = read_parquet(&path)?;
+        // An `auto` table's rows say which method was kept.
+        let variant = match (t.variant, kind) {
+            (Some(v), _) => v,
+            (None, TableKind::Auto) => {
+                let method = strings(&frame, "method", &path)?;
+                let name = method.first().map_or("", String::as_str);
+                name.parse::<Variant>()
+                    .map_err(|e| ReportError::Invalid(format!("{}: method: {e}", path.display())))?
+            }
+            (None, _) => {
+                return Err(ReportError::Invalid(format!(
+                    "run.json: the head table {} names no variant",
+                    t.path
+                )))
+            }
+        };
         let evals = strings(&frame, "eval", &path)?;
         let accuracy = floats(&frame, "accuracy", &path)?;
         let sve = floats(&frame, "sve", &path)?;
@@ -427,6 +484,11 @@ fn tune_records(
             ints(&frame, "rows", &path)?
         } else {
             vec![0; evals.len()]
+        };
+        let balanced = if frame.column("balanced_accuracy").is_ok() {
+            floats(&frame, "balanced_accuracy", &path)?
+        } else {
+            vec![f64::NAN; evals.len()]
         };
         for (i, domain) in evals.iter().enumerate() {
             let head = u64::try_from(seeds[i]).unwrap_or(t.seed);
@@ -448,7 +510,7 @@ fn tune_records(
                 task: t.task.clone(),
                 variant,
                 domain: domain.clone(),
-                split: run.split_of(domain),
+                split: split_of(run, t, domain),
                 accuracy: accuracy[i],
                 sve: sve[i],
                 lsvr: lsvr[i],
@@ -456,6 +518,41 @@ fn tune_records(
                 rows: u64::try_from(rows[i]).unwrap_or(0),
                 lr: lr[i],
                 weight_decay: weight_decay[i],
+                balanced_accuracy: balanced[i],
+            });
+        }
+    }
+    Ok(records)
+}
+
+/// Where `eval` sits for the table `t`: as its entry says, else as the study's shape says.
+fn split_of(run: &RunInfo, t: &TableEntry, eval: &str) -> Split {
+    t.splits
+        .get(eval)
+        .copied()
+        .unwrap_or_else(|| run.split_of(eval))
+}
+
+/// Every k-NN score of the study.
+fn knn_records(run: &RunInfo, at: &dyn Fn(&TableEntry) -> PathBuf) -> Result<Vec<KnnRecord>> {
+    let mut records = Vec::new();
+    for t in run.tables(TableKind::Knn) {
+        let path = at(t);
+        let frame = read_parquet(&path)?;
+        let evals = strings(&frame, "eval", &path)?;
+        let ks = ints(&frame, "k", &path)?;
+        let rows = ints(&frame, "rows", &path)?;
+        let accuracy = floats(&frame, "accuracy", &path)?;
+        let balanced = floats(&frame, "balanced_accuracy", &path)?;
+        for (i, eval) in evals.iter().enumerate() {
+            records.push(KnnRecord {
+                task: t.task.clone(),
+                domain: eval.clone(),
+                split: split_of(run, t, eval),
+                k: u64::try_from(ks[i]).unwrap_or(0),
+                rows: u64::try_from(rows[i]).unwrap_or(0),
+                accuracy: accuracy[i],
+                balanced_accuracy: balanced[i],
             });
         }
     }

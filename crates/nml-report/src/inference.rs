@@ -37,6 +37,8 @@ const MAX_SEEDS: usize = 10_000;
 pub enum TestKind {
     Welch,
     Paired,
+    /// Paired differences pooled over comparison units (tasks × evals).
+    Pooled,
     Pearson,
     Slope,
 }
@@ -87,6 +89,13 @@ enum Spread {
     Correlation { per_seed: usize },
     /// A slope over points: its standard error at `n` points.
     Slope { per_seed: usize },
+    /// Units pooled: (1/U²) Σ s_u² (the seed part, over k seeds each) and
+    /// (1/U²) Σ v_u (the known test-set part), over `units` units.
+    Pooled {
+        seed_var: f64,
+        known_var: f64,
+        units: usize,
+    },
 }
 
 /// One one-sided test: is `estimate` above zero in the claimed direction?
@@ -165,6 +174,11 @@ impl Test {
                             / (n - 3.0).sqrt()
                             <= d.min(0.999_999).atanh()
                 }
+                Spread::Pooled {
+                    seed_var,
+                    known_var,
+                    units,
+                } => z(units as f64 * (k - 1.0)) * (seed_var / k + known_var).sqrt() <= d,
                 // The slope's standard error shrinks as 1/√n.
                 Spread::Slope { per_seed } => {
                     let n = k * per_seed as f64;
@@ -271,6 +285,14 @@ impl fmt::Display for Test {
                 } else {
                     "paired"
                 },
+                self.statistic
+            ),
+            TestKind::Pooled => write!(
+                f,
+                "{}: mean paired difference {} over {} comparisons, pooled t = {:.2} (df {df}), {p}",
+                self.label,
+                signed(self.scale, self.estimate),
+                self.n,
                 self.statistic
             ),
             TestKind::Pearson => write!(
@@ -394,6 +416,67 @@ pub fn paired(pairs: &[(f64, f64)], label: impl Into<String>, scale: Scale) -> O
         direction: Direction::Positive,
         spread: Spread::Pairs {
             diff_var: d.std.powi(2),
+        },
+    })
+}
+
+/// One comparison unit of [`pooled`]: per-seed (a, b) pairs of one task and
+/// eval set, and the known (test-set binomial) variance of its difference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub pairs: Vec<(f64, f64)>,
+    pub known_var: f64,
+}
+
+/// "a above b" over comparison units: the estimate is the mean over units of
+/// each unit's mean paired difference; SE² = (1/U²) Σ_u (s_u²/n_u + v_u),
+/// with s_u the spread of unit u's per-seed differences and v_u its test-set
+/// binomial variance (known: infinite degrees of freedom), degrees of freedom
+/// by Welch–Satterthwaite over the seed terms. None below two units, or with a
+/// unit of fewer than two pairs.
+pub fn pooled(units: &[Unit], label: impl Into<String>, scale: Scale) -> Option<Test> {
+    if units.len() < 2 || units.iter().any(|u| u.pairs.len() < 2) {
+        return None;
+    }
+    let u = units.len() as f64;
+    let (mut mean, mut seed_terms, mut seed_df, mut known, mut spread) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for unit in units {
+        let diffs: Vec<f64> = unit.pairs.iter().map(|(a, b)| a - b).collect();
+        let d = Stat::of(&diffs);
+        let n = d.n as f64;
+        let term = d.std.powi(2) / n / (u * u);
+        mean += d.mean / u;
+        seed_terms += term;
+        seed_df += term.powi(2) / (n - 1.0);
+        known += unit.known_var / (u * u);
+        spread += d.std.powi(2) / (u * u);
+    }
+    if !mean.is_finite() || seed_terms + known == 0.0 {
+        return None;
+    }
+    let se = (seed_terms + known).sqrt();
+    let df = if seed_df > 0.0 {
+        (seed_terms + known).powi(2) / seed_df
+    } else {
+        f64::INFINITY
+    };
+    let t = ratio(mean, se);
+    Some(Test {
+        kind: TestKind::Pooled,
+        label: label.into(),
+        estimate: mean,
+        statistic: t,
+        df,
+        p: upper(t, df),
+        n: units.len(),
+        se,
+        scale,
+        spearman: None,
+        direction: Direction::Positive,
+        spread: Spread::Pooled {
+            seed_var: spread,
+            known_var: known,
+            units: units.len(),
         },
     })
 }

@@ -32,8 +32,8 @@ pub(crate) fn methods() -> [(Variant, &'static str); 3] {
 }
 
 /// The tables `write_report` writes under `results/`, as `<stem>.parquet`.
-pub const RESULT_TABLES: [&str; 7] = [
-    "pretrain", "spectral", "tuning", "summary", "ablation", "claims", "timings",
+pub const RESULT_TABLES: [&str; 8] = [
+    "pretrain", "spectral", "tuning", "summary", "ablation", "claims", "timings", "knn",
 ];
 
 /// Reads `run` and the tables it lists under `dir`; writes `dir/REPORT.md`,

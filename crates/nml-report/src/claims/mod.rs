@@ -200,9 +200,12 @@ pub static CLAIMS: &[Claim] = &[
     Claim {
         id: "6",
         statement: "NMTune also helps real noisy foundation models, including an embedding-only API",
-        rule: "on published models (`real-models`), every model and split, Welch with each side's test-set binomial variance added: \
-               reproduced if NMTune ≥ MLP ≥ LP in the means and NMTune is significantly above LP everywhere; not reproduced if MLP \
-               or LP is significantly above NMTune anywhere; other benchmarks do not measure it (inconclusive by construction)",
+        rule: "on published models (`real-models`), NMTune − LP per task, eval set and head seed (fixed recipe), pooled over the \
+               ID comparisons and over the OOD comparisons: the mean of the per-comparison mean differences, its SE² the sum of \
+               each comparison's seed variance / n and both sides' test-set binomial variance p(1 − p)/N, over the count squared \
+               (Welch–Satterthwaite df): reproduced if both pooled tests are significantly positive; not reproduced if either is \
+               significantly negative; vision, text and NMTune against MLP are shown apart; other benchmarks do not measure it \
+               (inconclusive by construction)",
         decide: heads::published_models,
     },
     Claim {

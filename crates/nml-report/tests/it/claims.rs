@@ -124,71 +124,93 @@ fn an_inconclusive_difference_reports_what_the_study_could_detect() {
     );
 }
 
-/// The `real-models` fixture: one task, NMTune above LP by `gain` on a test set of `rows`.
+/// The `real-models` fixture: six tasks, each with an ID and an OOD eval set of
+/// `rows` test rows, NMTune above LP by `gain` (plus a small seed-dependent
+/// spread), MLP halfway.
 fn published(gain: f64, rows: u64) -> (nml_report::RunInfo, Results) {
     let mut run = run(&[0, 1, 2]);
     run.benchmark = nml_study::Benchmark::RealModels;
-    run.shape.tasks = vec!["sst2".to_owned()];
+    run.shape.tasks = (0..6).map(|t| format!("t{t}")).collect();
     let mut r = Results::default();
-    for seed in 0..3u64 {
-        for (variant, acc) in [
-            (Variant::Lp, 0.78),
-            (Variant::Mlp, 0.78 + gain / 2.0),
-            (Variant::Nmtune, 0.78 + gain),
-        ] {
-            r.tune.push(TuneRecord {
-                setting: Setting::Supervised,
-                noise: Noise::Symmetric,
-                ratio: 0,
-                seed,
-                head: seed,
-                task: "sst2".to_owned(),
-                variant,
-                domain: "test".to_owned(),
-                split: Split::Id,
-                accuracy: acc + 0.001 * seed as f64,
-                sve: 2.0,
-                lsvr: 0.3,
-                two_view: false,
-                rows,
-                lr: 1e-3,
-                weight_decay: 1e-4,
-            });
+    for (t, task) in run.shape.tasks.iter().enumerate() {
+        for (domain, split) in [("id", Split::Id), ("ood", Split::Ood)] {
+            for seed in 0..3u64 {
+                let spread = 0.001 * ((seed * 7 + t as u64 * 3) % 5) as f64 - 0.002;
+                for (variant, acc) in [
+                    (Variant::Lp, 0.78),
+                    (Variant::Mlp, 0.78 + gain / 2.0),
+                    (Variant::Nmtune, 0.78 + gain + spread),
+                ] {
+                    r.tune.push(TuneRecord {
+                        setting: Setting::Supervised,
+                        noise: Noise::Symmetric,
+                        ratio: 0,
+                        seed,
+                        head: seed,
+                        task: task.clone(),
+                        variant,
+                        domain: domain.to_owned(),
+                        split,
+                        accuracy: acc + 0.001 * seed as f64,
+                        sve: 2.0,
+                        lsvr: 0.3,
+                        two_view: false,
+                        rows,
+                        lr: 1e-3,
+                        weight_decay: 1e-4,
+                        balanced_accuracy: acc,
+                    });
+                }
+            }
         }
     }
     (run, r)
 }
 
 #[test]
-fn published_models_count_the_test_sets_sampling_error() {
-    // 1.5 points over LP with a head-seed spread of 0.1 points: decisive on head seeds alone,
-    // not on 1,821 test sentences (binomial SE ≈ 1 point per side).
-    let (run, r) = published(0.015, 1821);
+fn published_models_pool_the_comparisons_and_count_the_test_sets_sampling_error() {
+    // Half a point over LP with a head-seed spread of 0.2 points: decisive on head seeds
+    // alone, not with 1,821 test rows per eval (binomial SE ≈ 1.4 points per comparison,
+    // 0.56 pooled over six).
+    let (run, r) = published(0.005, 1821);
     let claims = check(&run, &r);
     assert_eq!(claims.iter().map(Checked::id).collect::<Vec<_>>(), ["6"]);
-    assert_eq!(
-        claims[0].verdict(),
-        Verdict::Inconclusive,
-        "{:#?}",
-        claims[0]
-    );
-    let power = claims[0].power.as_deref().unwrap();
+    let c = &claims[0];
+    assert_eq!(c.verdict(), Verdict::Inconclusive, "{c:#?}");
+    let power = c.power.as_deref().unwrap();
     assert!(
-        power.contains("sst2 ID: NMTune > LP: detectable"),
+        power.contains("NMTune > LP, ") && power.contains("every task: detectable at 80% power"),
         "{power}"
     );
+    assert!(
+        c.decision
+            .evidence
+            .contains("ID: NMTune above LP in 6 of 6 comparisons"),
+        "{}",
+        c.decision.evidence
+    );
+    let pooled = &c.decision.tests[0];
+    assert_eq!(pooled.n, 6);
+    assert!((pooled.estimate - 0.005).abs() < 1e-3, "{pooled}");
+    // SE² = (1/36) Σ (s²/3 + 2 p(1 − p)/N): the binomial part dominates.
+    let binomial: f64 = 0.78 * 0.22 / 1821.0 + 0.785 * 0.215 / 1821.0;
+    assert!(pooled.se > (binomial / 6.0).sqrt(), "{pooled}");
+    assert!(pooled.se < 1.2 * (binomial / 6.0).sqrt(), "{pooled}");
     // Without recorded test rows the same numbers are decided on the seeds alone.
-    let (run, r) = published(0.015, 0);
+    let (run, r) = published(0.005, 0);
     assert_eq!(check(&run, &r)[0].verdict(), Verdict::Reproduced);
-    // A 6-point gain survives the test-set error.
-    let (run, r) = published(0.06, 1821);
+    // A 3-point gain survives the test-set error once pooled (one comparison alone would not).
+    let (run, r) = published(0.03, 1821);
     assert_eq!(check(&run, &r)[0].verdict(), Verdict::Reproduced);
+    // LP 3 points above NMTune everywhere: not reproduced.
+    let (run, r) = published(-0.03, 1821);
+    assert_eq!(check(&run, &r)[0].verdict(), Verdict::NotReproduced);
 }
 
 /// Heads selected on validation get their own columns and never decide claim 6.
 #[test]
 fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
-    let (run, mut r) = published(0.015, 0);
+    let (run, mut r) = published(0.005, 0);
     let fixed = check(&run, &r);
     // Selected heads far below LP: pooled with the fixed recipe they would
     // reverse claim 6; kept apart, the verdict and its tests are unchanged.
@@ -230,24 +252,46 @@ fn selected_heads_sit_beside_the_fixed_recipe_and_decide_nothing() {
         header,
         "| model / task | eval | LP (%) | LP selected (%) | MLP (%) | MLP selected (%) | NMTune (%) | NMTune selected (%) |"
     );
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("| sst2 | test"))
-        .unwrap();
+    let row = text.lines().find(|l| l.starts_with("| t0 | id")).unwrap();
     let cells: Vec<&str> = row.split(" | ").collect();
     assert_eq!(cells.len(), 8, "{row}");
     assert!(
         cells[3].starts_with("90.0") && cells[7].starts_with("50.0"),
         "{row}"
     );
-    assert!(text.contains("sst2 NMTune: lr 0.01, wd 0"), "{text}");
-    assert!(text.contains("The claims use the fixed recipe only."));
-    assert!(text.contains("each also appears *selected*"));
     // Without selected heads the table keeps its three columns.
     r.selected.clear();
     let text = render(&r);
     assert!(text.contains("| model / task | eval | LP (%) | MLP (%) | NMTune (%) |"));
     assert!(!text.contains("selected"), "{text}");
+    // k-NN and auto get a column each; auto names the method it kept.
+    r.knn = vec![nml_report::collect::KnnRecord {
+        task: "t0".to_owned(),
+        domain: "id".to_owned(),
+        split: Split::Id,
+        k: 20,
+        rows: 100,
+        accuracy: 0.81,
+        balanced_accuracy: 0.8,
+    }];
+    r.auto = r
+        .tune
+        .iter()
+        .filter(|t| t.variant == Variant::Mlp && t.seed == 0)
+        .cloned()
+        .collect();
+    let text = render(&r);
+    assert!(
+        text.contains("| NMTune (%) | k-NN, k = 20 (%) | auto (%) |"),
+        "{text}"
+    );
+    let row = text.lines().find(|l| l.starts_with("| t0 | id")).unwrap();
+    assert!(
+        row.contains("| 81.0 (n=1) |") && row.ends_with("MLP |"),
+        "{row}"
+    );
+    assert!(text.contains("## Balanced accuracy"));
+    assert!(text.contains("*auto* kept: t0: MLP"), "{text}");
 }
 
 /// Claim 7 reads the heads on noisy downstream labels alone, by claims 1 and 2's rules.

@@ -117,6 +117,7 @@ pub fn tune(
         rows: 0,
         lr: 1e-3,
         weight_decay: 1e-4,
+        balanced_accuracy: accuracy,
     }
 }
 

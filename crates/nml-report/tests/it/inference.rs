@@ -117,3 +117,40 @@ fn power_matches_the_normal_shift_approximation() {
         1e-6,
     );
 }
+
+#[test]
+fn pooled_comparisons_average_the_units_and_add_their_variances() {
+    use nml_report::inference::{pooled, Scale, Unit};
+    // Unit 1: differences 0.10, 0.12; unit 2: −0.02, 0.00; each with a known variance of 0.001.
+    let units = [
+        Unit {
+            pairs: vec![(0.80, 0.70), (0.82, 0.70)],
+            known_var: 0.001,
+        },
+        Unit {
+            pairs: vec![(0.50, 0.52), (0.50, 0.50)],
+            known_var: 0.001,
+        },
+    ];
+    let t = pooled(&units, "a > b", Scale::Accuracy).unwrap();
+    assert!((t.estimate - 0.05).abs() < 1e-12);
+    // SE² = (1/4) (0.0002/2 + 0.0002/2 + 0.001 + 0.001) = 0.00055.
+    assert!((t.se - 0.00055f64.sqrt()).abs() < 1e-12, "{t}");
+    // Welch–Satterthwaite: the known terms add no degrees of freedom.
+    let seed = 0.0001f64 / 4.0;
+    let df = 0.00055f64.powi(2) / (2.0 * seed.powi(2) / 1.0);
+    assert!((t.df - df).abs() < 1e-6 * df, "{} against {df}", t.df);
+    assert_eq!(t.n, 2);
+    assert!((t.statistic - 0.05 / 0.00055f64.sqrt()).abs() < 1e-9, "{t}");
+    // t = 2.13 on 242 df: p ≈ 0.017.
+    assert!(t.p > 0.01 && t.p < 0.025, "{t}");
+    // A power line sized by the units' variances: more seeds shrink only the seed part.
+    assert!(t.detectable() > 0.0);
+    // One unit, or a unit of one seed, is refused.
+    assert!(pooled(&units[..1], "", Scale::Accuracy).is_none());
+    let single = Unit {
+        pairs: vec![(0.5, 0.4)],
+        known_var: 0.0,
+    };
+    assert!(pooled(&[units[0].clone(), single], "", Scale::Accuracy).is_none());
+}
