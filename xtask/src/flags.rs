@@ -9,6 +9,8 @@ xflags::xflags! {
         cmd setup {
             /// Re-run the pip install even when the environment is up to date.
             optional --force
+            /// Also install Slurm and munge (Debian's slurm-wlm, munge) for the Slurm executor's test.
+            optional --slurm
         }
         /// Setup, cargo fmt --check, cargo test --workspace and cargo clippy -D warnings (the CI command).
         cmd test {
@@ -35,12 +37,25 @@ xflags::xflags! {
             optional --benchmark benchmark: String
             /// Folder of a real benchmark's files (e.g. ../shared/data).
             optional --data-dir data_dir: PathBuf
-            /// Steps run at once as separate processes. Default: 1.
+            /// Steps run at once as separate processes (CPU steps in all, CUDA steps per GPU). Default: 1.
             optional -j, --jobs jobs: usize
-            /// Run only share i of n of every stage (e.g. Slurm array tasks on one shared --out).
-            optional --shard shard: String
+            /// GPUs the local runner places CUDA steps on, e.g. cuda:0,cuda:1 (default with --device cuda: every visible one).
+            optional --devices devices: String
+            /// Where steps run: local (this machine, default) or slurm (one sbatch job per step).
+            optional --executor executor: String
+            /// With --executor slurm: an sbatch argument for every job (repeatable), e.g. --slurm-arg --partition=gpu.
+            repeated --slurm-arg slurm_args: String
+            /// With --executor slurm: wait for the study's jobs (an earlier submission's first) and say how it ended.
+            optional --wait
+            /// With --executor slurm: print how many steps are done, queued, running and failed; submit nothing.
+            optional --status
             /// Print the plan (steps, cached or to run) and run nothing.
             optional --dry-run
+        }
+        /// Internal: one step of a study as a Slurm job runs it (stamps, outputs, the stage binary).
+        cmd run-step {
+            /// The step's job file (`OUT/.slurm/<step>.json`, written at submission).
+            required job: PathBuf
         }
     }
 }

@@ -8,6 +8,7 @@
 //! xtask itself never links libtorch, so it builds on a machine without one.
 
 mod bench;
+mod cluster;
 mod flags;
 mod reproduce;
 mod setup;
@@ -28,10 +29,17 @@ fn main() -> ExitCode {
     let result = Shell::new().map_err(Into::into).and_then(|sh| {
         sh.change_dir(project_root());
         match flags.subcommand {
-            flags::XtaskCmd::Setup(cmd) => setup::run(&sh, cmd.force),
+            flags::XtaskCmd::Setup(cmd) => setup::run(&sh, cmd.force).and_then(|()| {
+                if cmd.slurm {
+                    setup::slurm(&sh)
+                } else {
+                    Ok(())
+                }
+            }),
             flags::XtaskCmd::Test(cmd) => test::run(&sh, &cmd),
             flags::XtaskCmd::Reproduce(cmd) => reproduce::run(&sh, &cmd),
             flags::XtaskCmd::Bench(_) => bench::run(&sh),
+            flags::XtaskCmd::RunStep(cmd) => reproduce::slurm::run_step(&cmd.job),
         }
     });
     match result {

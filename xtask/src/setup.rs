@@ -251,3 +251,49 @@ impl Drop for Lock {
         let _ = fs::remove_dir(&self.0);
     }
 }
+
+/// The programs of a one-node Slurm cluster: Slurm's daemons and client, munge.
+pub(crate) const SLURM_PROGRAMS: [&str; 5] = ["sbatch", "squeue", "slurmctld", "slurmd", "munged"];
+
+/// Whether `program` is on the PATH (or in /usr/sbin, where Debian puts daemons).
+pub(crate) fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .any(|d| d.join(program).is_file())
+}
+
+/// `cargo xtask setup --slurm`: Debian's `slurm-wlm` and `munge` (as root,
+/// with apt-get), unless every program is already there.
+pub(crate) fn slurm(sh: &Shell) -> Result<()> {
+    if SLURM_PROGRAMS.iter().all(|p| have(p)) {
+        eprintln!("setup: Slurm and munge are installed");
+        return Ok(());
+    }
+    if !have("apt-get") {
+        return Err("setup --slurm: no apt-get here; install Slurm (slurmctld, slurmd, sbatch) and munge with your system's packages".into());
+    }
+    let root = cmd!(sh, "id -u")
+        .quiet()
+        .read()
+        .is_ok_and(|u| u.trim() == "0");
+    if !root {
+        return Err("setup --slurm: installing slurm-wlm and munge needs root (run it as root, or `apt-get install slurm-wlm munge` yourself)".into());
+    }
+    let install = || {
+        cmd!(
+            sh,
+            "apt-get install -y --no-install-recommends slurm-wlm munge"
+        )
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+    };
+    if install().is_err() {
+        cmd!(sh, "apt-get update").run()?;
+        install()?;
+    }
+    eprintln!("setup: installed slurm-wlm and munge");
+    Ok(())
+}

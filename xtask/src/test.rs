@@ -6,6 +6,9 @@
 //! again, ends with the same numbers as the uninterrupted one. The killed run is
 //! a copy of the finished study with its last three pre-training steps (and all
 //! that reads them) forgotten, so it redoes part of the study, not all of it.
+//! Then the same study under a real one-node Slurm (`--executor slurm`, see
+//! [`slurm_check`]), and the real-models benchmark in its smoke form where the
+//! shared data is present.
 
 use std::ffi::OsString;
 use std::fs;
@@ -18,6 +21,11 @@ use xshell::{cmd, Shell};
 use nml_study::{Benchmark, Plan, Profile, Stage, Step, Study};
 
 use crate::{cargo, flags, project_root, setup, Result};
+
+mod real;
+mod slurm;
+use real::real_models_check;
+use slurm::slurm_check;
 
 pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
     setup::run(sh, false)?;
@@ -62,6 +70,10 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
         start.elapsed().as_secs_f64()
     );
     if !flags.no_reproduce {
+        // The Slurm check's daemons (Debian's packages, as root); without them it is skipped, saying why.
+        if let Err(e) = setup::slurm(sh) {
+            eprintln!("xtask test: Slurm not installed ({e})");
+        }
         binaries_are_built(&cargo, &lints)?;
         reproduce_check(&lints)?;
         real_models_check(&lints)?;
@@ -241,9 +253,8 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
     }
     check_outputs(&killed)?;
     for table in DETERMINISTIC {
-        let a = fs::read(whole.join("results").join(format!("{table}.parquet")))?;
-        let b = fs::read(killed.join("results").join(format!("{table}.parquet")))?;
-        if a != b {
+        let read = |dir: &Path| fs::read(dir.join("results").join(format!("{table}.parquet")));
+        if read(&whole)? != read(&killed)? {
             return Err(format!(
                 "results/{table}.parquet differs between the uninterrupted and the killed-and-restarted run ({} and {})",
                 whole.display(),
@@ -257,84 +268,8 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
          {ran} of {redone_count} forgotten steps run again, give the same results) in {:.0}s",
         start.elapsed().as_secs_f64()
     );
+    slurm_check(&std::env::current_exe()?, &whole, env)?;
     fs::remove_dir_all(&root)?;
-    Ok(())
-}
-
-/// The shared data folder (`NML_SHARED_DATA`, else `../shared/data` beside the
-/// work tree), when it holds the real datasets.
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("NML_SHARED_DATA")
-        .map_or_else(|| project_root().join("../shared/data"), PathBuf::from);
-    dir.join("README.md").exists().then_some(dir)
-}
-
-/// The `real-models` benchmark in its smoke form (every task of the catalogue
-/// on 12 rows per class and split, 2 head epochs): a complete report with the
-/// k-NN and auto columns and claim 6 decided. Skipped without the shared data.
-fn real_models_check(env: &[(&str, OsString)]) -> Result<()> {
-    let Some(data) = shared_data() else {
-        eprintln!("xtask test: real-models smoke skipped (no shared data; set NML_SHARED_DATA)");
-        return Ok(());
-    };
-    let out = project_root().join("target/reproduce-check/real-models");
-    if out.exists() {
-        fs::remove_dir_all(&out)?;
-    }
-    let start = Instant::now();
-    eprintln!(
-        "xtask test: reproduce --benchmark real-models --profile smoke into {}",
-        out.display()
-    );
-    let mut c = Command::new(std::env::current_exe().expect("xtask knows its own path"));
-    c.envs(env.iter().map(|(k, v)| (k, v)));
-    let output = c
-        .args([
-            "reproduce",
-            "--benchmark",
-            "real-models",
-            "--profile",
-            "smoke",
-        ])
-        .args(["--jobs", "2", "--data-dir"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .current_dir(project_root())
-        .stderr(Stdio::piped())
-        .output()?;
-    if !output.status.success() {
-        return Err(format!(
-            "reproduce --benchmark real-models failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
-    for table in ["tuning", "knn", "claims", "timings"] {
-        let path = out.join("results").join(format!("{table}.parquet"));
-        if fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0 {
-            return Err(format!("{} is missing or empty", path.display()).into());
-        }
-    }
-    let report = fs::read_to_string(out.join("REPORT.md"))?;
-    for needle in [
-        "## LP vs MLP vs NMTune, k-NN and auto: top-1 accuracy",
-        "## Balanced accuracy",
-        "| 6 | NMTune also helps real noisy foundation models",
-        "NMTune > LP, OOD, every task",
-        "*auto* kept: ",
-        "mobilenet-v2/pacs-sketch | photo (OOD)",
-        "all-minilm-l6-v2/sst2 | amazon (OOD)",
-    ] {
-        if !report.contains(needle) {
-            return Err(format!("{}: no `{needle}`", out.join("REPORT.md").display()).into());
-        }
-    }
-    eprintln!(
-        "xtask test: real-models smoke complete in {:.0}s",
-        start.elapsed().as_secs_f64()
-    );
-    fs::remove_dir_all(&out)?;
     Ok(())
 }
 

@@ -18,6 +18,7 @@ pub mod claims;
 pub mod collect;
 pub mod dist;
 pub mod figures;
+mod frames;
 pub mod inference;
 pub mod markdown;
 pub mod run;

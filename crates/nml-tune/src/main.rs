@@ -63,7 +63,6 @@ fn main() -> ExitCode {
 
 fn run(a: Args) -> anyhow::Result<()> {
     nml_torch::configure_threads(None);
-    let out = a.out.clone().expect("clap: --out is required");
     let method = match a.method.expect("clap: --method is required") {
         Protocol::Knn => return protocols::knn(&a),
         Protocol::Auto => return protocols::auto(&a),
@@ -71,6 +70,12 @@ fn run(a: Args) -> anyhow::Result<()> {
         Protocol::Mlp => Method::Mlp,
         Protocol::Nmtune => Method::Nmtune,
     };
+    run_head(a, method)
+}
+
+/// One head method: trained with the flags' recipe, or chosen on validation rows.
+fn run_head(a: Args, method: Method) -> anyhow::Result<()> {
+    let out = a.out.clone().expect("clap: --out is required");
     if a.no_refit {
         anyhow::bail!("--no-refit: for --method auto, which refits its chosen head; a {method} head trains once");
     }
@@ -127,17 +132,7 @@ fn run(a: Args) -> anyhow::Result<()> {
     }
     let (config, heads, selected) = if validating {
         let table = train.as_ref().expect("checked: validation needs --train");
-        let validation = drive::Validation {
-            train_path: a
-                .train
-                .as_deref()
-                .expect("checked: validation needs --train"),
-            train_domain: a.train_domain.as_deref(),
-            val_split: a.val_split.as_deref(),
-            val_fraction: a.val_fraction,
-        };
-        let rows = drive::validation_rows(&validation, table, seeds[0])?;
-        let chosen = drive::selected_heads(&config, &grid, rows, &evals, &seeds, device)?;
+        let chosen = select_on_validation(&a, (&config, &grid), table, &evals, (&seeds, device))?;
         (chosen.config, chosen.heads, Some(chosen.selected))
     } else {
         let heads = drive::trained_heads(&a, &config, train.as_ref(), &evals, &seeds, device)?;
@@ -174,6 +169,27 @@ fn run(a: Args) -> anyhow::Result<()> {
         tracing::info!(eval = %s.eval, accuracy = format!("{:.4} ± {:.4}", s.accuracy_mean, s.accuracy_std), "summary");
     }
     Ok(())
+}
+
+/// The heads chosen on `--val-split` or `--val-fraction` rows from `grid`.
+fn select_on_validation(
+    a: &Args,
+    (config, grid): (&TuneConfig, &[(select::GridKey, Vec<f64>)]),
+    table: &nml_core::FeatureTable,
+    evals: &[(String, std::path::PathBuf, nml_core::FeatureTable)],
+    (seeds, device): (&[u64], tch::Device),
+) -> anyhow::Result<drive::Chosen> {
+    let validation = drive::Validation {
+        train_path: a
+            .train
+            .as_deref()
+            .expect("checked: validation needs --train"),
+        train_domain: a.train_domain.as_deref(),
+        val_split: a.val_split.as_deref(),
+        val_fraction: a.val_fraction,
+    };
+    let rows = drive::validation_rows(&validation, table, seeds[0])?;
+    drive::selected_heads(config, grid, rows, evals, seeds, device)
 }
 
 /// Split and domain flags that cannot select what they say: validation rows

@@ -1,16 +1,18 @@
-//! Runs a plan's steps as processes: skips finished ones, runs up to `jobs`
-//! at once, takes only this shard's share, and waits for other shards' steps
-//! it reads from. A step is finished when its outputs exist and its stamp
-//! (`.steps/<name>.done`) holds its current key; the stamp is written only
-//! after the process succeeded, so a killed run redoes at most the steps it
-//! was in (and pre-training resumes from its checkpoint).
+//! The local executor: runs a plan's steps as processes on this machine,
+//! skips finished ones, runs up to `jobs` at once, and places every CUDA step
+//! on a GPU of its own (`jobs` per device). A step is finished when its
+//! outputs exist and its stamp (`.steps/<name>.done`) holds its current key;
+//! the stamp is written only after the process succeeded, so a killed run
+//! redoes at most the steps it was in (and pre-training resumes from its
+//! checkpoint). [`begin`] and [`complete`] are the two ends of a step, shared
+//! with the Slurm executor's jobs (`xtask run-step`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nml_study::{Plan, Stage, Step};
+use nml_study::{DeviceSpec, Plan, Stage, Step};
 
 use super::progress::Progress;
 use crate::Result;
@@ -21,23 +23,34 @@ pub(crate) struct Exec {
     pub out: PathBuf,
     /// Folder of the stage binaries.
     pub bin_dir: PathBuf,
-    /// Processes at once.
+    /// Steps at once: CPU steps in all, and CUDA steps per device.
     pub jobs: usize,
-    /// (i, n): this process runs the steps with index-in-stage ≡ i (mod n).
-    pub shard: (usize, usize),
     /// libtorch threads per process.
     pub threads: usize,
+    /// The GPUs CUDA steps are placed on (their indices as `CUDA_VISIBLE_DEVICES`
+    /// names them); empty: none, every step counts against `jobs`.
+    pub devices: Vec<usize>,
+}
+
+impl Exec {
+    /// `2 jobs`, or `1 job per GPU on cuda:0,cuda:1`.
+    pub(crate) fn describe(&self) -> String {
+        let jobs = format!("{} job{}", self.jobs, if self.jobs == 1 { "" } else { "s" });
+        if self.devices.is_empty() {
+            return jobs;
+        }
+        let gpus: Vec<String> = self.devices.iter().map(|d| format!("cuda:{d}")).collect();
+        format!("{jobs} per GPU on {}", gpus.join(","))
+    }
 }
 
 /// What happened to each step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Status {
-    /// Finished before this run (by an earlier run or another shard): its recorded seconds.
+    /// Finished before this run: its recorded seconds.
     Cached(f64),
     /// Run now: its seconds.
     Ran(f64),
-    /// Neither run nor needed by this shard.
-    Skipped,
 }
 
 fn stamp(out: &Path, name: &str, ext: &str) -> PathBuf {
@@ -54,30 +67,91 @@ pub(crate) fn finished(out: &Path, step: &Step) -> Option<f64> {
     Some(lines.next().and_then(|s| s.parse().ok()).unwrap_or(0.0))
 }
 
-/// Index of `i` among the steps of its stage, modulo `n`: the shard that runs it.
-pub(crate) fn owner(plan: &Plan, i: usize, n: usize) -> usize {
-    let stage = plan.steps[i].stage;
-    plan.steps[..i].iter().filter(|s| s.stage == stage).count() % n
+/// Whether `step` was started under its current key and has no stamp of its
+/// own finish: a run of it failed, was killed, or is still running.
+pub(crate) fn started_unfinished(out: &Path, step: &Step) -> bool {
+    fs::read_to_string(stamp(out, &step.name, "started")).is_ok_and(|k| k == step.key)
+        && finished(out, step).is_none()
 }
 
-/// The steps this shard needs: its own and, transitively, what they read.
-pub(crate) fn needed(plan: &Plan, shard: (usize, usize)) -> Vec<bool> {
-    let mut need: Vec<bool> = (0..plan.steps.len())
-        .map(|i| owner(plan, i, shard.1) == shard.0)
-        .collect();
-    for i in (0..plan.steps.len()).rev() {
-        if need[i] {
-            for &d in &plan.steps[i].deps {
-                need[d] = true;
-            }
+/// One end of a step: records that it starts under `key`, removing its
+/// resume files when it last started under another key (they cannot be continued).
+pub(crate) fn begin(out: &Path, name: &str, key: &str, scratch: &[String]) -> Result<()> {
+    let started = stamp(out, name, "started");
+    if fs::read_to_string(&started).is_ok_and(|k| k != key) {
+        for file in scratch {
+            let _ = fs::remove_file(out.join(file));
         }
     }
-    need
+    write_atomically(&started, key)
+}
+
+/// The other end: with the process's success and every output present, the
+/// stamp `.steps/<name>.done` (key and seconds) is written; otherwise the
+/// reason, naming the step and its log.
+pub(crate) fn complete(
+    out: &Path,
+    name: &str,
+    key: &str,
+    outputs: &[String],
+    (success, exit): (bool, String),
+    seconds: f64,
+) -> std::result::Result<(), String> {
+    let missing: Vec<&String> = outputs.iter().filter(|o| !out.join(o).exists()).collect();
+    if success && missing.is_empty() {
+        let text = format!("{key}\n{seconds:.3}\n");
+        return write_atomically(&stamp(out, name, "done"), &text).map_err(|e| e.to_string());
+    }
+    let log = log_path(out, name);
+    let why = if success {
+        format!("exited 0 but did not write {missing:?}")
+    } else {
+        format!("failed ({exit})")
+    };
+    Err(format!(
+        "step `{name}` {why}; its log is {}:\n{}",
+        log.display(),
+        tail(&log, 25)
+    ))
+}
+
+/// Whether `step` runs on a GPU of `ex`: it computes on CUDA, or on `auto`
+/// where the executor has GPUs.
+fn on_gpu(step: &Step, devices: &[usize]) -> bool {
+    match step.device {
+        Some(DeviceSpec::Cuda(_)) => true,
+        Some(DeviceSpec::Auto) => !devices.is_empty(),
+        Some(DeviceSpec::Cpu) | None => false,
+    }
+}
+
+/// The device a ready GPU step goes to: the one running the fewest GPU steps,
+/// among those running fewer than `per_device` (the first on ties); None when every one is full.
+pub(crate) fn place(running: &[usize], per_device: usize) -> Option<usize> {
+    (0..running.len())
+        .filter(|&d| running[d] < per_device)
+        .min_by_key(|&d| running[d])
+}
+
+/// Where a ready step starts now: `Some(None)` on the CPU, `Some(Some(d))` on
+/// device d, `None` not yet (its kind of slot is full). CPU steps run up to
+/// `jobs` at once; GPU steps `jobs` per device, beside them.
+pub(crate) fn slot(
+    gpu: bool,
+    (cpu_running, gpu_running): (usize, &[usize]),
+    jobs: usize,
+) -> Option<Option<usize>> {
+    if gpu {
+        place(gpu_running, jobs).map(Some)
+    } else {
+        (cpu_running < jobs).then_some(None)
+    }
 }
 
 enum State {
     Pending,
-    Running(Child, Instant),
+    /// The process, when it started, and the device slot it holds.
+    Running(Child, Instant, Option<usize>),
     Done(Status),
 }
 
@@ -91,11 +165,6 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    /// Whether this shard runs step `i`.
-    fn mine(&self, i: usize) -> bool {
-        owner(self.plan, i, self.ex.shard.1) == self.ex.shard.0
-    }
-
     fn running(&self) -> usize {
         self.state
             .iter()
@@ -103,58 +172,53 @@ impl Runner<'_> {
             .count()
     }
 
+    /// CPU steps running, and GPU steps running per device.
+    fn load(&self) -> (usize, Vec<usize>) {
+        let mut gpus = vec![0; self.ex.devices.len()];
+        let mut cpu = 0;
+        for s in &self.state {
+            match s {
+                State::Running(_, _, Some(d)) => gpus[*d] += 1,
+                State::Running(_, _, None) => cpu += 1,
+                _ => {}
+            }
+        }
+        (cpu, gpus)
+    }
+
     /// Collects finished processes: stamps the successful, records the first failure.
     #[allow(clippy::needless_range_loop)] // `self.state[i]` is replaced inside the loop
     fn reap(&mut self) -> Result<()> {
         for i in 0..self.state.len() {
-            let State::Running(child, start) = &mut self.state[i] else {
+            let State::Running(child, start, _) = &mut self.state[i] else {
                 continue;
             };
             let Some(exit) = child.try_wait()? else {
                 continue;
             };
             let seconds = start.elapsed().as_secs_f64();
-            let (step, out) = (&self.plan.steps[i], &self.ex.out);
-            let missing: Vec<&String> = step
-                .outputs
-                .iter()
-                .filter(|o| !out.join(o).exists())
-                .collect();
-            if exit.success() && missing.is_empty() {
-                let stamp_text = format!("{}\n{seconds:.3}\n", step.key);
-                write_atomically(&stamp(out, &step.name, "done"), &stamp_text)?;
-                self.state[i] = State::Done(Status::Ran(seconds));
-                self.progress.finished(step.stage, &step.name, seconds);
-            } else {
-                let log = log_path(out, &step.name);
-                let why = if exit.success() {
-                    format!("exited 0 but did not write {missing:?}")
-                } else {
-                    format!("failed ({exit})")
-                };
-                self.failure.get_or_insert(format!(
-                    "step `{}` {why}; its log is {}:\n{}",
-                    step.name,
-                    log.display(),
-                    tail(&log, 25)
-                ));
-                self.state[i] = State::Pending;
-                self.progress.failed(step.stage);
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks other shards' steps finished when their stamps appear.
-    #[allow(clippy::needless_range_loop)] // `self.state[i]` is replaced inside the loop
-    fn poll_other_shards(&mut self) {
-        for i in 0..self.state.len() {
-            if matches!(self.state[i], State::Pending) && !self.mine(i) {
-                if let Some(s) = finished(&self.ex.out, &self.plan.steps[i]) {
-                    self.state[i] = State::Done(Status::Cached(s));
+            let step = &self.plan.steps[i];
+            let result = complete(
+                &self.ex.out,
+                &step.name,
+                &step.key,
+                &step.outputs,
+                (exit.success(), exit.to_string()),
+                seconds,
+            );
+            match result {
+                Ok(()) => {
+                    self.state[i] = State::Done(Status::Ran(seconds));
+                    self.progress.finished(step.stage, &step.name, seconds);
+                }
+                Err(why) => {
+                    self.failure.get_or_insert(why);
+                    self.state[i] = State::Pending;
+                    self.progress.failed(step.stage);
                 }
             }
         }
+        Ok(())
     }
 
     /// Each step's seconds so far (`None`: not finished).
@@ -168,41 +232,33 @@ impl Runner<'_> {
             .collect()
     }
 
-    /// Starts this shard's steps whose dependencies are done, up to `jobs` running.
+    /// Starts the steps whose dependencies are done: CPU steps up to `jobs`
+    /// running, each GPU step on a device with a free slot.
     #[allow(clippy::needless_range_loop)] // `self.state[i]` is replaced inside the loop
     fn launch(&mut self, before_report: &dyn Fn(&[Option<f64>]) -> Result<()>) -> Result<()> {
-        let mut slots = self.ex.jobs.saturating_sub(self.running());
         for i in 0..self.state.len() {
-            if slots == 0 {
-                break;
-            }
             let step = &self.plan.steps[i];
             let ready = matches!(self.state[i], State::Pending)
-                && self.mine(i)
                 && step
                     .deps
                     .iter()
                     .all(|&d| matches!(self.state[d], State::Done(_)));
-            if ready {
-                if step.stage == Stage::Report {
-                    before_report(&self.seconds())?;
-                }
-                let child = spawn(step, self.ex)?;
-                self.state[i] = State::Running(child, Instant::now());
-                self.progress.started(step.stage);
-                slots -= 1;
+            if !ready {
+                continue;
             }
+            let (cpu, gpus) = self.load();
+            let Some(slot) = slot(on_gpu(step, &self.ex.devices), (cpu, &gpus), self.ex.jobs)
+            else {
+                continue;
+            };
+            if step.stage == Stage::Report {
+                before_report(&self.seconds())?;
+            }
+            let child = spawn(step, self.ex, slot.map(|d| self.ex.devices[d]))?;
+            self.state[i] = State::Running(child, Instant::now(), slot);
+            self.progress.started(step.stage);
         }
         Ok(())
-    }
-
-    /// Up to three steps of other shards this one waits for.
-    fn awaited(&self) -> Vec<&str> {
-        (0..self.state.len())
-            .filter(|&i| matches!(self.state[i], State::Pending) && !self.mine(i))
-            .map(|i| self.plan.steps[i].name.as_str())
-            .take(3)
-            .collect()
     }
 }
 
@@ -213,30 +269,27 @@ pub(crate) fn execute(
     ex: &Exec,
     before_report: &dyn Fn(&[Option<f64>]) -> Result<()>,
 ) -> Result<Vec<Status>> {
-    let need = needed(plan, ex.shard);
     let state: Vec<State> = plan
         .steps
         .iter()
-        .zip(&need)
-        .map(|(step, &need)| match (need, finished(&ex.out, step)) {
-            (false, _) => State::Done(Status::Skipped),
-            (true, Some(s)) => State::Done(Status::Cached(s)),
-            (true, None) => State::Pending,
+        .map(|step| match finished(&ex.out, step) {
+            Some(s) => State::Done(Status::Cached(s)),
+            None => State::Pending,
         })
         .collect();
     let cached: Vec<bool> = state
         .iter()
-        .zip(&need)
-        .map(|(s, &n)| n && matches!(s, State::Done(Status::Cached(_))))
+        .map(|s| matches!(s, State::Done(Status::Cached(_))))
         .collect();
+    let all = vec![true; plan.steps.len()];
+    let parallel = ex.jobs * ex.devices.len().max(1);
     let mut run = Runner {
         plan,
         ex,
         state,
-        progress: Progress::new(plan, &need, &cached, ex.jobs),
+        progress: Progress::new(plan, &all, &cached, parallel),
         failure: None,
     };
-    let (mut last_poll, mut last_wait_note) = (Instant::now(), Instant::now());
     loop {
         run.reap()?;
         if let Some(message) = &run.failure {
@@ -247,19 +300,9 @@ pub(crate) fn execute(
             std::thread::sleep(Duration::from_millis(100));
             continue;
         }
-        // Other shards' steps: look for their stamps now and then.
-        if last_poll.elapsed() > Duration::from_secs(2) {
-            last_poll = Instant::now();
-            run.poll_other_shards();
-        }
         run.launch(before_report)?;
         if run.state.iter().all(|s| matches!(s, State::Done(_))) {
             break;
-        }
-        if run.running() == 0 && last_wait_note.elapsed() > Duration::from_secs(60) {
-            last_wait_note = Instant::now();
-            let waiting = run.awaited();
-            eprintln!("reproduce: waiting for other shards' steps: {waiting:?} ...");
         }
         run.progress.draw(false);
         std::thread::sleep(Duration::from_millis(50));
@@ -270,7 +313,7 @@ pub(crate) fn execute(
         .into_iter()
         .map(|s| match s {
             State::Done(status) => status,
-            _ => Status::Skipped,
+            _ => unreachable!("every step is done when the loop ends"),
         })
         .collect())
 }
@@ -279,31 +322,31 @@ pub(crate) fn log_path(out: &Path, name: &str) -> PathBuf {
     out.join("logs").join(format!("{name}.log"))
 }
 
-fn spawn(step: &Step, ex: &Exec) -> Result<Child> {
-    let started = stamp(&ex.out, &step.name, "started");
-    if fs::read_to_string(&started).is_ok_and(|k| k != step.key) {
-        // Left by a run under another config: it cannot be continued.
-        for file in &step.scratch {
-            let _ = fs::remove_file(ex.out.join(file));
-        }
-    }
-    write_atomically(&started, &step.key)?;
+/// Starts `step` in the output folder, its output into its log; on `gpu`
+/// (a device index) only that GPU is visible to it, so its `cuda` is that one.
+fn spawn(step: &Step, ex: &Exec, gpu: Option<usize>) -> Result<Child> {
+    begin(&ex.out, &step.name, &step.key, &step.scratch)?;
     let log = log_path(&ex.out, &step.name);
     fs::create_dir_all(log.parent().unwrap_or(&ex.out))?;
     let file = fs::File::create(&log)?;
     let program = ex.bin_dir.join(step.program.name());
-    Command::new(&program)
+    let mut command = Command::new(&program);
+    command
         .args(&step.args)
         .current_dir(&ex.out)
         .env("OMP_NUM_THREADS", ex.threads.to_string())
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)
-        .stderr(file)
+        .stderr(file);
+    if let Some(d) = gpu {
+        command.env("CUDA_VISIBLE_DEVICES", d.to_string());
+    }
+    command
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", program.display()).into())
 }
 
-fn tail(path: &Path, lines: usize) -> String {
+pub(crate) fn tail(path: &Path, lines: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -324,39 +367,75 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shards_split_each_stage_and_cover_everything_once() {
-        let mut plan = nml_study::plan::build(
-            &smoke_benchmark(),
-            &nml_study::Profile::Smoke.sizes(),
-            0,
-            nml_study::DeviceSpec::Cpu,
-        );
-        plan.add_report();
-        let n = 3;
-        for (i, step) in plan.steps.iter().enumerate() {
-            let owners = (0..n).filter(|&s| owner(&plan, i, n) == s).count();
-            assert_eq!(owners, 1, "{}", step.name);
-        }
-        let pretrain: Vec<usize> = (0..plan.steps.len())
-            .filter(|&i| plan.steps[i].stage == Stage::Pretrain)
-            .map(|i| owner(&plan, i, n))
-            .collect();
-        let cycle: Vec<usize> = (0..20).map(|i| i % 3).collect();
-        assert_eq!(pretrain, cycle);
-        // Shard 2 needs the data step (shard 0's) but runs no report.
-        let need = needed(&plan, (2, n));
-        assert!(need[0]);
-        let report = plan.steps.len() - 1;
-        assert_eq!(owner(&plan, report, n), 0);
-        assert!(!need[report]);
-        assert!(needed(&plan, (0, n)).iter().all(|&b| b));
+    fn placement_fills_the_least_loaded_free_device() {
+        assert_eq!(place(&[0, 0], 1), Some(0));
+        assert_eq!(place(&[1, 0], 1), Some(1));
+        assert_eq!(place(&[1, 1], 1), None);
+        assert_eq!(place(&[2, 1, 2], 2), Some(1));
+        assert_eq!(place(&[], 1), None);
     }
 
-    fn smoke_benchmark() -> nml_study::NoisyBenchmark {
+    /// The runner's placement over a whole plan, simulated: steps finish in
+    /// an arbitrary order; with two devices and one job each, no two GPU steps
+    /// share a device at once and every GPU step gets one.
+    #[test]
+    fn no_two_gpu_steps_share_a_device() {
         let sizes = nml_study::Profile::Smoke.sizes();
-        match nml_study::Study::new(nml_study::Benchmark::Synth, None, &sizes, 0) {
-            Ok((nml_study::Study::Noisy(b), _)) => b,
-            _ => unreachable!("synth is a noisy study"),
+        let Ok((nml_study::Study::Noisy(bench), _)) =
+            nml_study::Study::new(nml_study::Benchmark::Synth, None, &sizes, 0)
+        else {
+            unreachable!("synth is a noisy study")
+        };
+        let plan = nml_study::plan::build(&bench, &sizes, 0, DeviceSpec::Cuda(0));
+        let devices = [0usize, 1];
+        let gpu: Vec<bool> = plan.steps.iter().map(|s| on_gpu(s, &devices)).collect();
+        assert!(gpu.iter().filter(|g| **g).count() > 20);
+        assert!(
+            gpu.iter().any(|g| !g),
+            "data and report steps stay on the CPU"
+        );
+        // (step, device) running; done steps.
+        let mut running: Vec<(usize, Option<usize>)> = Vec::new();
+        let mut done = vec![false; plan.steps.len()];
+        let mut placed = vec![None; plan.steps.len()];
+        let mut started = vec![false; plan.steps.len()];
+        let mut tick = 0usize;
+        while !done.iter().all(|d| *d) {
+            // Start what is ready, as `launch` does.
+            for i in 0..plan.steps.len() {
+                if started[i] || !plan.steps[i].deps.iter().all(|&d| done[d]) {
+                    continue;
+                }
+                let mut load = vec![0; devices.len()];
+                let mut cpu = 0;
+                for (_, d) in &running {
+                    match d {
+                        Some(d) => load[*d] += 1,
+                        None => cpu += 1,
+                    }
+                }
+                let Some(slot) = slot(gpu[i], (cpu, &load), 1) else {
+                    continue;
+                };
+                started[i] = true;
+                placed[i] = slot;
+                running.push((i, slot));
+                for d in 0..devices.len() {
+                    let here = running.iter().filter(|r| r.1 == Some(d)).count();
+                    assert!(here <= 1, "two GPU steps on device {d}");
+                }
+            }
+            // Finish one running step, chosen by the tick.
+            assert!(!running.is_empty(), "nothing runs and nothing can start");
+            let k = tick % running.len();
+            let (i, _) = running.remove(k);
+            done[i] = true;
+            tick = tick.wrapping_mul(31).wrapping_add(7);
         }
+        for (i, g) in gpu.iter().enumerate() {
+            assert_eq!(placed[i].is_some(), *g, "{}", plan.steps[i].name);
+        }
+        // Both devices were used.
+        assert!(placed.contains(&Some(0)) && placed.contains(&Some(1)));
     }
 }

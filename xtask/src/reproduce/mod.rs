@@ -4,11 +4,13 @@
 //! binary, and the report is written by `nml-report` from the files the
 //! stages wrote. The study itself — benchmarks, profiles, the plan of steps
 //! and the `run.json` it writes — is `nml-study`'s; this module is its front
-//! end: flags in, [`exec`] runs what is not finished, `--jobs` at a time,
-//! this `--shard`'s share only.
+//! end: flags in, then an executor runs what is not finished: [`exec`] on
+//! this machine (`--jobs` at a time, CUDA steps placed on its GPUs), or
+//! [`slurm`] as one `sbatch` job per step.
 
 mod exec;
 mod progress;
+pub(crate) mod slurm;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -48,7 +50,8 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let placement = Placement::new(device_spec, precision);
     let seed = flags.seed.unwrap_or(0);
     let jobs = flags.jobs.unwrap_or(1).max(1);
-    let shard = parse_shard(flags.shard.as_deref())?;
+    let executor = executor_of(flags)?;
+    let devices = parse_devices(flags.devices.as_deref(), &device, visible_gpus())?;
     let out = flags
         .out
         .clone()
@@ -60,9 +63,31 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let identity = Identity::new(benchmark, profile, seed, data_dir.unwrap_or_default());
     check_identity(&out, &identity)?;
     let plan = study_plan(&study, &sizes, seed, placement);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = (cores / jobs).max(1);
+    let bin_dir = bin_dir();
+    let slurm = slurm::Slurm {
+        out: out.clone(),
+        bin_dir: bin_dir.clone(),
+        xtask: std::env::current_exe()?,
+        threads,
+        args: flags.slurm_arg.clone(),
+        profile,
+        gpus: matches!(device_spec, DeviceSpec::Cuda(_)),
+    };
     if flags.dry_run {
-        print_plan(&plan, &out, shard);
+        print_plan(&plan, &out, (executor == Executor::Slurm).then_some(&slurm));
         return Ok(());
+    }
+    if executor == Executor::Slurm {
+        slurm::preflight(&slurm)?;
+        if flags.status {
+            #[allow(clippy::print_stdout)] // the status is --status's output
+            {
+                println!("{}", slurm::progress(&plan, &out)?);
+            }
+            return Ok(());
+        }
     }
     fs::create_dir_all(&out)?;
     exec::write_atomically(&out.join("reproduce.json"), &to_json(&identity))?;
@@ -70,10 +95,6 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let cargo = cargo();
     let packages: Vec<&str> = PACKAGES.iter().flat_map(|p| ["-p", p]).collect();
     cmd!(sh, "{cargo} build --locked --quiet --bins {packages...}").run()?;
-    // NML_BIN_DIR: stage binaries built apart (a copy made before a long run,
-    // so that rebuilding the work tree meanwhile cannot change them mid-study).
-    let bin_dir = std::env::var_os("NML_BIN_DIR")
-        .map_or_else(|| project_root().join("target/debug"), PathBuf::from);
     let doctor = bin_dir.join("nml-doctor");
     let provenance = Provenance {
         device: device.clone(),
@@ -82,24 +103,8 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
         git_commit: git_commit(sh),
         environment: cmd!(sh, "{doctor} --device {device}").quiet().read()?,
     };
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let ex = Exec {
-        out: out.clone(),
-        bin_dir,
-        jobs,
-        shard,
-        threads: (cores / jobs).max(1),
-    };
-    eprintln!(
-        "reproduce: {} steps ({benchmark}, profile {profile}, {} seeds, shard {}/{}, {jobs} jobs) into {}",
-        plan.steps.len(),
-        plan.seeds.len(),
-        shard.0,
-        shard.1,
-        out.display()
-    );
     let shape = study.shape(&sizes);
-    let statuses = exec::execute(&plan, &ex, &|seconds| {
+    let write_index = |seconds: &[Option<f64>]| -> Result<()> {
         let record = RunRecord::new(&identity, shape.clone(), provenance.clone(), &plan, seconds);
         let (text, path) = (record.to_json(), out.join("run.json"));
         // Rewritten only when it changes, so a finished study is left untouched.
@@ -107,15 +112,178 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
             exec::write_atomically(&path, &text)?;
         }
         Ok(())
-    })?;
+    };
+    if executor == Executor::Slurm {
+        return submit(&plan, &slurm, flags.wait, &write_index);
+    }
+    let ex = Exec {
+        out: out.clone(),
+        bin_dir,
+        jobs,
+        threads,
+        devices,
+    };
+    eprintln!(
+        "reproduce: {} steps ({benchmark}, profile {profile}, {} seeds, {}) into {}",
+        plan.steps.len(),
+        plan.seeds.len(),
+        ex.describe(),
+        out.display()
+    );
+    let statuses = exec::execute(&plan, &ex, &write_index)?;
     let count = |f: fn(&Status) -> bool| statuses.iter().filter(|s| f(s)).count();
     let ran = count(|s| matches!(s, Status::Ran(_)));
     let cached = count(|s| matches!(s, Status::Cached(_)));
     eprintln!("reproduce: {ran} steps ran, {cached} were already done");
-    if shard.0 == 0 {
-        eprintln!("reproduce: report at {}", out.join("REPORT.md").display());
-    }
+    eprintln!("reproduce: report at {}", out.join("REPORT.md").display());
     Ok(())
+}
+
+/// `--executor`, refusing the Slurm executor's flags without it.
+fn executor_of(flags: &flags::Reproduce) -> Result<Executor> {
+    let executor: Executor = flags.executor.as_deref().unwrap_or("local").parse()?;
+    if executor == Executor::Local {
+        for (given, flag) in [
+            (!flags.slurm_arg.is_empty(), "--slurm-arg"),
+            (flags.wait, "--wait"),
+            (flags.status, "--status"),
+        ] {
+            if given {
+                return Err(format!("{flag}: for --executor slurm").into());
+            }
+        }
+    }
+    Ok(executor)
+}
+
+/// Where the study's steps run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Executor {
+    /// Processes on this machine.
+    Local,
+    /// One `sbatch` job per step.
+    Slurm,
+}
+
+impl std::str::FromStr for Executor {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Executor, String> {
+        match s {
+            "local" => Ok(Executor::Local),
+            "slurm" => Ok(Executor::Slurm),
+            other => Err(format!("--executor `{other}`: expected local or slurm")),
+        }
+    }
+}
+
+/// The stage binaries: `NML_BIN_DIR` (stage binaries built apart, e.g. a copy
+/// made before a long run, so that rebuilding the work tree meanwhile cannot
+/// change them mid-study), else `target/debug`.
+fn bin_dir() -> PathBuf {
+    std::env::var_os("NML_BIN_DIR")
+        .map_or_else(|| project_root().join("target/debug"), PathBuf::from)
+}
+
+/// `--executor slurm`: `run.json` written, the unfinished steps submitted
+/// (after an earlier submission's jobs with `--wait`), and with `--wait` the
+/// study followed to its end, a failed step named with its log.
+fn submit(
+    plan: &Plan,
+    s: &slurm::Slurm,
+    wait: bool,
+    write_index: &dyn Fn(&[Option<f64>]) -> Result<()>,
+) -> Result<()> {
+    if wait {
+        slurm::wait(&s.out)?;
+    }
+    let seconds: Vec<Option<f64>> = plan
+        .steps
+        .iter()
+        .map(|step| exec::finished(&s.out, step))
+        .collect();
+    write_index(&seconds)?;
+    let n = slurm::submit(plan, s)?;
+    eprintln!(
+        "reproduce: {n} job(s) submitted to Slurm ({} of {} steps were done); `--status` follows them",
+        plan.steps.len() - n,
+        plan.steps.len()
+    );
+    if !wait {
+        return Ok(());
+    }
+    slurm::wait(&s.out)?;
+    let progress = slurm::progress(plan, &s.out)?;
+    eprintln!("reproduce: {progress}");
+    if progress.done < plan.steps.len() {
+        return Err(format!(
+            "the study did not finish ({progress}); submit it again to run what is left"
+        )
+        .into());
+    }
+    eprintln!("reproduce: report at {}", s.out.join("REPORT.md").display());
+    Ok(())
+}
+
+/// GPUs visible to this process: `CUDA_VISIBLE_DEVICES`'s entries, else
+/// `nvidia-smi -L`'s lines, else none.
+fn visible_gpus() -> usize {
+    if let Some(v) = std::env::var_os("CUDA_VISIBLE_DEVICES") {
+        return v
+            .to_string_lossy()
+            .split(',')
+            .filter(|d| !d.trim().is_empty())
+            .count();
+    }
+    std::process::Command::new("nvidia-smi")
+        .arg("-L")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or(0, |o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.starts_with("GPU "))
+                .count()
+        })
+}
+
+/// The GPUs CUDA steps are placed on: `--devices` (each `cuda:N` below
+/// `visible`), or with `--device cuda` every visible one; none otherwise
+/// (`--device cuda:N` pins every step to N, as before).
+pub(crate) fn parse_devices(
+    flag: Option<&str>,
+    device: &str,
+    visible: usize,
+) -> Result<Vec<usize>> {
+    let Some(list) = flag else {
+        return Ok(if device == "cuda" {
+            (0..visible).collect()
+        } else {
+            Vec::new()
+        });
+    };
+    if !matches!(device, "auto" | "cuda") {
+        return Err(format!(
+            "--devices places CUDA steps: use it with --device cuda or auto, not `{device}`"
+        )
+        .into());
+    }
+    let mut out = Vec::new();
+    for entry in list.split(',').map(str::trim) {
+        let n: usize = entry
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("--devices `{entry}`: expected cuda:N, e.g. cuda:0,cuda:1"))?;
+        if n >= visible {
+            return Err(format!("--devices {entry}: no such GPU ({visible} visible)").into());
+        }
+        if out.contains(&n) {
+            return Err(format!("--devices {entry}: listed twice").into());
+        }
+        out.push(n);
+    }
+    Ok(out)
 }
 
 /// The steps `reproduce` runs for `study`, the report included.
@@ -129,18 +297,6 @@ pub(crate) fn study_plan(study: &Study, sizes: &Sizes, seed: u64, placement: Pla
     };
     plan.add_report();
     plan
-}
-
-/// `i/n` with i < n; none: `0/1`.
-fn parse_shard(text: Option<&str>) -> Result<(usize, usize)> {
-    let Some(text) = text else { return Ok((0, 1)) };
-    let parsed = text
-        .split_once('/')
-        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
-    match parsed {
-        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
-        _ => Err(format!("--shard `{text}`: expected i/n with 0 <= i < n, e.g. 0/4").into()),
-    }
 }
 
 /// Refuses an output folder that holds another study's results, or anything else.
@@ -172,39 +328,33 @@ fn check_identity(out: &Path, identity: &Identity) -> Result<()> {
 }
 
 #[allow(clippy::print_stdout)] // the plan is --dry-run's output
-fn print_plan(plan: &Plan, out: &Path, shard: (usize, usize)) {
-    let need = exec::needed(plan, shard);
+fn print_plan(plan: &Plan, out: &Path, slurm: Option<&slurm::Slurm>) {
     let mut text = String::new();
-    let mut counts = (0, 0, 0);
+    let mut counts = (0, 0);
     for &stage in Stage::ALL {
         let _ = writeln!(text, "{stage}:");
-        for (i, step) in plan.steps.iter().enumerate() {
-            if step.stage != stage {
-                continue;
-            }
+        for step in plan.steps.iter().filter(|s| s.stage == stage) {
             let status = if exec::finished(out, step).is_some() {
                 counts.0 += 1;
                 "cached"
-            } else if exec::owner(plan, i, shard.1) == shard.0 {
+            } else {
                 counts.1 += 1;
                 "to run"
-            } else if need[i] {
-                counts.2 += 1;
-                "waits (other shard)"
-            } else {
-                "other shard"
             };
             let (name, program, args) = (&step.name, step.program, step.args.join(" "));
-            let _ = writeln!(text, "  {name:<40} {status:<19} {program} {args}");
+            // Under Slurm, what each job asks for.
+            let needs = slurm.map_or_else(String::new, |s| {
+                format!(" [{}]", slurm::resources(s, step).join(" "))
+            });
+            let _ = writeln!(text, "  {name:<40} {status:<7}{needs} {program} {args}");
         }
     }
     let _ = writeln!(
         text,
-        "{} steps: {} cached, {} to run here, {} from other shards awaited",
+        "{} steps: {} cached, {} to run",
         plan.steps.len(),
         counts.0,
-        counts.1,
-        counts.2
+        counts.1
     );
     print!("{text}");
 }
@@ -233,12 +383,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shard_flags_are_checked() {
-        assert_eq!(parse_shard(None).unwrap(), (0, 1));
-        assert_eq!(parse_shard(Some("2/4")).unwrap(), (2, 4));
-        for bad in ["4/4", "1", "a/2", "0/0", "-1/2"] {
-            assert!(parse_shard(Some(bad)).is_err(), "{bad}");
+    fn device_lists_are_checked() {
+        assert_eq!(parse_devices(None, "cuda", 4).unwrap(), [0, 1, 2, 3]);
+        assert!(parse_devices(None, "cuda:1", 4).unwrap().is_empty());
+        assert!(parse_devices(None, "auto", 4).unwrap().is_empty());
+        assert_eq!(
+            parse_devices(Some("cuda:1,cuda:3"), "cuda", 4).unwrap(),
+            [1, 3]
+        );
+        for (bad, says) in [
+            ("cuda:4", "no such GPU (4 visible)"),
+            ("gpu0", "expected cuda:N"),
+            ("cuda:1,cuda:1", "listed twice"),
+        ] {
+            let e = parse_devices(Some(bad), "cuda", 4).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
         }
+        let e = parse_devices(Some("cuda:0"), "cpu", 4)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--device cuda or auto"), "{e}");
+        assert_eq!("slurm".parse::<Executor>().unwrap(), Executor::Slurm);
+        assert!("k8s".parse::<Executor>().is_err());
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct Step {
     pub args: Vec<String>,
     pub outputs: Vec<String>,
     pub deps: Vec<usize>,
+    /// The torch device the step computes on (none: a step without libtorch
+    /// work); an executor places the CUDA ones on its GPUs.
+    pub device: Option<DeviceSpec>,
     /// Files a run of this step leaves for its own restart (a resume checkpoint):
     /// removed when the step starts under another key than it last started with.
     pub scratch: Vec<String>,
@@ -92,6 +95,23 @@ impl Invocation {
             Invocation::Spectral(_) => Program::NmlSpectral,
             Invocation::Tune(_) => Program::NmlTune,
             Invocation::Report(_) => Program::NmlReport,
+        }
+    }
+
+    /// The torch device it computes on, for the steps that run libtorch.
+    pub fn device(&self) -> Option<DeviceSpec> {
+        match self {
+            Invocation::Pretrain(a) => Some(a.device),
+            Invocation::Tune(a) => Some(a.device),
+            Invocation::Features(a) => match &a.command {
+                nml_spec::features::FeaturesCommand::Extract(e) => Some(e.device),
+                nml_spec::features::FeaturesCommand::Text(t) => Some(t.device),
+                nml_spec::features::FeaturesCommand::Import(_) => None,
+            },
+            Invocation::Data(_)
+            | Invocation::Noise(_)
+            | Invocation::Spectral(_)
+            | Invocation::Report(_) => None,
         }
     }
 
@@ -136,7 +156,11 @@ impl Plan {
         outputs: Vec<String>,
         deps: Vec<usize>,
     ) -> usize {
-        let (program, args) = (invocation.program(), invocation.to_args());
+        let (program, args, device) = (
+            invocation.program(),
+            invocation.to_args(),
+            invocation.device(),
+        );
         let mut text = format!("{program}\u{1f}{}", args.join("\u{1f}"));
         for &d in &deps {
             let _ = write!(text, "\u{1e}{}", self.steps[d].key);
@@ -149,6 +173,7 @@ impl Plan {
             args,
             outputs,
             deps,
+            device,
             scratch: Vec::new(),
             key,
         });

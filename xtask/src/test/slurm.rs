@@ -1,0 +1,261 @@
+//! The Slurm executor against a real one-node Slurm (started here, stopped
+//! at the end by the pids it started): the smoke study submitted with
+//! `--wait` gives the local run's tables byte for byte; a second submission
+//! while the first's jobs are queued submits nothing; a cancelled
+//! pre-training job stops what depends on it, and a resubmission finishes
+//! the study with the same tables, running only what had not finished.
+//! Skipped, in one line, where the daemons cannot start (no root, not installed).
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nml_study::{Stage, Step};
+
+use super::{check_outputs, forget, redone, smoke_plan, DETERMINISTIC};
+use crate::cluster::Cluster;
+use crate::{project_root, Result};
+
+/// A study submitted to the test cluster: its folder and the environment that finds the cluster.
+struct Study<'a> {
+    xtask: &'a Path,
+    env: Vec<(&'a str, OsString)>,
+    out: PathBuf,
+    /// Job names of the study start with this.
+    prefix: String,
+}
+
+impl Study<'_> {
+    /// `xtask reproduce --profile smoke --jobs 2 --executor slurm EXTRA --out OUT`.
+    fn submit(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(self.xtask);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c.args([
+            "reproduce",
+            "--profile",
+            "smoke",
+            "--jobs",
+            "2",
+            "--executor",
+            "slurm",
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(&self.out)
+        .current_dir(project_root());
+        c
+    }
+
+    /// (job id, step, state) of the study's jobs in the queue.
+    fn queue(&self) -> Vec<(String, String, String)> {
+        let out = Command::new("squeue")
+            .args(["-h", "-o", "%i|%j|%T"])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output();
+        let text = out.map_or_else(
+            |_| String::new(),
+            |o| String::from_utf8_lossy(&o.stdout).into_owned(),
+        );
+        text.lines()
+            .filter_map(|l| {
+                let mut p = l.splitn(3, '|');
+                let (id, name, state) = (p.next()?, p.next()?, p.next()?);
+                let step = name.strip_prefix(&self.prefix)?;
+                Some((
+                    id.trim().to_owned(),
+                    step.to_owned(),
+                    state.trim().to_owned(),
+                ))
+            })
+            .collect()
+    }
+
+    /// Waits until none of the study's jobs is in the queue.
+    fn drained(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while !self.queue().is_empty() {
+            if Instant::now() > deadline {
+                return Err("the study's jobs did not leave the queue within 10 minutes".into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(())
+    }
+
+    /// `scontrol`/`scancel` on the cluster.
+    fn control(&self, program: &str, args: &[&str]) -> Result<()> {
+        let status = Command::new(program)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .status()?;
+        if !status.success() {
+            return Err(format!("{program} {} failed", args.join(" ")).into());
+        }
+        Ok(())
+    }
+
+    /// Every table that must not depend on the executor equals `whole`'s.
+    fn same_as(&self, whole: &Path, label: &str) -> Result<()> {
+        for table in DETERMINISTIC {
+            let a = fs::read(whole.join("results").join(format!("{table}.parquet")))?;
+            let b = fs::read(self.out.join("results").join(format!("{table}.parquet")))?;
+            if a != b {
+                return Err(format!(
+                    "results/{table}.parquet differs between the local run and the Slurm run ({label}; {} and {})",
+                    whole.display(),
+                    self.out.display()
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn slurm_check(xtask: &Path, whole: &Path, env: &[(&str, OsString)]) -> Result<()> {
+    if let Some(why) = Cluster::unavailable() {
+        eprintln!("xtask test: Slurm check skipped: {why}");
+        return Ok(());
+    }
+    let start = Instant::now();
+    let root = std::env::temp_dir().join(format!("nml-slurm-{}", std::process::id()));
+    let cluster = Cluster::start(&root.join("cluster"))?;
+    let mut env: Vec<(&str, OsString)> = env.to_vec();
+    env.push(cluster.env());
+    let out = std::path::absolute(root.join("study"))?;
+    let study = Study {
+        xtask,
+        env,
+        prefix: format!("nml-{}-", crate::reproduce::slurm::study_id(&out)),
+        out,
+    };
+    whole_study(&study)?;
+    study.same_as(whole, "whole study")?;
+    let whole_seconds = start.elapsed().as_secs_f64();
+    let (again, forgotten) = cancel_and_resubmit(&study)?;
+    study.same_as(whole, "after a cancelled job and a resubmission")?;
+    drop(cluster);
+    eprintln!(
+        "xtask test: Slurm check passed (smoke study as {} jobs byte-identical to the local run in {whole_seconds:.0}s; \
+         a second submission refused; a cancelled pre-training stopped its dependents and {again} of {forgotten} jobs ran again) in {:.0}s",
+        smoke_plan()?.steps.len(),
+        start.elapsed().as_secs_f64()
+    );
+    fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+/// The whole study, followed to its end; meanwhile a second submission is refused.
+fn whole_study(study: &Study) -> Result<()> {
+    let mut first = study.submit(&["--wait"]).stderr(Stdio::piped()).spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while study.queue().is_empty() {
+        if first.try_wait()?.is_some() || Instant::now() > deadline {
+            return Err("the Slurm submission ended or stalled before any job was queued".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second = study.submit(&[]).stderr(Stdio::piped()).output()?;
+    let said = String::from_utf8_lossy(&second.stderr).into_owned();
+    if second.status.success()
+        || !said.contains("queued or running job(s) of an earlier submission")
+    {
+        return Err(
+            format!("a second submission during the first was not refused:\n{said}").into(),
+        );
+    }
+    let first = first.wait_with_output()?;
+    if !first.status.success() {
+        return Err(format!(
+            "reproduce --executor slurm --wait failed:\n{}",
+            String::from_utf8_lossy(&first.stderr)
+        )
+        .into());
+    }
+    check_outputs(&study.out)
+}
+
+/// Forgets the last pre-training steps and what reads them, resubmits them
+/// held, releases them and cancels a pre-training job while it runs: nothing
+/// that depends on it runs, `--status` names it, and a resubmission runs
+/// fewer jobs than were forgotten. Returns (jobs run again, forgotten steps).
+fn cancel_and_resubmit(study: &Study) -> Result<(usize, usize)> {
+    let plan = smoke_plan()?;
+    let redo = redone(&plan);
+    forget(&study.out, &plan, &redo)?;
+    // Held, then released: a smoke pre-training takes seconds, less than a submission.
+    let submitted = study
+        .submit(&["--slurm-arg", "--hold"])
+        .stderr(Stdio::piped())
+        .output()?;
+    if !submitted.status.success() {
+        return Err(format!(
+            "the resubmission failed:\n{}",
+            String::from_utf8_lossy(&submitted.stderr)
+        )
+        .into());
+    }
+    let ids: Vec<String> = study.queue().into_iter().map(|j| j.0).collect();
+    study.control("scontrol", &["release", &ids.join(",")])?;
+    let pretrain: Vec<&Step> = plan
+        .steps
+        .iter()
+        .zip(&redo)
+        .filter(|(s, r)| **r && s.stage == Stage::Pretrain)
+        .map(|(s, _)| s)
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let victim = loop {
+        let running = study
+            .queue()
+            .into_iter()
+            .find(|j| j.2 == "RUNNING" && pretrain.iter().any(|s| s.name == j.1));
+        if let Some(job) = running {
+            break job.0;
+        }
+        if Instant::now() > deadline {
+            return Err("no redone pre-training job was seen running".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    study.control("scancel", &[&victim])?;
+    study.drained()?;
+    if study.out.join(".steps/report.done").exists() {
+        return Err(
+            "the report ran although a pre-training job it depends on was cancelled".into(),
+        );
+    }
+    let status = study.submit(&["--status"]).output()?;
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    if !status.contains("failed: ") {
+        return Err(format!("--status does not name the cancelled step:\n{status}").into());
+    }
+    let resumed = study.submit(&["--wait"]).stderr(Stdio::piped()).output()?;
+    let said = String::from_utf8_lossy(&resumed.stderr).into_owned();
+    if !resumed.status.success() {
+        return Err(format!("the resubmission after the cancel failed:\n{said}").into());
+    }
+    let again: usize = said
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("reproduce: ")?
+                .split(" job(s) submitted")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| {
+            format!("the resubmission did not say how many jobs it submitted:\n{said}")
+        })?;
+    let forgotten = redo.iter().filter(|r| **r).count();
+    if again == 0 || again >= forgotten {
+        return Err(format!(
+            "after the cancel, {again} jobs were submitted again; expected fewer than the {forgotten} forgotten steps"
+        )
+        .into());
+    }
+    check_outputs(&study.out)?;
+    Ok((again, forgotten))
+}
