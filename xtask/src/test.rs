@@ -281,7 +281,8 @@ fn smoke_plan() -> Result<Plan> {
         &study,
         &sizes,
         0,
-        nml_study::Placement::new(nml_study::DeviceSpec::Auto, nml_study::Precision::Auto),
+        nml_study::Placement::new(nml_study::DeviceSpec::Auto, nml_study::Precision::Auto)
+            .with_threads(crate::reproduce::threads_per_step(2)),
     ))
 }
 

@@ -64,7 +64,9 @@ fn run(command: Command) -> anyhow::Result<()> {
             max_length,
             force,
             device,
+            threads,
         }) => {
+            nml_torch::configure_threads(threads);
             let splits = parse_splits("--splits", splits)?;
             let mut io = nml_core::guard::Io::new()
                 .input("--model", &model)
@@ -136,7 +138,9 @@ fn extract_command(a: ExtractArgs) -> anyhow::Result<()> {
         views,
         embedding,
         precision,
+        threads,
     } = a;
+    nml_torch::configure_threads(threads);
     let views = view_request(&views)?;
     let pretrained = arch
         .map(|arch| -> anyhow::Result<Pretrained> {

@@ -115,6 +115,9 @@ pub struct ExtractArgs {
     /// auto (bf16 on CUDA and on CPUs with AMX or AVX-512 BF16)
     #[arg(long, value_enum, default_value = "fp32")]
     pub precision: Precision,
+    /// libtorch CPU threads (default: libtorch's choice); in a study, part of the step's key
+    #[arg(long)]
+    pub threads: Option<i32>,
 }
 
 impl ExtractArgs {
@@ -141,6 +144,7 @@ impl ExtractArgs {
             views: ViewArgs::default(),
             embedding: None,
             precision: Precision::Fp32,
+            threads: None,
         }
     }
 }
@@ -202,6 +206,9 @@ pub struct TextArgs {
     /// Device: auto, cpu, cuda or cuda:N
     #[arg(long, default_value = "auto")]
     pub device: DeviceSpec,
+    /// libtorch CPU threads (default: libtorch's choice); in a study, part of the step's key
+    #[arg(long)]
+    pub threads: Option<i32>,
 }
 
 impl TextArgs {
@@ -222,6 +229,7 @@ impl TextArgs {
             max_length: None,
             force: false,
             device,
+            threads: None,
         }
     }
 }
@@ -270,7 +278,8 @@ impl Spec for FeaturesArgs {
                 .opt("--view-split", e.views.view_split.as_ref())
                 .opt("--view-domain", e.views.view_domain.as_ref())
                 .opt("--embedding", e.embedding)
-                .value("--precision", crate::spelling(&e.precision)),
+                .value("--precision", crate::spelling(&e.precision))
+                .opt("--threads", e.threads),
             FeaturesCommand::Text(t) => Args::new()
                 .word("text")
                 .value("--model", t.model.display())
@@ -281,7 +290,8 @@ impl Spec for FeaturesArgs {
                 .value("--batch-size", t.batch_size)
                 .opt("--max-length", t.max_length)
                 .switch("--force", t.force)
-                .value("--device", t.device),
+                .value("--device", t.device)
+                .opt("--threads", t.threads),
             FeaturesCommand::Import(i) => Args::new()
                 .word("import")
                 .value("--embeddings", i.embeddings.display())
@@ -329,11 +339,13 @@ mod tests {
         };
         extract.embedding = Some(Embedding::Projection);
         extract.precision = Precision::Bf16;
+        extract.threads = Some(3);
         let mut text = TextArgs::new("minilm", "sst2.parquet", "cache", DeviceSpec::Cpu);
         text.out = Some("t.parquet".into());
         text.splits = Some("test".to_owned());
         text.batch_size = 32;
         text.max_length = Some(128);
+        text.threads = Some(1);
         text.force = true;
         let commands = [
             FeaturesCommand::Extract(ExtractArgs::new("c", "m", "k", DeviceSpec::Auto)),

@@ -76,6 +76,10 @@ pub struct SpectralArgs {
     /// Output folder for the Parquet tables (none: print only)
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Threads of the SVD's row blocks (rayon; default: every core). Blocks
+    /// follow the thread count, so the low digits can depend on it
+    #[arg(long)]
+    pub threads: Option<i32>,
     #[command(flatten)]
     pub verbosity: Verbosity,
 }
@@ -91,6 +95,7 @@ impl Spec for SpectralArgs {
             .value("--center", spelling(&self.center))
             .value("--method", spelling(&self.method))
             .opt("--out", self.out.as_ref().map(|p| p.display()))
+            .opt("--threads", self.threads)
             .verbosity(self.verbosity)
             .finish()
     }
@@ -108,6 +113,7 @@ impl SpectralArgs {
             center: Center::Row,
             method: SvdMethod::Auto,
             out: None,
+            threads: None,
             verbosity: Verbosity::default(),
         }
     }
@@ -127,6 +133,7 @@ mod tests {
         full.center = Center::Column;
         full.method = SvdMethod::Gram;
         full.out = Some("spectral/x".into());
+        full.threads = Some(2);
         full.verbosity = Verbosity {
             verbose: 2,
             quiet: false,

@@ -16,6 +16,12 @@ fn main() -> ExitCode {
 }
 
 fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(n) = a.threads.filter(|&n| n > 0) {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n as usize)
+            .build_global()
+            .map_err(|e| anyhow::format_err!("--threads {n}: {e}"))?;
+    }
     if !a.names.is_empty() && a.names.len() != a.features.len() {
         anyhow::bail!(
             "{} --name values for {} --features tables",

@@ -47,9 +47,10 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
         None => Precision::Auto,
         Some(p) => p.parse().map_err(|e| format!("--precision: {e}"))?,
     };
-    let placement = Placement::new(device_spec, precision);
     let seed = flags.seed.unwrap_or(0);
     let jobs = flags.jobs.unwrap_or(1).max(1);
+    let threads = threads_per_step(jobs);
+    let placement = Placement::new(device_spec, precision).with_threads(threads);
     let executor = executor_of(flags)?;
     let devices = parse_devices(flags.devices.as_deref(), &device, visible_gpus())?;
     let out = flags
@@ -63,8 +64,6 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let identity = Identity::new(benchmark, profile, seed, data_dir.unwrap_or_default());
     check_identity(&out, &identity)?;
     let plan = study_plan(&study, &sizes, seed, placement);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let threads = (cores / jobs).max(1);
     let bin_dir = bin_dir();
     let slurm = slurm::Slurm {
         out: out.clone(),
@@ -137,6 +136,14 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     eprintln!("reproduce: {ran} steps ran, {cached} were already done");
     eprintln!("reproduce: report at {}", out.join("REPORT.md").display());
     Ok(())
+}
+
+/// CPU threads per step: this machine's cores over `jobs` (the CPUs a Slurm
+/// job asks for, too), written into every computing step's arguments, so a
+/// step's key says how many threads computed it.
+pub(crate) fn threads_per_step(jobs: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    (cores / jobs.max(1)).max(1)
 }
 
 /// `--executor`, refusing the Slurm executor's flags without it.

@@ -194,6 +194,9 @@ pub struct TuneArgs {
     /// Device: auto, cpu, cuda or cuda:N
     #[arg(long, default_value = "auto")]
     pub device: DeviceSpec,
+    /// libtorch CPU threads (default: libtorch's choice); in a study, part of the step's key
+    #[arg(long)]
+    pub threads: Option<i32>,
     /// Output folder: results.parquet, summary.json, and every head in heads/<method>-seed<k>/
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
@@ -359,6 +362,7 @@ impl TuneArgs {
             no_residual: false,
             seeds: "3907".to_owned(),
             device: DeviceSpec::Auto,
+            threads: None,
             out: Some(out.into()),
             verbosity: Verbosity::default(),
         }
@@ -440,6 +444,7 @@ impl Spec for TuneArgs {
                     .switch("--no-residual", self.no_residual)
                     .value("--seeds", &self.seeds)
                     .value("--device", self.device)
+                    .opt("--threads", self.threads)
                     .opt("--out", self.out.as_ref().map(|p| p.display()))
                     .verbosity(self.verbosity)
             }

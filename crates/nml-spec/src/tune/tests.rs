@@ -36,6 +36,7 @@ fn training_round_trips() {
     full.no_residual = true;
     full.seeds = "1,2,3".to_owned();
     full.device = DeviceSpec::Cuda(2);
+    full.threads = Some(4);
     full.verbosity = Verbosity::QUIET;
     round_trips(full);
     let mut val_split = TuneArgs::new("f.parquet", Method::Mlp, evals.clone(), "tune/m");

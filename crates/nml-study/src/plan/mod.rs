@@ -26,6 +26,10 @@ pub struct Placement {
     /// [`Precision::for_device`] before it reaches a step, wherever the
     /// device says what it means. Heads train in float32.
     pub precision: Precision,
+    /// CPU threads of every step that computes (libtorch's, and the spectral
+    /// SVD's), in its arguments and so in its key: the executor's CPUs per
+    /// step, not how many steps run beside it. None: each step's default.
+    pub threads: Option<i32>,
 }
 
 impl Placement {
@@ -34,6 +38,15 @@ impl Placement {
         Placement {
             device,
             precision: precision.for_device(device),
+            threads: None,
+        }
+    }
+
+    /// The same with `threads` CPU threads per step.
+    pub fn with_threads(self, threads: usize) -> Placement {
+        Placement {
+            threads: Some(i32::try_from(threads).unwrap_or(i32::MAX)),
+            ..self
         }
     }
 }
@@ -44,6 +57,7 @@ impl From<DeviceSpec> for Placement {
         Placement {
             device,
             precision: Precision::Fp32,
+            threads: None,
         }
     }
 }
@@ -115,6 +129,24 @@ impl Invocation {
         }
     }
 
+    /// Sets the CPU threads of a step that computes, where it has none yet.
+    fn with_threads(mut self, threads: Option<i32>) -> Invocation {
+        match &mut self {
+            Invocation::Pretrain(a) => a.threads = a.threads.or(threads),
+            Invocation::Tune(a) => a.threads = a.threads.or(threads),
+            Invocation::Spectral(a) => a.threads = a.threads.or(threads),
+            Invocation::Features(a) => match &mut a.command {
+                nml_spec::features::FeaturesCommand::Extract(e) => {
+                    e.threads = e.threads.or(threads)
+                }
+                nml_spec::features::FeaturesCommand::Text(t) => t.threads = t.threads.or(threads),
+                nml_spec::features::FeaturesCommand::Import(_) => {}
+            },
+            Invocation::Data(_) | Invocation::Noise(_) | Invocation::Report(_) => {}
+        }
+        self
+    }
+
     /// Its command line (no program name), as [`Spec::to_args`] renders it.
     pub fn to_args(&self) -> Vec<String> {
         match self {
@@ -136,14 +168,17 @@ pub struct Plan {
     /// The results index of `run.json`.
     pub tables: Vec<TableEntry>,
     pub seeds: Vec<u64>,
+    /// Every computing step's CPU threads ([`Placement::threads`]).
+    pub threads: Option<i32>,
 }
 
 impl Plan {
-    fn new(seeds: Vec<u64>) -> Plan {
+    fn new(seeds: Vec<u64>, threads: Option<i32>) -> Plan {
         Plan {
             steps: Vec::new(),
             tables: Vec::new(),
             seeds,
+            threads,
         }
     }
 
@@ -156,6 +191,7 @@ impl Plan {
         outputs: Vec<String>,
         deps: Vec<usize>,
     ) -> usize {
+        let invocation = invocation.with_threads(self.threads);
         let (program, args, device) = (
             invocation.program(),
             invocation.to_args(),

@@ -81,9 +81,13 @@ pub fn build(
     seed: u64,
     placement: impl Into<Placement>,
 ) -> Plan {
-    let Placement { device, precision } = placement.into();
+    let Placement {
+        device,
+        precision,
+        threads,
+    } = placement.into();
     let seeds: Vec<u64> = (0..u64::from(sizes.seeds)).map(|i| seed + i).collect();
-    let mut plan = Plan::new(seeds.clone());
+    let mut plan = Plan::new(seeds.clone(), threads);
     let data: Vec<usize> = benchmark
         .data
         .iter()

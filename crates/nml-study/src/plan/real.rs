@@ -35,7 +35,7 @@ pub fn build_real(
 ) -> Plan {
     let placement = placement.into();
     let tasks = real::tasks_of(profile);
-    let mut plan = Plan::new(seeds.to_vec());
+    let mut plan = Plan::new(seeds.to_vec(), placement.threads);
     let imported = imports(&mut plan, data_dir, profile, &tasks);
     // (model, dataset) → (feature table, its step).
     let mut features: BTreeMap<(&str, &str), (String, usize)> = BTreeMap::new();

@@ -130,6 +130,46 @@ fn plan_covers_the_study_and_keys_chain() {
 }
 
 #[test]
+fn the_threads_reach_every_computing_step_and_its_key() {
+    let plan = smoke_plan();
+    let placed = |threads: usize| {
+        build(
+            &smoke_benchmark(),
+            &Profile::Smoke.sizes(),
+            0,
+            crate::Placement::new(DeviceSpec::Cpu, nml_spec::Precision::Fp32).with_threads(threads),
+        )
+    };
+    let (one, three) = (placed(1), placed(3));
+    for ((a, b), c) in plan.steps.iter().zip(&one.steps).zip(&three.steps) {
+        let computes = matches!(
+            a.stage,
+            Stage::Pretrain | Stage::Features | Stage::Tune | Stage::Spectral
+        );
+        assert_eq!(has(&b.args, ["--threads", "1"]), computes, "{}", b.name);
+        assert_eq!(has(&c.args, ["--threads", "3"]), computes, "{}", c.name);
+        assert!(!a.args.contains(&"--threads".to_owned()), "{}", a.name);
+        // A different thread count is a different step (and so is all that reads it).
+        assert_eq!(
+            b.key != c.key,
+            !matches!(a.stage, Stage::Data | Stage::Corrupt),
+            "{}",
+            a.name
+        );
+    }
+    // The real-models plan too.
+    let real = super::build_real(
+        "/data",
+        Profile::Smoke,
+        &[0, 1],
+        crate::Placement::new(DeviceSpec::Cpu, nml_spec::Precision::Fp32).with_threads(2),
+    );
+    for step in real.steps.iter().filter(|s| s.stage != Stage::Data) {
+        assert!(has(&step.args, ["--threads", "2"]), "{}", step.name);
+    }
+}
+
+#[test]
 fn the_precision_reaches_pretraining_and_extraction_and_their_keys() {
     let plan = smoke_plan();
     // bf16 reaches pre-training and extraction (and so every key downstream of them), not
