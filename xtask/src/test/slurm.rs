@@ -30,6 +30,11 @@ struct Study<'a> {
 impl Study<'_> {
     /// `xtask reproduce --profile smoke --jobs 2 --executor slurm EXTRA --out OUT`.
     fn submit(&self, extra: &[&str]) -> Command {
+        self.submit_to(&self.out, extra)
+    }
+
+    /// The same into another folder.
+    fn submit_to(&self, out: &Path, extra: &[&str]) -> Command {
         let mut c = Command::new(self.xtask);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c.args([
@@ -43,7 +48,7 @@ impl Study<'_> {
         ])
         .args(extra)
         .arg("--out")
-        .arg(&self.out)
+        .arg(out)
         .current_dir(project_root());
         c
     }
@@ -131,6 +136,7 @@ pub(crate) fn slurm_check(xtask: &Path, whole: &Path, env: &[(&str, OsString)]) 
         prefix: format!("nml-{}-", crate::reproduce::slurm::study_id(&out)),
         out,
     };
+    refusals(&study, &root)?;
     whole_study(&study)?;
     study.same_as(whole, "whole study")?;
     let whole_seconds = start.elapsed().as_secs_f64();
@@ -144,6 +150,59 @@ pub(crate) fn slurm_check(xtask: &Path, whole: &Path, env: &[(&str, OsString)]) 
         start.elapsed().as_secs_f64()
     );
     fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+/// Bad input is one line and submits and writes nothing: no `sbatch` on the
+/// PATH, a controller that does not answer, a `--slurm-arg` sbatch rejects.
+fn refusals(study: &Study, root: &Path) -> Result<()> {
+    let out = root.join("refused");
+    let dead = root.join("dead.conf");
+    let conf = fs::read_to_string(root.join("cluster/slurm.conf"))?;
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let conf: String = conf
+        .lines()
+        .map(|l| {
+            if l.starts_with("SlurmctldPort=") {
+                format!("SlurmctldPort={port}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(&dead, conf)?;
+    let cases: [(&[&str], (&str, &std::ffi::OsStr), &str); 3] = [
+        (
+            &[],
+            ("PATH", std::ffi::OsStr::new("/nonexistent")),
+            "`sbatch` is not on the PATH",
+        ),
+        (
+            &[],
+            ("SLURM_CONF", dead.as_os_str()),
+            "the Slurm controller does not answer",
+        ),
+        (
+            &["--slurm-arg", "--partition=nowhere"],
+            ("NML_UNUSED", std::ffi::OsStr::new("")),
+            "--slurm-arg: sbatch rejects `--partition=nowhere`",
+        ),
+    ];
+    for (extra, (key, value), says) in cases {
+        let run = study.submit_to(&out, extra).env(key, value).output()?;
+        let said = String::from_utf8_lossy(&run.stderr).into_owned();
+        if run.status.success() || !said.contains(says) || said.trim().lines().count() != 1 {
+            return Err(format!("expected one line saying `{says}`, got:\n{said}").into());
+        }
+        if out.exists() || !study.queue().is_empty() {
+            return Err(
+                format!("a refused submission ({says}) wrote or submitted something").into(),
+            );
+        }
+    }
     Ok(())
 }
 
