@@ -76,7 +76,6 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
         }
         binaries_are_built(&cargo, &lints)?;
         reproduce_check(&lints)?;
-        real_models_check(&lints)?;
     }
     eprintln!("xtask test: all checks passed");
     Ok(())
@@ -172,7 +171,7 @@ fn run_reproduce(out: &Path, env: &[(&str, OsString)]) -> Result<String> {
     Ok(stderr)
 }
 
-fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
+fn reproduce_check(env: &[(&'static str, OsString)]) -> Result<()> {
     let root = project_root().join("target/reproduce-check");
     if root.exists() {
         fs::remove_dir_all(&root)?;
@@ -193,15 +192,38 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
     if steps_ran(&again) != Some(0) {
         return Err(format!("a second run of a finished study did work:\n{again}").into());
     }
+    // The Slurm check waits on its scheduler most of the time: it runs beside
+    // the kill-and-restart check and the real-models smoke.
+    let slurm = {
+        let (xtask, whole, env) = (std::env::current_exe()?, whole.clone(), env.to_vec());
+        std::thread::spawn(move || slurm_check(&xtask, &whole, &env).map_err(|e| e.to_string()))
+    };
 
-    // Kill a run in the middle of pre-training (the whole process group, as a
-    // Ctrl-C or a lost machine would), then start it again. The run is a copy of the
-    // finished study that has forgotten its last pre-training steps and everything
-    // that reads them: those steps are redone, interrupted and resumed, and the tables
-    // must come out byte for byte as in the uninterrupted run, at a fraction of a
-    // second full study's time.
+    let rest = kill_and_restart(&root, &whole, env, start).and_then(|()| real_models_check(env));
+    // Joined whatever happened, so its cluster is always stopped.
+    let slurm = slurm
+        .join()
+        .map_err(|_| "the Slurm check panicked".to_owned())
+        .and_then(|r| r.map_err(|e| format!("Slurm check: {e}")));
+    rest?;
+    slurm?;
+    fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+/// Kills a run in the middle of pre-training (the whole process group, as a
+/// Ctrl-C or a lost machine would), then starts it again. The run is a copy of
+/// the finished study `whole` that has forgotten its last pre-training steps and
+/// everything that reads them: those steps are redone, interrupted and resumed,
+/// and the tables must come out byte for byte as in the uninterrupted run.
+fn kill_and_restart(
+    root: &Path,
+    whole: &Path,
+    env: &[(&str, OsString)],
+    start: Instant,
+) -> Result<()> {
     let killed = root.join("killed");
-    copy_tree(&whole, &killed)?;
+    copy_tree(whole, &killed)?;
     let plan = smoke_plan()?;
     let redo = redone(&plan);
     forget(&killed, &plan, &redo)?;
@@ -254,7 +276,7 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
     check_outputs(&killed)?;
     for table in DETERMINISTIC {
         let read = |dir: &Path| fs::read(dir.join("results").join(format!("{table}.parquet")));
-        if read(&whole)? != read(&killed)? {
+        if read(whole)? != read(&killed)? {
             return Err(format!(
                 "results/{table}.parquet differs between the uninterrupted and the killed-and-restarted run ({} and {})",
                 whole.display(),
@@ -268,8 +290,6 @@ fn reproduce_check(env: &[(&str, OsString)]) -> Result<()> {
          {ran} of {redone_count} forgotten steps run again, give the same results) in {:.0}s",
         start.elapsed().as_secs_f64()
     );
-    slurm_check(&std::env::current_exe()?, &whole, env)?;
-    fs::remove_dir_all(&root)?;
     Ok(())
 }
 
