@@ -25,7 +25,7 @@ use crate::{cargo, flags, project_root, setup, Result};
 mod real;
 mod slurm;
 use real::real_models_check;
-use slurm::slurm_check;
+use slurm::{slurm_check, slurm_study};
 
 pub(crate) fn run(sh: &Shell, flags: &flags::Test) -> Result<()> {
     setup::run(sh, false)?;
@@ -178,36 +178,44 @@ fn reproduce_check(env: &[(&'static str, OsString)]) -> Result<()> {
     }
     let whole = root.join("whole");
     let start = Instant::now();
-    eprintln!(
-        "xtask test: reproduce --profile smoke into {}",
-        whole.display()
-    );
-    run_reproduce(&whole, env)?;
-    check_outputs(&whole)?;
-    eprintln!(
-        "xtask test: smoke study complete in {:.0}s; running it again",
-        start.elapsed().as_secs_f64()
-    );
-    let again = run_reproduce(&whole, env)?;
-    if steps_ran(&again) != Some(0) {
-        return Err(format!("a second run of a finished study did work:\n{again}").into());
-    }
-    // The Slurm check waits on its scheduler most of the time: it runs beside
-    // the kill-and-restart check and the real-models smoke.
+    // The Slurm study waits on its scheduler most of the time: it runs beside
+    // the local checks, and is compared with the local run at the end.
     let slurm = {
-        let (xtask, whole, env) = (std::env::current_exe()?, whole.clone(), env.to_vec());
-        std::thread::spawn(move || slurm_check(&xtask, &whole, &env).map_err(|e| e.to_string()))
+        let (xtask, env) = (std::env::current_exe()?, env.to_vec());
+        std::thread::spawn(move || slurm_study(xtask, env).map_err(|e| e.to_string()))
     };
-
-    let rest = kill_and_restart(&root, &whole, env, start).and_then(|()| real_models_check(env));
-    // Joined whatever happened, so its cluster is always stopped.
+    let rest = whole_and_again(&whole, env, start)
+        .and_then(|()| kill_and_restart(&root, &whole, env, start))
+        .and_then(|()| real_models_check(env));
+    // Joined whatever happened, so its cluster is always stopped (when dropped).
     let slurm = slurm
         .join()
         .map_err(|_| "the Slurm check panicked".to_owned())
         .and_then(|r| r.map_err(|e| format!("Slurm check: {e}")));
     rest?;
-    slurm?;
+    if let Some(started) = slurm? {
+        slurm_check(started, &whole).map_err(|e| format!("Slurm check: {e}"))?;
+    }
     fs::remove_dir_all(&root)?;
+    Ok(())
+}
+
+/// The smoke study into `whole`, complete; run again, it does no work.
+fn whole_and_again(whole: &Path, env: &[(&str, OsString)], start: Instant) -> Result<()> {
+    eprintln!(
+        "xtask test: reproduce --profile smoke into {}",
+        whole.display()
+    );
+    run_reproduce(whole, env)?;
+    check_outputs(whole)?;
+    eprintln!(
+        "xtask test: smoke study complete in {:.0}s; running it again",
+        start.elapsed().as_secs_f64()
+    );
+    let again = run_reproduce(whole, env)?;
+    if steps_ran(&again) != Some(0) {
+        return Err(format!("a second run of a finished study did work:\n{again}").into());
+    }
     Ok(())
 }
 

@@ -19,15 +19,15 @@ use crate::cluster::Cluster;
 use crate::{project_root, Result};
 
 /// A study submitted to the test cluster: its folder and the environment that finds the cluster.
-struct Study<'a> {
-    xtask: &'a Path,
-    env: Vec<(&'a str, OsString)>,
+struct Study {
+    xtask: PathBuf,
+    env: Vec<(&'static str, OsString)>,
     out: PathBuf,
     /// Job names of the study start with this.
     prefix: String,
 }
 
-impl Study<'_> {
+impl Study {
     /// `xtask reproduce --profile smoke --jobs 2 --executor slurm EXTRA --out OUT`.
     fn submit(&self, extra: &[&str]) -> Command {
         self.submit_to(&self.out, extra)
@@ -35,7 +35,7 @@ impl Study<'_> {
 
     /// The same into another folder.
     fn submit_to(&self, out: &Path, extra: &[&str]) -> Command {
-        let mut c = Command::new(self.xtask);
+        let mut c = Command::new(&self.xtask);
         c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c.args([
             "reproduce",
@@ -119,15 +119,29 @@ impl Study<'_> {
     }
 }
 
-pub(crate) fn slurm_check(xtask: &Path, whole: &Path, env: &[(&str, OsString)]) -> Result<()> {
+/// The Slurm check's first part, which needs no local results: the cluster
+/// started, bad input refused, the whole smoke study run through Slurm. None
+/// (after a line saying why) where no cluster can start here.
+pub(crate) struct Started {
+    cluster: Cluster,
+    study: Study,
+    root: PathBuf,
+    start: Instant,
+    whole_seconds: f64,
+}
+
+pub(crate) fn slurm_study(
+    xtask: PathBuf,
+    env: Vec<(&'static str, OsString)>,
+) -> Result<Option<Started>> {
     if let Some(why) = Cluster::unavailable() {
         eprintln!("xtask test: Slurm check skipped: {why}");
-        return Ok(());
+        return Ok(None);
     }
     let start = Instant::now();
     let root = std::env::temp_dir().join(format!("nml-slurm-{}", std::process::id()));
     let cluster = Cluster::start(&root.join("cluster"))?;
-    let mut env: Vec<(&str, OsString)> = env.to_vec();
+    let mut env = env;
     env.push(cluster.env());
     let out = std::path::absolute(root.join("study"))?;
     let study = Study {
@@ -136,16 +150,36 @@ pub(crate) fn slurm_check(xtask: &Path, whole: &Path, env: &[(&str, OsString)]) 
         prefix: format!("nml-{}-", crate::reproduce::slurm::study_id(&out)),
         out,
     };
-    refusals(&study, &root)?;
-    whole_study(&study)?;
+    let mut started = Started {
+        cluster,
+        study,
+        root,
+        start,
+        whole_seconds: 0.0,
+    };
+    refusals(&started.study, &started.root)?;
+    whole_study(&started.study)?;
+    started.whole_seconds = start.elapsed().as_secs_f64();
+    Ok(Some(started))
+}
+
+/// The second part: the Slurm run's tables against the local run's (`whole`),
+/// then a cancelled job and a resubmission; the cluster stopped.
+pub(crate) fn slurm_check(started: Started, whole: &Path) -> Result<()> {
+    let Started {
+        cluster,
+        study,
+        root,
+        start,
+        whole_seconds,
+    } = started;
     study.same_as(whole, "whole study")?;
-    let whole_seconds = start.elapsed().as_secs_f64();
     let (again, forgotten) = cancel_and_resubmit(&study)?;
     study.same_as(whole, "after a cancelled job and a resubmission")?;
     drop(cluster);
     eprintln!(
-        "xtask test: Slurm check passed (smoke study as {} jobs byte-identical to the local run in {whole_seconds:.0}s; \
-         a second submission refused; a cancelled pre-training stopped its dependents and {again} of {forgotten} jobs ran again) in {:.0}s",
+        "xtask test: Slurm check passed (smoke study as {} jobs in {whole_seconds:.0}s, its tables byte-identical to the local run's; \
+         bad input refused; a second submission refused; a cancelled pre-training stopped its dependents and {again} of {forgotten} jobs ran again) in {:.0}s",
         smoke_plan()?.steps.len(),
         start.elapsed().as_secs_f64()
     );
