@@ -235,13 +235,7 @@ fn kill_and_restart(
     let plan = smoke_plan()?;
     let redo = redone(&plan);
     forget(&killed, &plan, &redo)?;
-    let resumable: Vec<&Step> = plan
-        .steps
-        .iter()
-        .zip(&redo)
-        .filter(|(s, r)| **r && s.stage == Stage::Pretrain)
-        .map(|(s, _)| s)
-        .collect();
+    let resumable = redone_pretraining(&plan, &redo);
     let mut child = {
         use std::os::unix::process::CommandExt;
         reproduce(&killed, env)
@@ -333,6 +327,16 @@ fn redone(plan: &Plan) -> Vec<bool> {
         }
     }
     redo
+}
+
+/// The pre-training steps among the `redo` ones.
+fn redone_pretraining<'a>(plan: &'a Plan, redo: &[bool]) -> Vec<&'a Step> {
+    plan.steps
+        .iter()
+        .zip(redo)
+        .filter(|(s, r)| **r && s.stage == Stage::Pretrain)
+        .map(|(s, _)| s)
+        .collect()
 }
 
 /// Removes the stamps, outputs and resume checkpoints of the `redo` steps from the study in

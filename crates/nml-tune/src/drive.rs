@@ -167,6 +167,14 @@ pub(crate) fn head_outputs(
     io
 }
 
+/// Writes `out/grid.parquet` atomically.
+pub(crate) fn write_grid(out: &Path, mut frame: polars::prelude::DataFrame) -> anyhow::Result<()> {
+    let mut file = nml_core::AtomicFile::create(out.join("grid.parquet"))?;
+    polars::prelude::ParquetWriter::new(&mut file).finish(&mut frame)?;
+    file.commit()?;
+    Ok(())
+}
+
 /// The head folders of `method` for `seeds` under `out`: what a run keeps.
 pub(crate) fn kept_heads(out: &Path, method: nml_tune::Method, seeds: &[u64]) -> Vec<PathBuf> {
     seeds

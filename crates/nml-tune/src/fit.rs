@@ -98,18 +98,39 @@ fn training_table(a: &FitArgs) -> anyhow::Result<(PathBuf, FeatureTable)> {
     Ok((path, table))
 }
 
-/// `--method auto`: the checks of any fit, then [`crate::protocols::fit_auto`].
-fn fit_auto(a: &FitArgs, seeds: &[u64]) -> anyhow::Result<()> {
-    if !a.grids.is_empty() {
-        anyhow::bail!("--grid: --method auto searches each method's default grid; name one method to search your own");
-    }
-    let mut io = nml_core::guard::Io::new()
+/// The training rows and `--val-fraction` of each class held out with the first seed.
+pub(crate) fn fraction_rows(
+    a: &FitArgs,
+    path: &Path,
+    table: &FeatureTable,
+    first_seed: u64,
+) -> anyhow::Result<(FeatureTable, (PathBuf, FeatureTable))> {
+    let validation = drive::Validation {
+        train_path: path,
+        train_domain: None,
+        val_split: None,
+        val_fraction: Some(a.val_fraction),
+    };
+    drive::validation_rows(&validation, table, first_seed)
+}
+
+/// What `fit` reads and writes, before the heads' files.
+fn fit_io(a: &FitArgs) -> nml_core::guard::Io {
+    nml_core::guard::Io::new()
         .inputs("--embeddings", a.embeddings.iter())
         .inputs("--labels", a.labels.iter())
         .inputs("--features", a.features.iter())
         .folder("--out", &a.out)
         .output("--out", a.out.join("grid.parquet"))
-        .output("--out", a.out.join("summary.json"));
+        .output("--out", a.out.join("summary.json"))
+}
+
+/// `--method auto`: the checks of any fit, then [`crate::protocols::fit_auto`].
+fn fit_auto(a: &FitArgs, seeds: &[u64]) -> anyhow::Result<()> {
+    if !a.grids.is_empty() {
+        anyhow::bail!("--grid: --method auto searches each method's default grid; name one method to search your own");
+    }
+    let mut io = fit_io(a);
     for method in [Method::Lp, Method::Mlp, Method::Nmtune] {
         io = drive::head_outputs(io, &a.out, method, seeds);
     }
@@ -151,23 +172,11 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
         .map(|g| select::parse_grid(g))
         .collect::<Result<Vec<_>, _>>()?;
     select::combinations(&config, &grid)?;
-    let io = nml_core::guard::Io::new()
-        .inputs("--embeddings", a.embeddings.iter())
-        .inputs("--labels", a.labels.iter())
-        .inputs("--features", a.features.iter())
-        .folder("--out", &a.out)
-        .output("--out", a.out.join("grid.parquet"))
-        .output("--out", a.out.join("summary.json"));
+    let io = fit_io(a);
     drive::head_outputs(io, &a.out, method, &seeds).check()?;
     let device = nml_torch::resolve_device(a.device)?;
     let (path, table) = training_table(a)?;
-    let validation = drive::Validation {
-        train_path: &path,
-        train_domain: None,
-        val_split: None,
-        val_fraction: Some(a.val_fraction),
-    };
-    let rows = drive::validation_rows(&validation, &table, seeds[0])?;
+    let rows = fraction_rows(a, &path, &table, seeds[0])?;
     let chosen = drive::selected_heads(&config, &grid, rows, &[], &seeds, device)?;
     drive::save_heads(
         Some(&path),
@@ -178,10 +187,7 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
         &chosen.heads,
         Some(&chosen.selected),
     )?;
-    let mut frame = select::grid_frame(&chosen.selected)?;
-    let mut file = nml_core::AtomicFile::create(a.out.join("grid.parquet"))?;
-    polars::prelude::ParquetWriter::new(&mut file).finish(&mut frame)?;
-    file.commit()?;
+    drive::write_grid(&a.out, select::grid_frame(&chosen.selected)?)?;
     let summary = serde_json::json!({
         "config": chosen.config,
         "inputs": {"embeddings": a.embeddings, "labels": a.labels, "features": a.features, "seeds": seeds, "val_fraction": a.val_fraction, "grid": specs},

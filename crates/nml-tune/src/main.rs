@@ -156,10 +156,7 @@ fn run_head(a: Args, method: Method) -> anyhow::Result<()> {
         selected.as_ref(),
     )?;
     if let Some(s) = &selected {
-        let mut frame = select::grid_frame(s)?;
-        let mut file = nml_core::AtomicFile::create(out.join("grid.parquet"))?;
-        polars::prelude::ParquetWriter::new(&mut file).finish(&mut frame)?;
-        file.commit()?;
+        drive::write_grid(&out, select::grid_frame(s)?)?;
         tracing::info!(chosen = %select::describe(&s.label), validation = format!("{:.4}", s.validation_accuracy), "selected on validation");
     }
     results::write(&out, &config, &all, inputs)?;

@@ -325,10 +325,7 @@ pub(crate) fn auto(a: &Args) -> anyhow::Result<()> {
         &auto.heads,
         Some(&chosen.selected),
     )?;
-    let mut frame = auto.grid_frame()?;
-    let mut file = nml_core::AtomicFile::create(out.join("grid.parquet"))?;
-    polars::prelude::ParquetWriter::new(&mut file).finish(&mut frame)?;
-    file.commit()?;
+    drive::write_grid(&out, auto.grid_frame()?)?;
     let specs = select::default_grid(chosen.method);
     let mut inputs = drive::inputs_record(a, &seeds, &specs, Some(&chosen.selected), relabelled);
     inputs["auto"] = auto.record();
@@ -346,13 +343,7 @@ pub(crate) fn fit_auto(
     seeds: &[u64],
     device: tch::Device,
 ) -> anyhow::Result<()> {
-    let validation = drive::Validation {
-        train_path: &path,
-        train_domain: None,
-        val_split: None,
-        val_fraction: Some(a.val_fraction),
-    };
-    let rows = drive::validation_rows(&validation, &table, seeds[0])?;
+    let rows = crate::fit::fraction_rows(a, &path, &table, seeds[0])?;
     let base = AutoBase {
         epochs: a.epochs,
         batch_size: Args::BATCH_SIZE,
@@ -370,10 +361,7 @@ pub(crate) fn fit_auto(
         &auto.heads,
         Some(&chosen.selected),
     )?;
-    let mut frame = auto.grid_frame()?;
-    let mut file = nml_core::AtomicFile::create(a.out.join("grid.parquet"))?;
-    polars::prelude::ParquetWriter::new(&mut file).finish(&mut frame)?;
-    file.commit()?;
+    drive::write_grid(&a.out, auto.grid_frame()?)?;
     let summary = serde_json::json!({
         "config": chosen.selected.config,
         "inputs": {"embeddings": a.embeddings, "labels": a.labels, "features": a.features, "seeds": seeds, "val_fraction": a.val_fraction},

@@ -12,9 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nml_study::{Stage, Step};
-
-use super::{check_outputs, forget, redone, smoke_plan, DETERMINISTIC};
+use super::{check_outputs, forget, redone, redone_pretraining, smoke_plan, DETERMINISTIC};
 use crate::cluster::Cluster;
 use crate::{project_root, Result};
 
@@ -292,13 +290,7 @@ fn cancel_and_resubmit(study: &Study) -> Result<(usize, usize)> {
     }
     let ids: Vec<String> = study.queue().into_iter().map(|j| j.0).collect();
     study.control("scontrol", &["release", &ids.join(",")])?;
-    let pretrain: Vec<&Step> = plan
-        .steps
-        .iter()
-        .zip(&redo)
-        .filter(|(s, r)| **r && s.stage == Stage::Pretrain)
-        .map(|(s, _)| s)
-        .collect();
+    let pretrain = redone_pretraining(&plan, &redo);
     let deadline = Instant::now() + Duration::from_secs(300);
     let victim = loop {
         let running = study
