@@ -48,6 +48,18 @@ pub fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f32]) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// `table` with every test row's label moved to the next of `classes`: a choice
+/// that read the test labels would move with them.
+pub fn test_labels_shifted(table: &FeatureTable, classes: i64) -> FeatureTable {
+    let mut shifted = table.clone();
+    for i in 0..shifted.len() {
+        if shifted.split[i] == "test" {
+            shifted.label[i] = (shifted.label[i] + 1) % classes;
+        }
+    }
+    shifted
+}
+
 /// A separable feature table: `classes` clusters in `dim` dimensions, `per` rows per class and split.
 pub fn clusters(classes: usize, dim: usize, per: usize, seed: u64) -> FeatureTable {
     let mut state = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);

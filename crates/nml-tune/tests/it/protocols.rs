@@ -98,12 +98,7 @@ fn auto_chooses_on_validation_rows_and_never_on_the_test_set() {
     let p = |name: &str| dir.path().join(name).display().to_string();
     let table = clusters(3, 6, 20, 2);
     table.write(p("train.parquet")).unwrap();
-    let mut permuted = table.clone();
-    for i in 0..permuted.len() {
-        if permuted.split[i] == "test" {
-            permuted.label[i] = (permuted.label[i] + 1) % 3;
-        }
-    }
+    let permuted = crate::test_labels_shifted(&table, 3);
     permuted.write(p("permuted.parquet")).unwrap();
     for (eval, out, refit) in [
         ("train.parquet", "a", true),

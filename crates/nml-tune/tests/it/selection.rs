@@ -16,12 +16,7 @@ fn a_grid_is_chosen_on_validation_rows_and_never_on_the_test_set() {
     let table = clusters(3, 6, 20, 1);
     table.write(p("train.parquet")).unwrap();
     // The same rows with the test labels permuted: a choice that read them would move.
-    let mut permuted = table.clone();
-    for i in 0..permuted.len() {
-        if permuted.split[i] == "test" {
-            permuted.label[i] = (permuted.label[i] + 1) % 3;
-        }
-    }
+    let permuted = crate::test_labels_shifted(&table, 3);
     permuted.write(p("permuted.parquet")).unwrap();
     for (eval, out) in [("train.parquet", "a"), ("permuted.parquet", "b")] {
         let (ok, err) = run(&[
