@@ -55,6 +55,16 @@ impl KnnConfig {
 /// Test rows scored against every training row at once.
 const CHUNK: i64 = 256;
 
+/// `table`'s eval rows: the table itself when it has no augmented views
+/// (an eval table already is one), else a copy of its view 0.
+fn eval_rows(table: &FeatureTable) -> std::borrow::Cow<'_, FeatureTable> {
+    if table.view.is_none() {
+        std::borrow::Cow::Borrowed(table)
+    } else {
+        std::borrow::Cow::Owned(table.eval_view())
+    }
+}
+
 /// The predicted class of each of `test`'s eval rows from `train`'s eval rows.
 pub fn knn_predict(
     train: &FeatureTable,
@@ -62,7 +72,7 @@ pub fn knn_predict(
     config: KnnConfig,
     device: Device,
 ) -> Result<Vec<i64>> {
-    let (train, test) = (train.eval_view(), test.eval_view());
+    let (train, test) = (eval_rows(train), eval_rows(test));
     if train.dim != test.dim {
         return Err(TuneError::Invalid(format!(
             "k-NN: training features have {} dimensions, test features {}",
@@ -149,14 +159,14 @@ pub fn score(
     device: Device,
 ) -> Result<KnnResult> {
     let predicted = knn_predict(train, test, config, device)?;
-    let labels = test.eval_view().label;
+    let labels = &eval_rows(test).label;
     Ok(KnnResult {
         eval: name.to_owned(),
         k: config.k,
         temperature: config.temperature(),
         rows: labels.len(),
-        accuracy: accuracy(&predicted, &labels),
-        balanced_accuracy: balanced_accuracy(&predicted, &labels),
+        accuracy: accuracy(&predicted, labels),
+        balanced_accuracy: balanced_accuracy(&predicted, labels),
     })
 }
 
