@@ -10,8 +10,9 @@
 #
 # Checks: the runtime sees and links CUDA; the torch crates' tests pass there;
 # ResNet-20 pre-training on the quick synthetic corpus on the GPU (fp32 and
-# bf16 autocast) and on the CPU, and contrastive (CLIP-style) pre-training on the
-# corpus's captions on the GPU; feature extraction of a downstream task on
+# bf16 autocast) and on the CPU, contrastive (CLIP-style) pre-training on the
+# corpus's captions on the GPU, four runs sharing the GPU and one at batch 512
+# (the rates docs/throughput.toml lacks); feature extraction of a downstream task on
 # the GPU and the CPU; NMTune on those features on the GPU and the CPU, whose
 # accuracies must agree within 2 points (parity). Prints tables; exits
 # non-zero when any check fails. Takes about 3 minutes on an H100.
@@ -53,13 +54,26 @@ check "quick synthetic corpus" "$bundle/nml-data" synth --preset quick --out "$w
 train() { # name, out, extra args...
   local name=$1 out=$2; shift 2
   check "$name" "$bundle/nml-pretrain" --train "$work/bench/pretrain.parquet" --arch resnet20 \
-    --out "$out" --batch-size 128 "$@"
+    --out "$out" "$@"
 }
-train "pretrain resnet20 cuda (2 epochs, 312 steps)" "$work/cuda" --device cuda --epochs 2
-train "pretrain resnet20 cuda bf16 (2 epochs)" "$work/amp" --device cuda --epochs 2 --amp
-train "pretrain resnet20 cpu (1 epoch)" "$work/cpu" --device cpu --epochs 1
+train "pretrain resnet20 cuda (2 epochs, 312 steps)" "$work/cuda" --device cuda --epochs 2 --batch-size 128
+train "pretrain resnet20 cuda bf16 (2 epochs)" "$work/amp" --device cuda --epochs 2 --amp --batch-size 128
+train "pretrain resnet20 cpu (1 epoch)" "$work/cpu" --device cpu --epochs 1 --batch-size 128
 train "pretrain resnet20 contrastive cuda (2 epochs, captions)" "$work/clip" --device cuda --epochs 2 \
-  --objective contrastive
+  --objective contrastive --batch-size 128
+# What docs/throughput.toml needs next: several runs sharing one GPU (its `concurrency`: their
+# summed images/s over one run's), and one run at a larger batch.
+concurrent() {
+  local pids=() k
+  for k in 1 2 3 4; do
+    "$bundle/nml-pretrain" --train "$work/bench/pretrain.parquet" --arch resnet20 --out "$work/par-$k" \
+      --batch-size 128 --device cuda --epochs 1 --seed "$k" >"$work/par-$k.log" 2>&1 &
+    pids+=($!)
+  done
+  for k in "${pids[@]}"; do wait "$k" || return 1; done
+}
+check "pretrain resnet20 cuda, 4 runs at once (1 epoch each)" concurrent
+train "pretrain resnet20 cuda batch 512 (1 epoch)" "$work/b512" --device cuda --epochs 1 --batch-size 512
 
 # Feature extraction of task 0 (four domains) with the CUDA-trained backbone, on each device.
 extract() { # device
@@ -106,6 +120,10 @@ echo "|---|---|"
 for run in cuda amp cpu; do
   [ -f "$work/$run/metrics.csv" ] && echo "| $run | $(last_epoch "$work/$run") |"
 done
+[ -f "$work/b512/metrics.csv" ] && echo "| cuda, batch 512 | $(last_epoch "$work/b512") |"
+if [ -f "$work/par-4/metrics.csv" ]; then
+  echo "| cuda, 4 runs at once (summed) | $(for k in 1 2 3 4; do tail -n 1 "$work/par-$k/metrics.csv"; done | awk -F, '{s += $7} END {printf "%.0f img/s", s}') |"
+fi
 [ -f "$work/clip/metrics.csv" ] && echo "| contrastive cuda (batch 128) | $(tail -n 1 "$work/clip/metrics.csv" | awk -F, '{printf "%.0f img/s, zero-shot acc %.3f", $7, $5}') |"
 echo
 echo "| NMTune (3 seeds, task 0) | photo (ID) | sketch (OOD) |"

@@ -39,6 +39,10 @@ xflags::xflags! {
             optional --data-dir data_dir: PathBuf
             /// Steps run at once as separate processes (CPU steps in all, CUDA steps per GPU). Default: 1.
             optional -j, --jobs jobs: usize
+            /// Device of the heads (nml-tune steps): cpu, cuda, cuda:N or auto. Default: --device.
+            optional --head-device head_device: String
+            /// CPU cores the jobs share (threads per step = cores / jobs). Default: this machine's; with --dry-run, the estimate's machine.
+            optional --cores cores: usize
             /// GPUs the local runner places CUDA steps on, e.g. cuda:0,cuda:1 (default with --device cuda: every visible one).
             optional --devices devices: String
             /// Where steps run: local (this machine, default) or slurm (one sbatch job per step).

@@ -3,7 +3,9 @@
 //! After the workspace's tests it checks the study end to end: `reproduce
 //! --profile smoke` in a fresh folder writes a complete report, a second run
 //! does no work, and a run killed in the middle of pre-training, started
-//! again, ends with the same numbers as the uninterrupted one. The killed run is
+//! again, ends with the same numbers as the uninterrupted one; `ci/gpu-study.sh`
+//! finds the finished study complete and collects its outputs, and stops a fresh
+//! one at its wall-clock limit (see `gpu_study.rs`). The killed run is
 //! a copy of the finished study with its last three pre-training steps (and all
 //! that reads them) forgotten, so it redoes part of the study, not all of it.
 //! Then the same study under a real one-node Slurm (`--executor slurm`, see
@@ -22,8 +24,14 @@ use nml_study::{Benchmark, Plan, Profile, Stage, Step, Study};
 
 use crate::{cargo, flags, project_root, setup, Result};
 
+mod estimate;
+mod gpu_study;
+mod provenance;
 mod real;
 mod slurm;
+use estimate::{children_cpu_seconds, estimate_check};
+use gpu_study::gpu_study_check;
+use provenance::code_version_check;
 use real::real_models_check;
 use slurm::{slurm_check, slurm_study};
 
@@ -123,7 +131,9 @@ fn clippy_driver(cargo: &str) -> Option<PathBuf> {
 /// build: a dependency resolved with other features without dev-dependencies would compile it
 /// and everything above it again (polars, through rustix, cost 60 s; see ARCHITECTURE.md, *Builds*).
 fn binaries_are_built(cargo: &str, env: &[(&str, OsString)]) -> Result<()> {
-    let packages = crate::reproduce::PACKAGES.iter().flat_map(|p| ["-p", p]);
+    let packages = crate::reproduce::binaries::PACKAGES
+        .iter()
+        .flat_map(|p| ["-p", p]);
     let output = Command::new(cargo)
         .args(["build", "--locked", "--bins"])
         .args(packages)
@@ -185,6 +195,7 @@ fn reproduce_check(env: &[(&'static str, OsString)]) -> Result<()> {
         std::thread::spawn(move || slurm_study(xtask, env).map_err(|e| e.to_string()))
     };
     let rest = whole_and_again(&whole, env, start)
+        .and_then(|()| gpu_study_check(&root, &whole))
         .and_then(|()| kill_and_restart(&root, &whole, env, start))
         .and_then(|()| real_models_check(env));
     // Joined whatever happened, so its cluster is always stopped (when dropped).
@@ -206,8 +217,15 @@ fn whole_and_again(whole: &Path, env: &[(&str, OsString)], start: Instant) -> Re
         "xtask test: reproduce --profile smoke into {}",
         whole.display()
     );
+    let (began, cpu) = (Instant::now(), children_cpu_seconds());
     run_reproduce(whole, env)?;
+    let wall = began.elapsed().as_secs_f64();
+    let cpu = children_cpu_seconds()
+        .zip(cpu)
+        .map(|(after, before)| after - before);
     check_outputs(whole)?;
+    code_version_check(whole)?;
+    estimate_check(wall, cpu)?;
     eprintln!(
         "xtask test: smoke study complete in {:.0}s; running it again",
         start.elapsed().as_secs_f64()

@@ -21,34 +21,9 @@ fn run(command: Command) -> anyhow::Result<()> {
     let start = Instant::now();
     match command {
         Command::Synth(a) => {
-            let mut config = SynthConfig::preset(a.preset, a.seed);
-            let overrides = [
-                (a.pretrain_classes, &mut config.pretrain_classes),
-                (
-                    a.pretrain_train_per_class,
-                    &mut config.pretrain_train_per_class,
-                ),
-                (a.tasks, &mut config.tasks),
-                (a.classes_per_task, &mut config.classes_per_task),
-                (a.task_train_per_class, &mut config.task_train_per_class),
-                (a.task_test_per_class, &mut config.task_test_per_class),
-            ];
-            let mut changed = a.image_size.is_some() || a.task_palettes.is_some();
-            if a.task_palettes.is_some() {
-                config.task_palettes = a.task_palettes;
-            }
-            for (value, slot) in overrides {
-                if let Some(v) = value {
-                    *slot = v;
-                    changed = true;
-                }
-            }
-            if let Some(size) = a.image_size {
-                config.image_size = size;
-            }
-            if changed {
-                config.preset = None;
-            }
+            // A preset with any override is no longer that preset.
+            let (sizes, changed) = a.sizes();
+            let config = SynthConfig::of_sizes((!changed).then_some(a.preset), a.seed, sizes);
             nml_core::guard::Io::new().folder("--out", &a.out).check()?;
             let info = synth::generate(&config, &a.out)?;
             let images = config.total_images();

@@ -26,6 +26,7 @@ use nml_torch::Compute;
 
 use crate::backbone::{Backbone, Described};
 pub use crate::backbone::{Embedding, Pretrained, IMAGENET};
+use crate::record::ExtractRecord;
 use crate::{FeatureError, Result};
 
 /// One extraction: which model, which data, where the cache is.
@@ -108,22 +109,28 @@ pub struct ExtractOutcome {
     pub dim: usize,
 }
 
-/// The preprocessing that, with the two files, determines the features.
+/// The preprocessing that, with the two files, determines the features
+/// (part of the cache key, and of the entry's [`crate::record::ExtractRecord`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Preprocess {
-    format: u32,
-    input_size: u32,
-    resize: bool,
-    normalize: image::Normalize,
-    splits: Option<Vec<String>>,
+pub struct Preprocess {
+    /// This struct's version.
+    pub format: u32,
+    /// The backbone's input size in pixels.
+    pub input_size: u32,
+    /// Images of another size were resized to it.
+    pub resize: bool,
+    pub normalize: image::Normalize,
+    /// The splits extracted (`None`: every row).
+    pub splits: Option<Vec<String>>,
     /// Absent for pooled features (the keys of older entries stay valid).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    embedding: Option<Embedding>,
+    pub embedding: Option<Embedding>,
+    /// The cached augmented views, with their seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    views: Option<ViewRequest>,
+    pub views: Option<ViewRequest>,
     /// Absent for float32 (the keys of older entries stay valid).
     #[serde(default, skip_serializing_if = "Compute::is_fp32")]
-    precision: Compute,
+    pub precision: Compute,
 }
 
 /// Extracts (or finds in the cache) the features of `request.manifest`.
@@ -204,18 +211,17 @@ pub fn extract(request: &ExtractRequest, device: Device) -> Result<ExtractOutcom
     let mut writer = FeatureWriter::create(&path, spec)?;
     let augmented = write_features(&backbone, &manifest, &rows, request, &mut writer)?;
     writer.finish()?;
-    nml_core::write_json_atomic(
-        entry.join("config.json"),
-        &serde_json::json!({
-            "checkpoint": weights.display().to_string(),
-            "model_hash": model_hash.to_hex(),
-            "manifest": request.manifest.display().to_string(),
-            "manifest_hash": manifest_hash.to_hex(),
-            "preprocess": preprocess,
-            "arch": arch,
-            "key": key.to_hex(),
-        }),
-    )?;
+    let record = ExtractRecord {
+        checkpoint: weights.display().to_string(),
+        model_hash: model_hash.to_hex(),
+        manifest: request.manifest.display().to_string(),
+        manifest_hash: manifest_hash.to_hex(),
+        preprocess,
+        arch,
+        key: key.to_hex(),
+        code_version: nml_spec::code_version(),
+    };
+    nml_core::write_json_atomic(crate::record::path_beside(&path), &record)?;
     Ok(ExtractOutcome {
         path,
         key: key.to_hex(),

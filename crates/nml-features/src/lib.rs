@@ -10,18 +10,21 @@
 //! - [`import`]: embeddings from a black box (Parquet vector column or
 //!   `.npy`), validated and joined to a manifest's labels;
 //! - [`text`]: sentence embeddings of a manifest's `text` with a BERT encoder
-//!   (all-MiniLM-L6-v2), cached the same way.
+//!   (all-MiniLM-L6-v2), cached the same way;
+//! - [`record`]: each cache entry's `config.json`, one type per kind of entry.
 
 pub mod backbone;
 pub mod extract;
 pub mod import;
 pub mod npy;
+pub mod record;
 pub mod text;
 
 pub use backbone::{Backbone, Described, Embedding};
 pub use extract::{extract, ExtractOutcome, ExtractRequest, ViewRequest};
 pub use import::import;
 pub use nml_torch::Compute;
+pub use record::{ExtractRecord, TextRecord};
 
 /// Why features cannot be produced.
 #[derive(Debug, thiserror::Error)]

@@ -103,9 +103,15 @@ pub fn embed_manifest(request: &TextRequest, device: Device) -> Result<PathBuf> 
             "texts longer than the window were truncated"
         );
     }
-    nml_core::write_json_atomic(
-        entry.join("config.json"),
-        &serde_json::json!({"model": request.model.display().to_string(), "manifest": request.manifest.display().to_string(), "max_length": request.max_length, "rows": rows.len(), "truncated_rows": truncated, "key": key.to_hex()}),
-    )?;
+    let record = crate::record::TextRecord {
+        model: request.model.display().to_string(),
+        manifest: request.manifest.display().to_string(),
+        max_length: request.max_length,
+        rows: rows.len(),
+        truncated_rows: truncated,
+        key: key.to_hex(),
+        code_version: nml_spec::code_version(),
+    };
+    nml_core::write_json_atomic(crate::record::path_beside(&path), &record)?;
     Ok(path)
 }

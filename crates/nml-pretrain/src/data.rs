@@ -181,7 +181,11 @@ impl BatchMaker {
         let n = self.order.len();
         let rows = &self.order[step * self.batch..((step + 1) * self.batch).min(n)];
         let index = Tensor::from_slice(rows);
-        let x = self.data.images.index_select(0, &index);
+        // The images may live on the device (see `epoch_loader`): gather and augment there.
+        let x = self
+            .data
+            .images
+            .index_select(0, &index.to_device(self.data.images.device()));
         let mut rng = stream(self.seed, self.epoch as u64, step as u64);
         let x = augment_batch(&x, &self.augment, &mut rng);
         let x = self.normalize.apply(&x).to_device(self.device);
@@ -206,6 +210,10 @@ impl BatchMaker {
 }
 
 /// Starts producing the batches of `epoch`, skipping the first `skip` (for resumption).
+///
+/// `data`'s images may be on `device` already ([`resident`]): each batch is
+/// then gathered, cropped, flipped and normalised there, and only its row
+/// indices and random draws (from the same per-step stream) cross from the host.
 #[allow(clippy::too_many_arguments)] // all of it is the epoch's identity; a struct would only rename it
 pub fn epoch_loader(
     data: &ImageSet,
@@ -253,6 +261,16 @@ pub fn epoch_loader(
     }
 }
 
+/// `data` with its images on `device` (labels stay on the host), for a CUDA
+/// run: the decoded training set is uploaded once instead of once per batch.
+pub fn resident(data: &ImageSet, device: Device) -> ImageSet {
+    let mut on = data.shallow_clone();
+    if device.is_cuda() {
+        on.images = data.images.to_device(device);
+    }
+    on
+}
+
 fn stream(seed: u64, epoch: u64, step: u64) -> ChaCha8Rng {
     let key = nml_core::KeyBuilder::new("nml-pretrain/data")
         .bytes("seed", &seed.to_le_bytes())
@@ -268,6 +286,7 @@ fn stream(seed: u64, epoch: u64, step: u64) -> ChaCha8Rng {
 /// `x`: `[B, 3, H, W]` u8 → `[B, 3, H, W]` float.
 pub fn augment_batch(x: &Tensor, augment: &Augment, rng: &mut impl Rng) -> Tensor {
     let (b, h, w) = (x.size()[0], x.size()[2], x.size()[3]);
+    let device = x.device();
     let mut x = x.to_kind(Kind::Float) / 255.0;
     if augment.crop_padding > 0 {
         let p = augment.crop_padding;
@@ -275,11 +294,11 @@ pub fn augment_batch(x: &Tensor, augment: &Augment, rng: &mut impl Rng) -> Tenso
         let dy: Vec<i64> = (0..b).map(|_| rng.random_range(0..=2 * p)).collect();
         let dx: Vec<i64> = (0..b).map(|_| rng.random_range(0..=2 * p)).collect();
         // rows[b, i] = dy[b] + i, cols[b, j] = dx[b] + j
-        let rows = Tensor::from_slice(&dy).view([b, 1])
-            + Tensor::arange(h, (Kind::Int64, Device::Cpu)).view([1, h]);
-        let cols = Tensor::from_slice(&dx).view([b, 1])
-            + Tensor::arange(w, (Kind::Int64, Device::Cpu)).view([1, w]);
-        let batch = Tensor::arange(b, (Kind::Int64, Device::Cpu)).view([b, 1, 1]);
+        let rows = Tensor::from_slice(&dy).to_device(device).view([b, 1])
+            + Tensor::arange(h, (Kind::Int64, device)).view([1, h]);
+        let cols = Tensor::from_slice(&dx).to_device(device).view([b, 1])
+            + Tensor::arange(w, (Kind::Int64, device)).view([1, w]);
+        let batch = Tensor::arange(b, (Kind::Int64, device)).view([b, 1, 1]);
         // Advanced indexing puts the indexed dims first: [B, H, W, 3] → [B, 3, H, W].
         x = padded
             .index(&[
@@ -293,7 +312,9 @@ pub fn augment_batch(x: &Tensor, augment: &Augment, rng: &mut impl Rng) -> Tenso
     }
     if augment.flip {
         let flips: Vec<bool> = (0..b).map(|_| rng.random::<bool>()).collect();
-        let mask = Tensor::from_slice(&flips).view([b, 1, 1, 1]);
+        let mask = Tensor::from_slice(&flips)
+            .to_device(device)
+            .view([b, 1, 1, 1]);
         x = x.flip([3i64].as_slice()).where_self(&mask, &x);
     }
     if augment.color_jitter > 0.0 {
@@ -302,7 +323,7 @@ pub fn augment_batch(x: &Tensor, augment: &Augment, rng: &mut impl Rng) -> Tenso
             let v: Vec<f32> = (0..b)
                 .map(|_| rng.random_range((1.0 - s) as f32..=(1.0 + s) as f32))
                 .collect();
-            Tensor::from_slice(&v).view([b, 1, 1, 1])
+            Tensor::from_slice(&v).to_device(device).view([b, 1, 1, 1])
         };
         let (brightness, contrast, saturation) = (factor(), factor(), factor());
         x = (x * brightness).clamp(0.0, 1.0);

@@ -229,6 +229,7 @@ fn fit<O: Objective>(objective: &O) -> Result<O::Info> {
             state,
         )
     };
+    let train = &data::resident(train, device);
     while state.epoch < common.epochs {
         let epoch = state.epoch;
         let loader = data::epoch_loader(

@@ -84,6 +84,7 @@ impl Run {
             "test": self.test_path.display().to_string(),
             "test_hash": self.test_hash.to_hex(),
             "key": self.key,
+            "code_version": nml_spec::code_version(),
         });
         if let (Some(fields), serde_json::Value::Object(record)) = (fields.as_object_mut(), record)
         {

@@ -9,6 +9,10 @@ use nml_plot::{write_figure, Figure};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use nml_study::catalogue::real::Modality;
+
+use crate::claims::heads::units;
+use crate::claims::Context;
 use crate::collect::Results;
 use crate::run::RunInfo;
 use crate::stats::{self, Stat};
@@ -21,6 +25,8 @@ pub enum Style {
     Line,
     /// Points only.
     Scatter,
+    /// Points with error bars, not joined.
+    Points,
 }
 
 /// One named series: (x, y, error) points.
@@ -114,32 +120,33 @@ fn draw_panel<B: DrawingBackend>(
     for (k, s) in panel.series.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()].to_rgba();
         let style = colour.stroke_width(2);
-        let anno = match s.style {
-            Style::Line => {
-                chart
-                    .draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, err)| {
-                        ErrorBar::new_vertical(x, y - err, y, y + err, style, 8)
-                    }))
-                    .map_err(|x| e(&x))?;
-                chart
-                    .draw_series(LineSeries::new(s.points.iter().map(|p| (p.0, p.1)), style))
-                    .map_err(|x| e(&x))?;
-                chart
-                    .draw_series(
-                        s.points
-                            .iter()
-                            .map(|p| Circle::new((p.0, p.1), 3, colour.filled())),
-                    )
-                    .map_err(|x| e(&x))?
-            }
-            Style::Scatter => chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|p| Circle::new((p.0, p.1), 5, colour.filled())),
-                )
-                .map_err(|x| e(&x))?,
+        // Error bars, a joining line, and the points' radius, by style.
+        let (bars, joined, radius) = match s.style {
+            Style::Line => (true, true, 3),
+            Style::Points => (true, false, 4),
+            Style::Scatter => (false, false, 5),
         };
+        if bars {
+            chart
+                .draw_series(
+                    s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, err)| {
+                        ErrorBar::new_vertical(x, y - err, y, y + err, style, 8)
+                    }),
+                )
+                .map_err(|x| e(&x))?;
+        }
+        if joined {
+            chart
+                .draw_series(LineSeries::new(s.points.iter().map(|p| (p.0, p.1)), style))
+                .map_err(|x| e(&x))?;
+        }
+        let anno = chart
+            .draw_series(
+                s.points
+                    .iter()
+                    .map(|p| Circle::new((p.0, p.1), radius, colour.filled())),
+            )
+            .map_err(|x| e(&x))?;
         anno.label(s.name.as_str()).legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
         });
@@ -288,6 +295,55 @@ pub fn settings(run: &RunInfo, supervised: &Results, contrastive: &Results) -> P
                         100.0,
                     ),
                 ],
+            })
+            .collect(),
+    )
+}
+
+/// The published models' figure (`real-models`): per comparison (task and eval
+/// set), NMTune − LP in points against LP's accuracy, mean over head seeds with
+/// an error bar of one standard error (the seed spread of the paired
+/// differences and both sides' test-set binomial variance, as claim 6 pools
+/// them); ID and OOD side by side, vision and text as two series.
+pub fn published(run: &RunInfo, results: &Results) -> Panels {
+    let c = Context::new(run, results);
+    Panels(
+        Split::TRANSFER
+            .iter()
+            .map(|&split| {
+                let mut series: Vec<Series> = Modality::ALL
+                    .iter()
+                    .map(|&m| Series {
+                        name: m.name().to_owned(),
+                        style: Style::Points,
+                        points: units(&c, (Variant::Nmtune, Variant::Lp), split, Some(m))
+                            .iter()
+                            .map(|(_, u)| {
+                                let lp: Vec<f64> = u.pairs.iter().map(|p| p.1).collect();
+                                let d: Vec<f64> = u.pairs.iter().map(|p| p.0 - p.1).collect();
+                                let (lp, d) = (Stat::of(&lp), Stat::of(&d));
+                                let se = (d.std.powi(2) / d.n.max(1) as f64 + u.known_var).sqrt();
+                                (100.0 * lp.mean, 100.0 * d.mean, 100.0 * se)
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                let xs: Vec<f64> = series
+                    .iter()
+                    .flat_map(|s| s.points.iter().map(|p| p.0))
+                    .collect();
+                let (lo, hi) = range(xs.into_iter());
+                series.push(Series {
+                    name: "no difference".to_owned(),
+                    style: Style::Line,
+                    points: vec![(lo, 0.0, 0.0), (hi, 0.0, 0.0)],
+                });
+                Panel {
+                    title: format!("{split}: NMTune − LP per comparison"),
+                    x: "LP accuracy (%)".to_owned(),
+                    y: "NMTune − LP (points)".to_owned(),
+                    series,
+                }
             })
             .collect(),
     )

@@ -80,9 +80,11 @@ pub fn write_report(run_path: &Path, dir: &Path) -> Result<Vec<Checked>> {
         file.commit()?;
     }
     let figures_dir = dir.join("figures");
-    // The figures plot against the noise ratio: the noisy-pre-training study only.
+    // The noise-ratio figures for a noise-ratio study; one of paired differences for published models.
     let mut stems = if real {
-        Vec::new()
+        let stem = "nmtune-vs-lp";
+        nml_plot::write_figure(&figures::published(&run, &results), &figures_dir.join(stem))?;
+        vec![stem]
     } else {
         figures::write_all(&run, &results, &figures_dir)?
     };

@@ -4,7 +4,9 @@
 //! list with [`Spec::to_args`]; `render → parse` gives the same value back
 //! (tested for every stage), so a flag renamed in a struct is renamed for both.
 //! The closed sets these arguments take (devices, noise kinds, spectrum
-//! options) live here too, with their command-line spellings.
+//! options) live here too, with their command-line spellings, and so does
+//! the one contract outside the arguments: the commit the runner names in
+//! `NML_GIT_COMMIT` for every step ([`provenance`]).
 //!
 //! No libtorch and no file formats: serde and clap only, so xtask builds it
 //! quickly and every crate can name a stage's arguments.
@@ -57,18 +59,20 @@ pub mod features;
 pub mod noise;
 mod precision;
 pub mod pretrain;
+pub mod provenance;
 pub mod report;
 pub mod spectral;
 pub mod tune;
 mod verbosity;
 
 pub use arch::Arch;
-pub use data::{DataArgs, DataCommand, Preset};
+pub use data::{DataArgs, DataCommand, Preset, SynthSizes};
 pub use device::{BadDevice, DeviceSpec};
 pub use features::{AugmentKind, Embedding, FeaturesArgs, FeaturesCommand};
 pub use noise::{NoiseArgs, NoiseKindArg, Semantics, Stratify};
-pub use precision::{cpu_bf16_flags, Compute, Precision};
+pub use precision::{cpu_bf16_flags, Compute, Denormals, Precision};
 pub use pretrain::{Objective, PretrainArgs};
+pub use provenance::code_version;
 pub use report::ReportArgs;
 pub use spectral::{Center, Normalize, SpectralArgs, SvdMethod};
 pub use tune::{Method, Protocol, TuneArgs, TuneCommand, KNN_KS};

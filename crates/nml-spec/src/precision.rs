@@ -36,6 +36,31 @@ pub enum Compute {
     Bf16,
 }
 
+/// What the CPU does with subnormal floats (below 1.2e-38 in float32) in a
+/// stage's computing threads; recorded in its outputs.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Denormals {
+    /// Flush to zero (MXCSR FTZ and DAZ, as `torch.set_flush_denormal(True)`):
+    /// no microcode assists; values that small round to 0.
+    #[default]
+    Flush,
+    /// IEEE gradual underflow, PyTorch's default: bit for bit what an
+    /// unflushed PyTorch computes, at up to twice the time on small heads.
+    Keep,
+}
+
+impl fmt::Display for Denormals {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Denormals::Flush => "flush",
+            Denormals::Keep => "keep",
+        })
+    }
+}
+
 impl Precision {
     /// `auto` is bfloat16 on CUDA (`cuda`) and on CPUs with native bfloat16
     /// (`cpu_bf16`), float32 elsewhere; the others are what they say.

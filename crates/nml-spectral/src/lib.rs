@@ -14,7 +14,7 @@ pub mod spectrum;
 pub mod tables;
 
 pub use spectrum::{singular_values, Center, Method, Metrics, Normalize, SpectralConfig};
-pub use tables::{analyse, group_spectra, Analysis, Selection};
+pub use tables::{analyse, group_spectra, Analysis, Selection, SpectralRecord, TableRecord};
 
 /// Why an analysis cannot run.
 #[derive(Debug, thiserror::Error)]

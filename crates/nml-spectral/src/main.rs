@@ -7,7 +7,7 @@ use nml_spec::SpectralArgs as Args;
 use nml_spectral::tables::{
     metrics_frame, output_paths, spectrum_frame, wide_frame, write_parquet, write_wide_csv,
 };
-use nml_spectral::{analyse, Selection, SpectralConfig};
+use nml_spectral::{analyse, Selection, SpectralConfig, SpectralRecord};
 
 fn main() -> ExitCode {
     let args: Args = logging::parse_args();
@@ -76,11 +76,7 @@ fn run(a: Args) -> anyhow::Result<()> {
             format!("feature spectrum ({}, {:?} centring)", a.split, a.center).to_lowercase();
         let groups = nml_spectral::group_spectra(&analyses);
         nml_plot::write_spectrum_plot(&groups, &out.join("spectrum"), &title)?;
-        let record = serde_json::json!({
-            "config": config,
-            "selection": selection,
-            "tables": analyses.iter().map(|x| serde_json::json!({"name": x.name, "path": x.path, "rows": x.rows, "dim": x.dim})).collect::<Vec<_>>(),
-        });
+        let record = SpectralRecord::new(config, selection, &analyses);
         nml_core::write_json_atomic(json, &record)?;
         tracing::info!(out = %out.display(), "spectral tables written");
     }

@@ -218,3 +218,53 @@ pub fn output_paths(out: &Path) -> [PathBuf; 4] {
     ]
     .map(|f| out.join(f))
 }
+
+/// `spectral.json`: the options of one call and the tables it read, written
+/// by `nml-spectral --out` and read back with [`SpectralRecord::read`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpectralRecord {
+    pub config: SpectralConfig,
+    pub selection: Selection,
+    /// Each table's name, path and size (its metrics are in `metrics.parquet`).
+    pub tables: Vec<TableRecord>,
+    /// The code that wrote it ([`nml_spec::code_version`]; empty in older files).
+    #[serde(default)]
+    pub code_version: String,
+}
+
+/// One table a call read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRecord {
+    pub name: String,
+    pub path: String,
+    pub rows: usize,
+    pub dim: usize,
+}
+
+impl SpectralRecord {
+    /// The record of `analyses` under `config` and `selection`, by this code.
+    pub fn new(config: SpectralConfig, selection: Selection, analyses: &[Analysis]) -> Self {
+        SpectralRecord {
+            config,
+            selection,
+            tables: analyses
+                .iter()
+                .map(|a| TableRecord {
+                    name: a.name.clone(),
+                    path: a.path.clone(),
+                    rows: a.rows,
+                    dim: a.dim,
+                })
+                .collect(),
+            code_version: nml_spec::code_version(),
+        }
+    }
+
+    /// Reads `path` (a `spectral.json`).
+    pub fn read(path: &Path) -> Result<SpectralRecord> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SpectralError::Invalid(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| SpectralError::Invalid(format!("{}: {e}", path.display())))
+    }
+}

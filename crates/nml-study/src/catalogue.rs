@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use nml_spec::data::{DataArgs, DataCommand, ImportCommand, ParquetImport, SynthArgs};
 
 use crate::record::Shape;
-use crate::types::{Benchmark, Sizes, RATIOS};
+use crate::types::{Benchmark, Profile, Sizes, RATIOS};
+use facts::Facts;
 
+pub mod facts;
 pub mod real;
 use crate::{Result, StudyError};
 
@@ -23,6 +25,19 @@ pub struct Task {
     /// on it re-probe the pre-training data, which is not transfer, so it counts
     /// neither ID nor OOD (split `re-probe`) and no claim reads it.
     pub reprobe: bool,
+    /// Its row counts, for the study's estimate.
+    pub rows: TaskRows,
+}
+
+/// How many rows a task's steps compute on ([`crate::estimate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskRows {
+    /// Every row of its manifest (what extraction encodes, views aside).
+    pub all: u64,
+    /// The rows heads train on: the training split of the ID domain, or of the task.
+    pub train: u64,
+    /// The test rows of one domain (a spectrum's rows), or of the task.
+    pub test: u64,
 }
 
 /// An `nml-data` command that writes benchmark data.
@@ -32,6 +47,8 @@ pub struct DataStep {
     pub name: String,
     pub args: DataArgs,
     pub outputs: Vec<String>,
+    /// Images (or rows) it writes, for the study's estimate.
+    pub images: u64,
 }
 
 /// Real label noise of the pre-training set: a label column used as noisy labels.
@@ -50,6 +67,12 @@ pub struct RealNoise {
 pub struct NoisyBenchmark {
     pub data: Vec<DataStep>,
     pub pretrain_manifest: String,
+    /// Training rows of the pre-training manifest (the estimate's images per epoch).
+    pub pretrain_rows: u64,
+    /// Its held-out rows, evaluated every epoch.
+    pub pretrain_test_rows: u64,
+    /// The side of the images the backbones train and extract at.
+    pub px: u32,
     /// The backbones' input side, when not the architecture's own (CIFAR-10's 32 px).
     pub pretrain_input_size: Option<u32>,
     /// Task images are resized to the backbone's input on extraction (PACS's to CIFAR's 32 px).
@@ -87,6 +110,11 @@ impl Study {
         sizes: &Sizes,
         seed: u64,
     ) -> Result<(Study, Option<PathBuf>)> {
+        if sizes.profile == Profile::Gpu && benchmark != Benchmark::Cifar10Pacs {
+            return Err(StudyError::Invalid(format!(
+                "--profile gpu is sized for --benchmark cifar10-pacs; for {benchmark} use full (or quick)"
+            )));
+        }
         match benchmark {
             Benchmark::Synth => {
                 if data_dir.is_some() {
@@ -194,46 +222,62 @@ fn check_data_dir(benchmark: Benchmark, dir: Option<&Path>, files: &[&str]) -> R
 
 /// The embedded synthetic benchmark: one `nml-data synth` step.
 fn synth(sizes: &Sizes, seed: u64) -> NoisyBenchmark {
+    let synth = SynthArgs {
+        tasks: Some(sizes.tasks),
+        ..SynthArgs::new(sizes.profile.preset(), seed, "data")
+    };
+    let (n, _) = synth.sizes();
+    // Every task has the same four domains (photo and the three OOD ones).
+    let domains = 4;
+    let per_task = TaskRows {
+        all: (n.classes_per_task * domains * (n.task_train_per_class + n.task_test_per_class))
+            as u64,
+        train: (n.classes_per_task * n.task_train_per_class) as u64,
+        test: (n.classes_per_task * n.task_test_per_class) as u64,
+    };
     let tasks: Vec<Task> = (0..sizes.tasks)
         .map(|k| Task {
             name: format!("task-{k}"),
             manifest: format!("data/task-{k}.parquet"),
             domains: true,
             reprobe: false,
+            rows: per_task,
         })
         .collect();
     let mut outputs = strings(&["data/benchmark.json", "data/pretrain.parquet"]);
     outputs.extend(tasks.iter().map(|t| t.manifest.clone()));
-    let synth = SynthArgs {
-        tasks: Some(sizes.tasks),
-        ..SynthArgs::new(sizes.profile.preset(), seed, "data")
-    };
+    let pretrain_rows = (n.pretrain_classes * n.pretrain_train_per_class) as u64;
+    let pretrain_test_rows = (n.pretrain_classes * n.pretrain_test_per_class) as u64;
     NoisyBenchmark {
         data: vec![DataStep {
             name: "data".to_owned(),
             args: DataArgs::quiet(DataCommand::Synth(synth)),
             outputs,
+            images: pretrain_rows + pretrain_test_rows + per_task.all * sizes.tasks as u64,
         }],
         pretrain_manifest: "data/pretrain.parquet".to_owned(),
+        pretrain_rows,
+        pretrain_test_rows,
+        px: n.image_size,
         pretrain_input_size: None,
         extract_resize: false,
         tasks,
         id_domain: "photo".to_owned(),
         ood_domains: strings(&["sketch", "cartoon", "painting"]),
         real_noise: Vec::new(),
-        contrastive: true,
+        contrastive: sizes.contrastive,
     }
 }
 
-/// `nml-data import parquet` of `dir/input` into `data/NAME.parquet`.
+/// `nml-data import parquet` of `dir/NAME.parquet` into `data/OUT.parquet`.
 fn import(
     dir: &Path,
     step: &str,
-    name: &str,
+    (name, out): (&str, &str),
     per_class: Option<usize>,
     captions: bool,
 ) -> DataStep {
-    let out = format!("data/{name}.parquet");
+    let out = format!("data/{out}.parquet");
     let import = ParquetImport {
         input: dir.join(format!("{name}.parquet")),
         out: out.clone().into(),
@@ -245,6 +289,7 @@ fn import(
         name: step.to_owned(),
         args: DataArgs::quiet(DataCommand::Import(ImportCommand::Parquet(import))),
         outputs: vec![out],
+        images: Facts::of(name).rows(per_class, |_| true),
     }
 }
 
@@ -260,22 +305,60 @@ fn cifar10_pacs(dir: &Path, sizes: &Sizes) -> NoisyBenchmark {
         column: column.to_owned(),
         nominal,
     };
+    let cifar = Facts::of("cifar10");
+    let pacs = Facts::of("pacs");
+    let split = |name: &'static str| move |p: &facts::Part| p.split == name;
+    let photo =
+        |name: &'static str| move |p: &facts::Part| p.split == name && p.domain == Some("photo");
     // CIFAR-10's task is its pre-training corpus with clean labels (re-probed); PACS transfers.
-    let task = |name: &str, domains: bool| Task {
+    let reprobe_per_class = sizes.reprobe_per_class.or(cifar_per_class);
+    let cifar_rows = TaskRows {
+        all: cifar.rows(reprobe_per_class, |_| true),
+        train: cifar.rows(reprobe_per_class, split("train")),
+        test: cifar.rows(reprobe_per_class, split("test")),
+    };
+    let pacs_rows = TaskRows {
+        all: pacs.rows(pacs_per_class, |_| true),
+        train: pacs.rows(pacs_per_class, photo("train")),
+        test: pacs.rows(pacs_per_class, photo("test")),
+    };
+    let task = |name: &str, manifest: &str, domains: bool, rows: TaskRows| Task {
         name: name.to_owned(),
-        manifest: format!("data/{name}.parquet"),
+        manifest: format!("data/{manifest}.parquet"),
         domains,
         reprobe: name == "cifar10",
+        rows,
+    };
+    let mut data = vec![
+        import(dir, "data", ("cifar10", "cifar10"), cifar_per_class, true),
+        import(dir, "data-pacs", ("pacs", "pacs"), pacs_per_class, false),
+    ];
+    // A smaller re-probe set where the profile asks: an import of its own.
+    let reprobe = match sizes.reprobe_per_class {
+        Some(per_class) => {
+            data.push(import(
+                dir,
+                "data-reprobe",
+                ("cifar10", "cifar10-reprobe"),
+                Some(per_class),
+                false,
+            ));
+            "cifar10-reprobe"
+        }
+        None => "cifar10",
     };
     NoisyBenchmark {
-        data: vec![
-            import(dir, "data", "cifar10", cifar_per_class, true),
-            import(dir, "data-pacs", "pacs", pacs_per_class, false),
-        ],
+        data,
         pretrain_manifest: "data/cifar10.parquet".to_owned(),
+        pretrain_rows: cifar.rows(cifar_per_class, split("train")),
+        pretrain_test_rows: cifar.rows(cifar_per_class, split("test")),
+        px: 32,
         pretrain_input_size: Some(32),
         extract_resize: true,
-        tasks: vec![task("cifar10", false), task("pacs", true)],
+        tasks: vec![
+            task("cifar10", reprobe, false, cifar_rows),
+            task("pacs", "pacs", true, pacs_rows),
+        ],
         id_domain: "photo".to_owned(),
         ood_domains: strings(&["art_painting", "cartoon", "sketch"]),
         real_noise: vec![
@@ -283,7 +366,7 @@ fn cifar10_pacs(dir: &Path, sizes: &Sizes) -> NoisyBenchmark {
             real("cifar10n-random1", "random_label1", 17),
             real("cifar10n-worse", "worse_label", 40),
         ],
-        contrastive: true,
+        contrastive: sizes.contrastive,
     }
 }
 

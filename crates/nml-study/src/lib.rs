@@ -5,6 +5,7 @@
 //!   methods, head variants, benchmarks, profiles) as enums;
 //! - [`catalogue`]: the benchmarks (synthetic, CIFAR-10 + PACS, published
 //!   real models) and what each runs on;
+//! - [`estimate`]: how long a plan takes on a device, from measured rates;
 //! - [`plan`]: the study as steps (one process each) with content keys;
 //! - [`record`]: `reproduce.json` and `run.json`, one serde type each,
 //!   written by xtask and read by the report.
@@ -13,13 +14,14 @@
 //! builds it before anything else on a fresh clone.
 
 pub mod catalogue;
+pub mod estimate;
 pub mod plan;
 pub mod record;
 pub mod types;
 
 pub use catalogue::{NoisyBenchmark, Study, Task};
 /// The `--device` of `cargo xtask reproduce`, passed to every stage.
-pub use nml_spec::{DeviceSpec, Precision};
+pub use nml_spec::{provenance, DeviceSpec, Precision};
 pub use plan::{Placement, Plan, Step};
 pub use record::{Identity, RunRecord, Shape, StepEntry, TableEntry};
 pub use types::{

@@ -294,8 +294,11 @@ pub enum Profile {
     Quick,
     /// A GPU's worth.
     Full,
+    /// `cifar10-pacs` in one GPU window: sized with the throughput model
+    /// ([`crate::estimate`]) to end within 8 minutes on one H200.
+    Gpu,
 }
-names!(Profile, "profile", { Smoke => "smoke", Quick => "quick", Full => "full" });
+names!(Profile, "profile", { Smoke => "smoke", Quick => "quick", Full => "full", Gpu => "gpu" });
 
 /// The sizes of one profile.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,15 +322,21 @@ pub struct Sizes {
     /// Augmented views cached per image (`extract --views`); MLP and NMTune
     /// train on two of them per step (`nml-tune --two-view`), as the official loop.
     pub views: u32,
+    /// Pre-train CLIP-style too, where the benchmark has captions.
+    pub contrastive: bool,
+    /// Rows per (split, class) of CIFAR-10's re-probe task, when fewer than
+    /// the pre-training corpus's (none: the corpus itself).
+    pub reprobe_per_class: Option<usize>,
 }
 
 impl Profile {
-    /// The synthetic benchmark's preset of the same size.
+    /// The synthetic benchmark's preset of the same size (the `gpu`
+    /// profile is `cifar10-pacs`'s alone).
     pub fn preset(self) -> nml_spec::Preset {
         match self {
             Profile::Smoke => nml_spec::Preset::Smoke,
             Profile::Quick => nml_spec::Preset::Quick,
-            Profile::Full => nml_spec::Preset::Full,
+            Profile::Full | Profile::Gpu => nml_spec::Preset::Full,
         }
     }
 
@@ -337,7 +346,11 @@ impl Profile {
         let (tasks, arch, epochs, seeds, heads, real_per_class, views) = match self {
             Profile::Smoke => (2, Arch::Small, 4, 2, 2, (Some(200), Some(30)), 4),
             Profile::Quick => (6, Arch::Small, 6, 2, 3, (Some(1000), None), 16),
-            Profile::Full => (4, Arch::PreActResNet18, 60, 3, 3, (None, None), 16),
+            Profile::Full => (6, Arch::PreActResNet18, 60, 3, 3, (None, None), 16),
+            // Every CIFAR-10 training image, ResNet-20 (the backbone with
+            // measured CUDA rates); its size is what `reproduce --dry-run
+            // --device cuda` puts under 8 minutes (docs/study.md, "The gpu profile").
+            Profile::Gpu => (0, Arch::ResNet20, GPU_EPOCHS, 3, 3, (None, None), 2),
         };
         Sizes {
             profile: self,
@@ -349,9 +362,18 @@ impl Profile {
             tasks,
             real_per_class,
             views,
+            contrastive: self != Profile::Gpu,
+            reprobe_per_class: (self == Profile::Gpu).then_some(GPU_REPROBE_PER_CLASS),
         }
     }
 }
+
+/// Pre-training epochs of the `gpu` profile.
+const GPU_EPOCHS: u32 = 2;
+
+/// Re-probe rows per class of the `gpu` profile: heads on 50,000 rows would be
+/// most of its window.
+const GPU_REPROBE_PER_CLASS: usize = 100;
 
 /// Pre-training noise ratios of the paper, in percent.
 pub const RATIOS: [u32; 5] = [0, 5, 10, 20, 30];

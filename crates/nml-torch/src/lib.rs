@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod adamw;
+pub mod denormals;
 mod layout;
 
 pub use adamw::{fused_adamw_, AdamWStep};
 pub use layout::{is_channels_last, Layout};
 pub use nml_core::DeviceSpec;
-pub use nml_spec::{cpu_bf16_flags, Compute, Precision};
+pub use nml_spec::{cpu_bf16_flags, Compute, Denormals, Precision};
 use tch::{Cuda, Device, Tensor};
 
 /// Why a device request cannot be met.

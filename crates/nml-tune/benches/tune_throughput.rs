@@ -9,6 +9,8 @@
 //! NMTune at D = 512 and 2048, chosen on validation rows: trained together in
 //! one pass against the same grid trained one by one, alternating rounds in
 //! this process (the median of 2 rounds each, with the range).
+//! Last, one MLP head on features it separates, subnormal floats flushed (nml-tune's
+//! default) against kept (PyTorch's), on one thread, alternating rounds.
 //! Each row prints its wall time: the whole benchmark is part of `cargo xtask bench`'s
 //! 15-minute budget on 2 cores.
 //! Run with `cargo bench -p nml-tune`.
@@ -200,8 +202,73 @@ fn grids() {
     }
 }
 
+/// Features a head separates perfectly within a few epochs (each class lifts its
+/// own block of dimensions by 2): once it does, the cross-entropy gradients of
+/// rows it already fits, and their squares in Adam's second moments, fall below
+/// float32's normal range, as on the PACS photo heads of the `real-models` study.
+fn separable(rows: usize, dim: usize) -> FeatureTable {
+    let mut table = table_of(rows, dim, 11);
+    let block = dim / CLASSES;
+    for (row, &label) in table.label.iter().enumerate() {
+        let start = row * dim + label as usize * block;
+        for x in &mut table.features[start..start + block] {
+            *x += 2.0;
+        }
+    }
+    table
+}
+
+/// Seconds to train one MLP head (D = 1,280, 1,024 rows, 8 epochs) on [`separable`]
+/// features on one thread, subnormals kept (PyTorch's default) and flushed (nml-tune's):
+/// (median, min, max) of 2 rounds each, alternating K F F K. One thread, so that every
+/// product runs on this thread, whose floating-point mode `denormals::set` changes.
+fn denormal_seconds(threads: i32) -> [(f64, f64, f64); 2] {
+    use nml_torch::{denormals, Denormals};
+    tch::set_num_threads(1);
+    let train = separable(1024, 1280);
+    let evals: Vec<(String, PathBuf, FeatureTable)> = Vec::new();
+    let config = TuneConfig {
+        epochs: 8,
+        ..TuneConfig::new(Method::Mlp)
+    };
+    let time = |mode| {
+        denormals::set(mode);
+        let start = Instant::now();
+        let _ = tune(&config, &train, &evals, 0, Device::Cpu).unwrap();
+        start.elapsed().as_secs_f64()
+    };
+    let (mut keep, mut flush) = (Vec::new(), Vec::new());
+    keep.push(time(Denormals::Keep));
+    flush.push(time(Denormals::Flush));
+    flush.push(time(Denormals::Flush));
+    keep.push(time(Denormals::Keep));
+    denormals::set(Denormals::Flush);
+    tch::set_num_threads(threads);
+    [flush, keep].map(|t| {
+        let (lo, hi) = (t[0].min(t[1]), t[0].max(t[1]));
+        ((lo + hi) / 2.0, lo, hi)
+    })
+}
+
+#[allow(clippy::print_stdout)] // a benchmark reports on stdout
+fn denormal_row(threads: i32) {
+    let wall = Instant::now();
+    let [(f, f0, f1), (k, k0, k1)] = denormal_seconds(threads);
+    println!(
+        "\nAn MLP head on separable features (D = 1280, 1024 rows, 8 epochs, 1 thread), seconds (median of 2, range)"
+    );
+    println!(
+        "flushed {f:.2} ({f0:.2}–{f1:.2})   kept {k:.2} ({k0:.2}–{k1:.2})   speedup {:.2}   (row's wall {:.0} s)",
+        k / f,
+        wall.elapsed().as_secs_f64()
+    );
+    println!("nml-bench\tMLP head, subnormals flushed (D = 1280)\t{f:.3}\t{k:.3}\ts\tthe same head, subnormals kept (PyTorch's default)");
+}
+
 #[allow(clippy::print_stdout)] // a benchmark reports on stdout
 fn main() {
+    // As the nml-tune binary does, before libtorch starts its threads (they inherit it).
+    nml_torch::denormals::set(nml_torch::Denormals::Flush);
     let threads = nml_torch::configure_threads(None);
     println!("NMTune training on cached features, batch 64, CPU ({threads} threads), samples/s");
     println!("{:<8} {:>10} {:>10} {:>8}", "D", "nml", "pytorch", "ratio");
@@ -245,4 +312,5 @@ fn main() {
         );
     }
     grids();
+    denormal_row(threads);
 }

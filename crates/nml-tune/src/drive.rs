@@ -250,7 +250,8 @@ pub(crate) fn save_heads(
                     .find(|r| r.seed == *seed && r.label == s.label)
                     .map(|r| r.validation_accuracy)
             }),
-            code_version: env!("CARGO_PKG_VERSION").to_owned(),
+            code_version: nml_spec::code_version(),
+            denormals: nml_torch::denormals::current(),
             weights_hash: None,
         };
         saved::save(&saved::head_dir(out, method, *seed), &tuned.vs, &record)?;

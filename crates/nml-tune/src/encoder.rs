@@ -180,7 +180,7 @@ impl Source for Encoder {
     fn two_view(&self) -> bool {
         true
     }
-    fn batch(&mut self, rows: &[i64], epoch: usize) -> Result<Batch> {
+    fn batch(&mut self, rows: &[i64], _index: &Tensor, epoch: usize) -> Result<Batch> {
         let images = self.images.index_select(0, &Tensor::from_slice(rows));
         let ids: Vec<(&str, i64)> = rows
             .iter()

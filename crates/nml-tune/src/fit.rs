@@ -140,6 +140,7 @@ fn fit_auto(a: &FitArgs, seeds: &[u64]) -> anyhow::Result<()> {
 }
 
 pub fn run(a: &FitArgs) -> anyhow::Result<()> {
+    nml_torch::denormals::set(a.denormals);
     nml_torch::configure_threads(None);
     if a.labels.is_some() && a.embeddings.is_none() {
         anyhow::bail!(
@@ -190,6 +191,8 @@ pub fn run(a: &FitArgs) -> anyhow::Result<()> {
     drive::write_grid(&a.out, select::grid_frame(&chosen.selected)?)?;
     let summary = serde_json::json!({
         "config": chosen.config,
+        "denormals": nml_torch::denormals::current(),
+        "code_version": nml_spec::code_version(),
         "inputs": {"embeddings": a.embeddings, "labels": a.labels, "features": a.features, "seeds": seeds, "val_fraction": a.val_fraction, "grid": specs},
         "chosen": select::describe(&chosen.selected.label),
         "validation_accuracy": chosen.selected.validation_accuracy,

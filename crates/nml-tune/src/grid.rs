@@ -22,7 +22,8 @@ use crate::losses::{self, normalize};
 use crate::model::Head;
 use crate::schedule::{cosine_lr, for_each_batch, Step};
 use crate::source::{Batch, Source};
-use crate::train::{check_views, TuneConfig, DIVERGED_CE};
+use crate::train::{check_views, TuneConfig};
+use crate::watch;
 use crate::{Result, TuneError};
 
 /// One head of a grid after training: its variables, or why it diverged.
@@ -331,7 +332,7 @@ fn check_step(
     diverged: &mut [Option<String>],
 ) {
     let g = knobs.weights.len();
-    let ceiling = DIVERGED_CE * (classes as f64).ln().max(1.0);
+    let ceiling = watch::ceiling(classes);
     for (head, verdict) in diverged.iter_mut().enumerate() {
         if verdict.is_some() {
             continue;
@@ -344,12 +345,8 @@ fn check_step(
         }
         for (t, name) in TERMS.iter().enumerate() {
             let v = values[t * g + head];
-            if knobs.weights[head][t] != 0.0 && (!v.is_finite() || (t == 0 && v > ceiling)) {
-                *verdict = Some(format!(
-                    "the {name} term became {v:.4e} in epoch {} (step {}): the head diverged; training stopped (lower --lr)",
-                    at.epoch + 1,
-                    at.index
-                ));
+            if knobs.weights[head][t] != 0.0 && watch::fails(t, v, ceiling) {
+                *verdict = Some(watch::diverged(name, v, at.epoch, at.index));
                 break;
             }
         }

@@ -30,6 +30,7 @@ mod schedule;
 pub mod select;
 pub mod source;
 pub mod train;
+mod watch;
 
 pub use model::{Head, Method};
 pub use train::{fit, loss_terms, tune, tune_head, EvalResult, TuneConfig, Tuned};

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
 }
 
 fn run(a: Args) -> anyhow::Result<()> {
+    nml_torch::denormals::set(a.denormals);
     nml_torch::configure_threads(a.threads);
     let method = match a.method.expect("clap: --method is required") {
         Protocol::Knn => return protocols::knn(&a),

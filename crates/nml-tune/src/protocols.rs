@@ -91,6 +91,7 @@ pub(crate) fn knn(a: &Args) -> anyhow::Result<()> {
     file.commit()?;
     let summary = serde_json::json!({
         "config": {"method": "knn", "k": a.knn_k, "temperature": KnnConfig::TEMPERATURE},
+        "code_version": nml_spec::code_version(),
         "inputs": drive::inputs_record(a, &[], &[], None, relabelled),
         "results": results,
     });
@@ -364,6 +365,8 @@ pub(crate) fn fit_auto(
     drive::write_grid(&a.out, auto.grid_frame()?)?;
     let summary = serde_json::json!({
         "config": chosen.selected.config,
+        "denormals": nml_torch::denormals::current(),
+        "code_version": nml_spec::code_version(),
         "inputs": {"embeddings": a.embeddings, "labels": a.labels, "features": a.features, "seeds": seeds, "val_fraction": a.val_fraction},
         "chosen": select::describe(&chosen.selected.label),
         "validation_accuracy": chosen.selected.validation_accuracy,

@@ -85,7 +85,7 @@ pub fn write(
     let mut file = nml_core::AtomicFile::create(out.join("results.parquet"))?;
     ParquetWriter::new(&mut file).finish(&mut table)?;
     file.commit()?;
-    let summary = serde_json::json!({ "config": config, "inputs": inputs, "summary": summarise(results), "results": results });
+    let summary = serde_json::json!({ "config": config, "denormals": nml_torch::denormals::current(), "code_version": nml_spec::code_version(), "inputs": inputs, "summary": summarise(results), "results": results });
     nml_core::write_json_atomic(out.join("summary.json"), &summary)?;
     let mut csv = String::from("method,seed,eval,rows,accuracy,sve,lsvr\n");
     for r in results {

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use nml_torch::Denormals;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -40,11 +41,19 @@ pub struct HeadRecord {
     pub source_hash: Option<String>,
     /// Accuracy on held-out validation rows, when a validation split was used.
     pub validation_accuracy: Option<f64>,
-    /// `nml-tune` version that wrote it.
+    /// The code that wrote it: `nml VERSION, commit C` ([`nml_spec::code_version`];
+    /// records from before the commit was passed hold the bare version).
     pub code_version: String,
+    /// Subnormal floats during training (records from before the flag: kept).
+    #[serde(default = "kept")]
+    pub denormals: Denormals,
     /// blake3 of `head.safetensors` as written beside this record (set by [`save`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights_hash: Option<String>,
+}
+
+fn kept() -> Denormals {
+    Denormals::Keep
 }
 
 /// The source a feature table's vectors came from: its backbone or embedding file.

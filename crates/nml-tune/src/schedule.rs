@@ -33,12 +33,14 @@ pub(crate) fn for_each_batch(
     let total = (n.div_ceil(batch) * epochs).max(1);
     let mut index = 0usize;
     for epoch in 0..epochs {
-        for chunk in epoch_order(n, seed, epoch).chunks(batch) {
-            if chunk.len() < 2 {
-                continue;
-            }
-            let features = source.batch(chunk, epoch)?;
-            let rows = Tensor::from_slice(chunk).to_device(labels.device());
+        let order = epoch_order(n, seed, epoch);
+        let batches: Vec<&[i64]> = order.chunks(batch).filter(|c| c.len() >= 2).collect();
+        source.start_epoch(&batches, epoch)?;
+        // The epoch's order on the device in one copy; each batch is a slice of it.
+        let on_device = Tensor::from_slice(&order).to_device(labels.device());
+        for (i, chunk) in batches.into_iter().enumerate() {
+            let rows = on_device.narrow(0, (i * batch) as i64, chunk.len() as i64);
+            let features = source.batch(chunk, &rows, epoch)?;
             let y = labels.index_select(0, &rows);
             step(
                 &features,

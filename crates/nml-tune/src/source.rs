@@ -34,8 +34,16 @@ pub trait Source {
     fn dim(&self) -> usize;
     /// Whether batches carry a strong view.
     fn two_view(&self) -> bool;
-    /// The features of training rows `rows` in epoch `epoch`.
-    fn batch(&mut self, rows: &[i64], epoch: usize) -> Result<Batch>;
+    /// Called at the start of each epoch with its batches of rows, in training
+    /// order: a source that draws per row prepares the whole epoch here in one
+    /// upload, so that its batches copy nothing from the host (on CUDA each
+    /// copy of pageable memory waits for the queued kernels).
+    fn start_epoch(&mut self, _batches: &[&[i64]], _epoch: usize) -> Result<()> {
+        Ok(())
+    }
+    /// The features of the epoch's next batch: training rows `rows`, which
+    /// `index` holds on the training device.
+    fn batch(&mut self, rows: &[i64], index: &Tensor, epoch: usize) -> Result<Batch>;
 }
 
 /// The eval-transform features of a cached table.
@@ -64,10 +72,9 @@ impl Source for SingleView {
     fn two_view(&self) -> bool {
         false
     }
-    fn batch(&mut self, rows: &[i64], _epoch: usize) -> Result<Batch> {
-        let index = Tensor::from_slice(rows).to_device(self.features.device());
+    fn batch(&mut self, _rows: &[i64], index: &Tensor, _epoch: usize) -> Result<Batch> {
         Ok(Batch {
-            weak: self.features.index_select(0, &index),
+            weak: self.features.index_select(0, index),
             strong: None,
         })
     }
@@ -80,6 +87,10 @@ pub struct CachedViews {
     per_row: i64,
     dim: usize,
     rng: ChaCha8Rng,
+    /// `[2, n]` on the device: the epoch's weak and strong view ids, batch after batch.
+    drawn: Option<Tensor>,
+    /// Where the next batch's ids start in `drawn`.
+    cursor: i64,
 }
 
 impl CachedViews {
@@ -102,6 +113,8 @@ impl CachedViews {
             per_row: views.per_row as i64,
             dim,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x7477_6f2d_7669_6577),
+            drawn: None,
+            cursor: 0,
         })
     }
 }
@@ -116,29 +129,48 @@ impl Source for CachedViews {
     fn two_view(&self) -> bool {
         true
     }
-    fn batch(&mut self, rows: &[i64], _epoch: usize) -> Result<Batch> {
+    /// Draws every batch's views in batch order, as drawing them batch by batch would.
+    fn start_epoch(&mut self, batches: &[&[i64]], _epoch: usize) -> Result<()> {
         let k = self.per_row;
-        let (mut weak, mut strong) = (
-            Vec::with_capacity(rows.len()),
-            Vec::with_capacity(rows.len()),
-        );
-        for &r in rows {
+        let n: usize = batches.iter().map(|b| b.len()).sum();
+        let mut ids = vec![0i64; 2 * n];
+        let (weak, strong) = ids.split_at_mut(n);
+        for (i, &r) in batches.iter().flat_map(|b| b.iter()).enumerate() {
             let w = self.rng.random_range(0..k);
             let mut s = self.rng.random_range(0..k - 1);
             if s >= w {
                 s += 1;
             }
-            weak.push(r * k + w);
-            strong.push(r * k + s);
+            weak[i] = r * k + w;
+            strong[i] = r * k + s;
         }
-        let device = self.views.device();
-        let pick = |ids: &[i64]| {
-            self.views
-                .index_select(0, &Tensor::from_slice(ids).to_device(device))
-        };
+        self.drawn = Some(
+            Tensor::from_slice(&ids)
+                .view([2, n as i64])
+                .to_device(self.views.device()),
+        );
+        self.cursor = 0;
+        Ok(())
+    }
+
+    fn batch(&mut self, rows: &[i64], _index: &Tensor, _epoch: usize) -> Result<Batch> {
+        let drawn = self.drawn.as_ref().ok_or_else(|| {
+            TuneError::Invalid(
+                "cached views: a batch asked for before its epoch started".to_owned(),
+            )
+        })?;
+        let b = rows.len() as i64;
+        if self.cursor + b > drawn.size()[1] {
+            return Err(TuneError::Invalid(
+                "cached views: more rows asked for than the epoch drew".to_owned(),
+            ));
+        }
+        let ids = drawn.narrow(1, self.cursor, b);
+        self.cursor += b;
+        let pick = |i: i64| self.views.index_select(0, &ids.get(i));
         Ok(Batch {
-            weak: pick(&weak),
-            strong: Some(pick(&strong)),
+            weak: pick(0),
+            strong: Some(pick(1)),
         })
     }
 }

@@ -26,6 +26,7 @@ use crate::losses;
 use crate::model::{Head, Method};
 use crate::schedule::{cosine_lr, for_each_batch};
 use crate::source::{Batch, CachedViews, SingleView, Source};
+use crate::watch::Watch;
 use crate::{Result, TuneError};
 
 pub use crate::checks::{check_eval_classes, check_evals, check_inputs};
@@ -239,17 +240,21 @@ pub fn fit(
         (vs, head)
     };
     let mut opt = FusedAdamW::new(&vs, config.weight_decay);
+    let mut watch = Watch::new(classes, device);
     for_each_batch(
         source,
         &labels,
         (config.epochs, config.batch_size),
         seed,
         |features, y, at| {
-            let loss =
-                loss_terms(config, &head, features, y)?.total(at.epoch, at.index, classes)?;
+            // A failure the watch holds came first (an SVD of non-finite z fails after it).
+            let terms = loss_terms(config, &head, features, y)?;
+            let loss = watch.total(terms, at)?;
             opt.backward_step(&loss, cosine_lr(config.lr, at.index, at.total))
         },
-    )?;
+    )
+    .or_else(|e| watch.check().and(Err(e)))?;
+    watch.check()?;
     // The last steps' update is checked here: a weight that left the finite range.
     let mut variables: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
@@ -328,31 +333,18 @@ pub struct Terms {
     pub weighted: Vec<(&'static str, Tensor)>,
 }
 
-/// How far above a uniform guess's cross-entropy (ln C) a batch's may go
-/// before training counts as diverged: a finite but runaway loss (a linear
-/// probe at a huge learning rate) stops as a non-finite one does.
-pub const DIVERGED_CE: f64 = 1e3;
+pub use crate::watch::DIVERGED_CE;
 
 impl Terms {
-    /// The sum of the terms; a term that is not finite, or a cross-entropy
-    /// above [`DIVERGED_CE`]·max(ln C, 1) for C `classes`, stops training, named.
-    pub fn total(self, epoch: usize, step: usize, classes: usize) -> Result<Tensor> {
-        let ceiling = DIVERGED_CE * (classes as f64).ln().max(1.0);
-        for (k, (name, value)) in self.weighted.iter().enumerate() {
-            let v = value.double_value(&[]);
-            if !v.is_finite() || (k == 0 && v > ceiling) {
-                return Err(TuneError::Diverged(format!(
-                    "the {name} term became {v:.4e} in epoch {} (step {step}): the head diverged; training stopped (lower --lr)",
-                    epoch + 1
-                )));
-            }
-        }
-        Ok(self
-            .weighted
+    /// The sum of the terms (the loss back-propagated). Whether they are finite,
+    /// and the cross-entropy under [`DIVERGED_CE`]·max(ln C, 1), is checked by
+    /// `fit`'s watch ([`crate::watch`]), on the device.
+    pub fn sum(self) -> Tensor {
+        self.weighted
             .into_iter()
             .map(|(_, t)| t)
             .reduce(|a, b| a + b)
-            .expect("cross-entropy is always there"))
+            .expect("cross-entropy is always there")
     }
 }
 

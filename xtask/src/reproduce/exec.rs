@@ -30,6 +30,9 @@ pub(crate) struct Exec {
     /// The GPUs CUDA steps are placed on (their indices as `CUDA_VISIBLE_DEVICES`
     /// names them); empty: none, every step counts against `jobs`.
     pub devices: Vec<usize>,
+    /// The commit the binaries were built from, passed to every step as
+    /// `NML_GIT_COMMIT` (the code version of its records).
+    pub commit: String,
 }
 
 impl Exec {
@@ -115,12 +118,13 @@ pub(crate) fn complete(
     ))
 }
 
-/// Whether `step` runs on a GPU of `ex`: it computes on CUDA, or on `auto`
-/// where the executor has GPUs.
+/// Whether `step` takes a GPU slot of `ex`: it computes on CUDA or `auto`
+/// and the executor places steps on GPUs. Without GPUs to place on (`--device
+/// cuda:N` pins every step itself; heads on CUDA beside a CPU study), a CUDA
+/// step takes a CPU slot, and its own device argument says where it runs.
 fn on_gpu(step: &Step, devices: &[usize]) -> bool {
     match step.device {
-        Some(DeviceSpec::Cuda(_)) => true,
-        Some(DeviceSpec::Auto) => !devices.is_empty(),
+        Some(DeviceSpec::Cuda(_) | DeviceSpec::Auto) => !devices.is_empty(),
         Some(DeviceSpec::Cpu) | None => false,
     }
 }
@@ -335,6 +339,7 @@ fn spawn(step: &Step, ex: &Exec, gpu: Option<usize>) -> Result<Child> {
         .args(&step.args)
         .current_dir(&ex.out)
         .env("OMP_NUM_THREADS", ex.threads.to_string())
+        .env(nml_study::provenance::COMMIT_ENV, &ex.commit)
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)
         .stderr(file);
@@ -373,6 +378,23 @@ mod tests {
         assert_eq!(place(&[1, 1], 1), None);
         assert_eq!(place(&[2, 1, 2], 2), Some(1));
         assert_eq!(place(&[], 1), None);
+    }
+
+    /// With no GPUs to place on (`--device cuda:1`), CUDA steps take CPU slots
+    /// instead of waiting for a GPU slot that never frees.
+    #[test]
+    fn pinned_cuda_steps_run_without_placement() {
+        let sizes = nml_study::Profile::Smoke.sizes();
+        let Ok((nml_study::Study::Noisy(bench), _)) =
+            nml_study::Study::new(nml_study::Benchmark::Synth, None, &sizes, 0)
+        else {
+            unreachable!("synth is a noisy study")
+        };
+        let plan = nml_study::plan::build(&bench, &sizes, 0, DeviceSpec::Cuda(1));
+        for step in &plan.steps {
+            assert!(!on_gpu(step, &[]), "{}", step.name);
+            assert_eq!(slot(on_gpu(step, &[]), (0, &[]), 1), Some(None));
+        }
     }
 
     /// The runner's placement over a whole plan, simulated: steps finish in

@@ -8,49 +8,34 @@
 //! this machine (`--jobs` at a time, CUDA steps placed on its GPUs), or
 //! [`slurm`] as one `sbatch` job per step.
 
+pub(crate) mod binaries;
+mod dry_run;
 mod exec;
 mod progress;
 pub(crate) mod slurm;
 
-use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use nml_study::record::{read_json, to_json, Provenance};
 use nml_study::{
     plan, Benchmark, DeviceSpec, Identity, Placement, Plan, Precision, Profile, RunRecord, Sizes,
-    Stage, Study,
+    Study,
 };
 use xshell::{cmd, Shell};
 
-use crate::{cargo, flags, project_root, setup, Result};
+use crate::{flags, project_root, setup, Result};
 use exec::{Exec, Status};
 
 /// The stage binaries `reproduce` builds and runs.
-pub(crate) const PACKAGES: [&str; 8] = [
-    "nml-data",
-    "nml-noise",
-    "nml-pretrain",
-    "nml-features",
-    "nml-spectral",
-    "nml-tune",
-    "nml-report",
-    "nml-torch",
-];
-
 pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let profile: Profile = flags.profile.as_deref().unwrap_or("quick").parse()?;
     let benchmark: Benchmark = flags.benchmark.as_deref().unwrap_or("synth").parse()?;
     let device = flags.device.clone().unwrap_or_else(|| "auto".to_owned());
     let device_spec: DeviceSpec = device.parse().map_err(|e| format!("--device: {e}"))?;
-    let precision: Precision = match flags.precision.as_deref() {
-        None => Precision::Auto,
-        Some(p) => p.parse().map_err(|e| format!("--precision: {e}"))?,
-    };
     let seed = flags.seed.unwrap_or(0);
     let jobs = flags.jobs.unwrap_or(1).max(1);
-    let threads = threads_per_step(jobs);
-    let placement = Placement::new(device_spec, precision).with_threads(threads);
+    let (placement, threads) = placement_of(flags, device_spec, jobs)?;
     let executor = executor_of(flags)?;
     let devices = parse_devices(flags.devices.as_deref(), &device, visible_gpus())?;
     let out = flags
@@ -64,7 +49,8 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     let identity = Identity::new(benchmark, profile, seed, data_dir.unwrap_or_default());
     check_identity(&out, &identity)?;
     let plan = study_plan(&study, &sizes, seed, placement);
-    let bin_dir = bin_dir();
+    let bin_dir = binaries::bin_dir();
+    let commit = git_commit(sh);
     let slurm = slurm::Slurm {
         out: out.clone(),
         bin_dir: bin_dir.clone(),
@@ -73,9 +59,12 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
         args: flags.slurm_arg.clone(),
         profile,
         gpus: matches!(device_spec, DeviceSpec::Cuda(_)),
+        commit: commit.clone(),
     };
     if flags.dry_run {
-        print_plan(&plan, &out, (executor == Executor::Slurm).then_some(&slurm));
+        let machine = dry_run::machine(device_spec, jobs, devices.len(), threads, visible_gpus());
+        let slurm = (executor == Executor::Slurm).then_some(&slurm);
+        dry_run::print_plan(&plan, &out, slurm, machine);
         return Ok(());
     }
     if executor == Executor::Slurm {
@@ -88,18 +77,19 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
             return Ok(());
         }
     }
+    let prebuilt = binaries::prebuilt(&plan, &bin_dir)?;
     fs::create_dir_all(&out)?;
     exec::write_atomically(&out.join("reproduce.json"), &to_json(&identity))?;
     setup::run(sh, false)?;
-    let cargo = cargo();
-    let packages: Vec<&str> = PACKAGES.iter().flat_map(|p| ["-p", p]).collect();
-    cmd!(sh, "{cargo} build --locked --quiet --bins {packages...}").run()?;
+    if !prebuilt {
+        binaries::build(sh)?;
+    }
     let doctor = bin_dir.join("nml-doctor");
     let provenance = Provenance {
         device: device.clone(),
         precision: placement.precision,
         jobs,
-        git_commit: git_commit(sh),
+        git_commit: commit.clone(),
         environment: cmd!(sh, "{doctor} --device {device}").quiet().read()?,
     };
     let shape = study.shape(&sizes);
@@ -121,6 +111,7 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
         jobs,
         threads,
         devices,
+        commit,
     };
     eprintln!(
         "reproduce: {} steps ({benchmark}, profile {profile}, {} seeds, {}) into {}",
@@ -136,6 +127,32 @@ pub(crate) fn run(sh: &Shell, flags: &flags::Reproduce) -> Result<()> {
     eprintln!("reproduce: {ran} steps ran, {cached} were already done");
     eprintln!("reproduce: report at {}", out.join("REPORT.md").display());
     Ok(())
+}
+
+/// Where the torch steps run (`--device`, `--precision`, `--head-device`) and
+/// each step's CPU threads (`--cores`, else this machine's, over `jobs`).
+fn placement_of(
+    flags: &flags::Reproduce,
+    device: DeviceSpec,
+    jobs: usize,
+) -> Result<(Placement, usize)> {
+    let precision: Precision = match flags.precision.as_deref() {
+        None => Precision::Auto,
+        Some(p) => p.parse().map_err(|e| format!("--precision: {e}"))?,
+    };
+    let threads = match flags.cores {
+        Some(0) => return Err("--cores: must be at least 1".into()),
+        Some(cores) => (cores / jobs).max(1),
+        None => threads_per_step(jobs),
+    };
+    let heads: DeviceSpec = match flags.head_device.as_deref() {
+        None => device,
+        Some(d) => d.parse().map_err(|e| format!("--head-device: {e}"))?,
+    };
+    let placement = Placement::new(device, precision)
+        .with_threads(threads)
+        .with_heads(heads);
+    Ok((placement, threads))
 }
 
 /// CPU threads per step: this machine's cores over `jobs` (the CPUs a Slurm
@@ -182,14 +199,6 @@ impl std::str::FromStr for Executor {
             other => Err(format!("--executor `{other}`: expected local or slurm")),
         }
     }
-}
-
-/// The stage binaries: `NML_BIN_DIR` (stage binaries built apart, e.g. a copy
-/// made before a long run, so that rebuilding the work tree meanwhile cannot
-/// change them mid-study), else `target/debug`.
-fn bin_dir() -> PathBuf {
-    std::env::var_os("NML_BIN_DIR")
-        .map_or_else(|| project_root().join("target/debug"), PathBuf::from)
 }
 
 /// `--executor slurm`: `run.json` written, the unfinished steps submitted
@@ -334,39 +343,15 @@ fn check_identity(out: &Path, identity: &Identity) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::print_stdout)] // the plan is --dry-run's output
-fn print_plan(plan: &Plan, out: &Path, slurm: Option<&slurm::Slurm>) {
-    let mut text = String::new();
-    let mut counts = (0, 0);
-    for &stage in Stage::ALL {
-        let _ = writeln!(text, "{stage}:");
-        for step in plan.steps.iter().filter(|s| s.stage == stage) {
-            let status = if exec::finished(out, step).is_some() {
-                counts.0 += 1;
-                "cached"
-            } else {
-                counts.1 += 1;
-                "to run"
-            };
-            let (name, program, args) = (&step.name, step.program, step.args.join(" "));
-            // Under Slurm, what each job asks for.
-            let needs = slurm.map_or_else(String::new, |s| {
-                format!(" [{}]", slurm::resources(s, step).join(" "))
-            });
-            let _ = writeln!(text, "  {name:<40} {status:<7}{needs} {program} {args}");
-        }
-    }
-    let _ = writeln!(
-        text,
-        "{} steps: {} cached, {} to run",
-        plan.steps.len(),
-        counts.0,
-        counts.1
-    );
-    print!("{text}");
-}
-
+/// The work tree's commit, or `NML_GIT_COMMIT` where binaries built elsewhere
+/// run without it (`ci/gpu-study.sh`, from the bundle's `COMMIT`).
 fn git_commit(sh: &Shell) -> String {
+    if let Some(commit) = std::env::var("NML_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+    {
+        return commit;
+    }
     let root = project_root();
     let commit = cmd!(sh, "git -C {root} rev-parse HEAD")
         .quiet()

@@ -36,6 +36,8 @@ pub(crate) struct Slurm {
     pub profile: Profile,
     /// CUDA steps ask for a GPU (`--gres=gpu:1`).
     pub gpus: bool,
+    /// The commit the binaries were built from (each job's `NML_GIT_COMMIT`).
+    pub commit: String,
 }
 
 /// A job of the study in the queue.
@@ -67,6 +69,7 @@ pub(crate) fn needs(stage: Stage, profile: Profile) -> (u64, u64) {
         (_, Profile::Quick) => (8, 60),
         (Stage::Pretrain, Profile::Full) => (32, 24 * 60),
         (_, Profile::Full) => (32, 4 * 60),
+        (_, Profile::Gpu) => (16, 60),
     };
     (mem_gb * 1024, minutes)
 }
@@ -173,6 +176,9 @@ pub(crate) struct StepJob {
     pub index: bool,
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// The step's `NML_GIT_COMMIT`: the commit its binary was built from.
+    #[serde(default)]
+    pub commit: String,
 }
 
 const JOB_FORMAT: &str = "nml-step-job/1";
@@ -189,6 +195,7 @@ fn job_of(s: &Slurm, step: &Step) -> StepJob {
         index: step.stage == Stage::Report,
         program: s.bin_dir.join(step.program.name()),
         args: step.args.clone(),
+        commit: s.commit.clone(),
     }
 }
 
@@ -225,6 +232,7 @@ pub(crate) fn run_step(path: &Path) -> Result<()> {
         .args(&job.args)
         .current_dir(&job.out)
         .env("OMP_NUM_THREADS", job.threads.to_string())
+        .env(nml_study::provenance::COMMIT_ENV, &job.commit)
         .stdin(Stdio::null())
         .status()
         .map_err(|e| format!("cannot start {}: {e}", job.program.display()))?;
@@ -423,6 +431,7 @@ mod tests {
             args: Vec::new(),
             profile: Profile::Smoke,
             gpus: true,
+            commit: "abc".to_owned(),
         };
         for step in &plan.steps {
             let r = resources(&s, step);

@@ -63,6 +63,12 @@ pub(super) fn real_models_check(env: &[(&str, OsString)]) -> Result<()> {
             return Err(format!("{} is missing or empty", path.display()).into());
         }
     }
+    for ext in ["png", "svg"] {
+        let path = out.join("figures/nmtune-vs-lp").with_extension(ext);
+        if fs::metadata(&path).map(|m| m.len()).unwrap_or(0) == 0 {
+            return Err(format!("{} is missing or empty", path.display()).into());
+        }
+    }
     let report = fs::read_to_string(out.join("REPORT.md"))?;
     for needle in [
         "## LP vs MLP vs NMTune, k-NN and auto: top-1 accuracy",
@@ -72,6 +78,7 @@ pub(super) fn real_models_check(env: &[(&str, OsString)]) -> Result<()> {
         "*auto* kept: ",
         "mobilenet-v2/pacs-sketch | photo (OOD)",
         "all-minilm-l6-v2/sst2 | amazon (OOD)",
+        "](figures/nmtune-vs-lp.png)",
     ] {
         if !report.contains(needle) {
             return Err(format!("{}: no `{needle}`", out.join("REPORT.md").display()).into());

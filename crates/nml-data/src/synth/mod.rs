@@ -37,113 +37,70 @@ use serde::{Deserialize, Serialize};
 use crate::{contact, encode_png, DataError, Result};
 use render::{Factors, Style, PALETTES, SHAPES, TEXTURES};
 
-pub use nml_spec::Preset;
+pub use nml_spec::{Preset, SynthSizes};
 
-/// Everything that determines a synthetic benchmark.
+/// Everything that determines a synthetic benchmark: its sizes (nml-spec's,
+/// flattened, so `benchmark.json` keeps its fields) and its seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SynthConfig {
     pub preset: Option<Preset>,
     pub seed: u64,
-    pub image_size: u32,
-    pub pretrain_classes: usize,
-    pub pretrain_train_per_class: usize,
-    pub pretrain_test_per_class: usize,
-    pub tasks: usize,
-    pub classes_per_task: usize,
-    pub task_train_per_class: usize,
-    pub task_test_per_class: usize,
-    /// Palettes per downstream task: `None`, each class draws its own (colour
-    /// alone nearly names a class in photo); `Some(n)`, the task's classes take
-    /// turns over `n` palettes, so classes of one palette differ in shape and
-    /// texture only (fine-grained), which is what survives a change of style.
-    #[serde(default)]
-    pub task_palettes: Option<usize>,
+    #[serde(flatten)]
+    pub sizes: SynthSizes,
 }
 
 impl SynthConfig {
     /// The config of a preset.
     pub fn preset(preset: Preset, seed: u64) -> SynthConfig {
-        let base = SynthConfig {
-            preset: Some(preset),
+        SynthConfig::of_sizes(Some(preset), seed, preset.sizes())
+    }
+
+    /// The config of `sizes` (`preset`: the preset they are, if they are one).
+    pub fn of_sizes(preset: Option<Preset>, seed: u64, sizes: SynthSizes) -> SynthConfig {
+        SynthConfig {
+            preset,
             seed,
-            image_size: 32,
-            pretrain_classes: 100,
-            pretrain_train_per_class: 200,
-            pretrain_test_per_class: 20,
-            tasks: 3,
-            classes_per_task: 10,
-            task_train_per_class: 60,
-            task_test_per_class: 30,
-            task_palettes: None,
-        };
-        match preset {
-            Preset::Smoke => SynthConfig {
-                pretrain_classes: 10,
-                pretrain_train_per_class: 30,
-                pretrain_test_per_class: 10,
-                tasks: 2,
-                classes_per_task: 5,
-                task_train_per_class: 20,
-                task_test_per_class: 10,
-                ..base
-            },
-            // Calibrated (issue 20) so that a clean `small` backbone's linear probe is off the
-            // ceiling in-domain and off the floor out-of-domain; docs/benchmark.md.
-            // Six tasks: the seed spread of a task-averaged accuracy is mostly backbone × task
-            // and head variation, which more tasks average out (docs/benchmark.md, "Power").
-            Preset::Quick => SynthConfig {
-                tasks: 6,
-                classes_per_task: 8,
-                task_train_per_class: 10,
-                task_test_per_class: 100,
-                task_palettes: Some(1),
-                ..base
-            },
-            Preset::Full => SynthConfig {
-                image_size: 64,
-                pretrain_train_per_class: 1000,
-                pretrain_test_per_class: 100,
-                tasks: 4,
-                classes_per_task: 20,
-                task_train_per_class: 200,
-                task_test_per_class: 100,
-                ..base
-            },
+            sizes,
         }
     }
 
     /// Number of images the config produces.
     pub fn total_images(&self) -> usize {
-        self.pretrain_classes * (self.pretrain_train_per_class + self.pretrain_test_per_class)
-            + self.tasks
-                * self.classes_per_task
-                * (self.task_train_per_class + self.task_test_per_class)
+        self.sizes.pretrain_classes
+            * (self.sizes.pretrain_train_per_class + self.sizes.pretrain_test_per_class)
+            + self.sizes.tasks
+                * self.sizes.classes_per_task
+                * (self.sizes.task_train_per_class + self.sizes.task_test_per_class)
                 * Style::ALL.len()
     }
 
     fn validate(&self) -> Result<()> {
         let combos = SHAPES.len() * TEXTURES.len() * PALETTES.len();
-        let needed = self.pretrain_classes + self.tasks * self.classes_per_task;
-        let problem = if self.image_size < 8 || self.image_size > 512 {
-            Some(format!("image size {} is outside 8..=512", self.image_size))
+        let needed = self.sizes.pretrain_classes + self.sizes.tasks * self.sizes.classes_per_task;
+        let problem = if self.sizes.image_size < 8 || self.sizes.image_size > 512 {
+            Some(format!(
+                "image size {} is outside 8..=512",
+                self.sizes.image_size
+            ))
         } else if needed > combos {
             Some(format!(
                 "{needed} classes requested but only {combos} factor combinations exist"
             ))
-        } else if self.classes_per_task > SHAPES.len() * TEXTURES.len() {
+        } else if self.sizes.classes_per_task > SHAPES.len() * TEXTURES.len() {
             Some(format!(
                 "at most {} classes per task",
                 SHAPES.len() * TEXTURES.len()
             ))
         } else if self
+            .sizes
             .task_palettes
-            .is_some_and(|n| n == 0 || n > PALETTES.len() || n > self.classes_per_task)
+            .is_some_and(|n| n == 0 || n > PALETTES.len() || n > self.sizes.classes_per_task)
         {
             Some(format!(
                 "palettes per task must be 1..={} and at most the classes per task",
                 PALETTES.len()
             ))
-        } else if self.pretrain_classes < 2 || self.classes_per_task < 2 {
+        } else if self.sizes.pretrain_classes < 2 || self.sizes.classes_per_task < 2 {
             Some("every dataset needs at least 2 classes".to_owned())
         } else {
             None
@@ -164,6 +121,9 @@ pub struct BenchmarkInfo {
     /// What each knob of the config does to the downstream tasks ([`KNOBS`]).
     #[serde(default)]
     pub knobs: Vec<Knob>,
+    /// The code that generated it ([`nml_spec::code_version`]; empty in older files).
+    #[serde(default)]
+    pub code_version: String,
 }
 
 /// One knob of [`SynthConfig`] and what it does.
@@ -237,19 +197,19 @@ pub fn assign_classes(config: &SynthConfig) -> Result<(Vec<Factors>, Vec<Vec<Fac
         .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     combos.shuffle(&mut rng);
-    let pretrain: Vec<Factors> = combos.drain(..config.pretrain_classes).collect();
+    let pretrain: Vec<Factors> = combos.drain(..config.sizes.pretrain_classes).collect();
     let mut palettes: Vec<usize> = (0..PALETTES.len()).collect();
     palettes.shuffle(&mut rng);
-    let mut tasks = Vec::with_capacity(config.tasks);
-    for k in 0..config.tasks {
+    let mut tasks = Vec::with_capacity(config.sizes.tasks);
+    for k in 0..config.sizes.tasks {
         // With n palettes per task: task k's n palettes (the seed's palette order,
         // taken n at a time) and how many classes each still takes (an even split).
         // None: any palette.
-        let mut quota: Option<Vec<(usize, usize)>> = config.task_palettes.map(|n| {
+        let mut quota: Option<Vec<(usize, usize)>> = config.sizes.task_palettes.map(|n| {
             (0..n)
                 .map(|j| {
-                    let share =
-                        config.classes_per_task / n + usize::from(j < config.classes_per_task % n);
+                    let share = config.sizes.classes_per_task / n
+                        + usize::from(j < config.sizes.classes_per_task % n);
                     (palettes[(k * n + j) % palettes.len()], share)
                 })
                 .collect()
@@ -260,7 +220,7 @@ pub fn assign_classes(config: &SynthConfig) -> Result<(Vec<Factors>, Vec<Vec<Fac
             let slot = quota
                 .as_ref()
                 .map(|q| q.iter().position(|&(p, left)| p == f.palette && left > 0));
-            if task.len() < config.classes_per_task
+            if task.len() < config.sizes.classes_per_task
                 && slot != Some(None)
                 && pairs.insert((f.shape, f.texture))
             {
@@ -273,11 +233,11 @@ pub fn assign_classes(config: &SynthConfig) -> Result<(Vec<Factors>, Vec<Vec<Fac
                 true
             }
         });
-        if task.len() < config.classes_per_task {
+        if task.len() < config.sizes.classes_per_task {
             return Err(DataError::Invalid(format!(
                 "task {k}: only {} classes with distinct shape and texture{} are left",
                 task.len(),
-                if config.task_palettes.is_some() {
+                if config.sizes.task_palettes.is_some() {
                     " in the task's palettes"
                 } else {
                     ""
@@ -298,8 +258,8 @@ pub fn generate(config: &SynthConfig, out: &Path) -> Result<BenchmarkInfo> {
         "pretrain",
         &pretrain_classes,
         &[Style::Photo],
-        config.pretrain_train_per_class,
-        config.pretrain_test_per_class,
+        config.sizes.pretrain_train_per_class,
+        config.sizes.pretrain_test_per_class,
     )?;
     datasets.push(("pretrain".to_owned(), pretrain, pretrain_classes));
     for (k, classes) in task_classes.into_iter().enumerate() {
@@ -309,8 +269,8 @@ pub fn generate(config: &SynthConfig, out: &Path) -> Result<BenchmarkInfo> {
             &name,
             &classes,
             &Style::ALL,
-            config.task_train_per_class,
-            config.task_test_per_class,
+            config.sizes.task_train_per_class,
+            config.sizes.task_test_per_class,
         )?;
         datasets.push((name, manifest, classes));
     }
@@ -352,6 +312,7 @@ pub fn generate(config: &SynthConfig, out: &Path) -> Result<BenchmarkInfo> {
                 effect: (*effect).to_owned(),
             })
             .collect(),
+        code_version: nml_spec::code_version(),
     };
     nml_core::write_json_atomic(out.join("benchmark.json"), &info)?;
     Ok(info)
@@ -395,9 +356,10 @@ fn build(
                 .bytes("seed", &config.seed.to_le_bytes())
                 .finish();
             let mut rng = ChaCha8Rng::from_seed(*key.as_bytes());
-            let (pixels, scene) = render::render_scene(factors, style, config.image_size, &mut rng);
+            let (pixels, scene) =
+                render::render_scene(factors, style, config.sizes.image_size, &mut rng);
             let text = caption::caption(factors, style, &scene, &mut rng);
-            let png = encode_png(&pixels, config.image_size, config.image_size)?;
+            let png = encode_png(&pixels, config.sizes.image_size, config.sizes.image_size)?;
             Ok(Sample {
                 index: index as i64,
                 split: split.to_owned(),

@@ -87,9 +87,9 @@ fn smoke_benchmark_has_the_documented_structure_and_is_deterministic() {
 fn shared_palettes_make_fine_grained_tasks() {
     for n in [1, 2, 3] {
         let mut config = SynthConfig::preset(Preset::Quick, 4);
-        config.tasks = 4;
-        config.classes_per_task = 8;
-        config.task_palettes = Some(n);
+        config.sizes.tasks = 4;
+        config.sizes.classes_per_task = 8;
+        config.sizes.task_palettes = Some(n);
         let (pretrain, tasks) = synth::assign_classes(&config).unwrap();
         let mut seen: HashSet<_> = pretrain.into_iter().collect();
         for task in &tasks {
@@ -108,7 +108,7 @@ fn shared_palettes_make_fine_grained_tasks() {
     }
     // The random-palette assignment is what it was before palettes were a knob.
     let mut config = SynthConfig::preset(Preset::Quick, 4);
-    config.task_palettes = None;
+    config.sizes.task_palettes = None;
     let (_, tasks) = synth::assign_classes(&config).unwrap();
     let palettes: HashSet<_> = tasks[0].iter().map(|f| f.palette).collect();
     assert!(palettes.len() > 2, "{palettes:?}");
@@ -117,23 +117,23 @@ fn shared_palettes_make_fine_grained_tasks() {
 #[test]
 fn impossible_configs_are_refused() {
     let mut config = SynthConfig::preset(Preset::Smoke, 0);
-    config.pretrain_classes = 700;
+    config.sizes.pretrain_classes = 700;
     let err = synth::assign_classes(&config).unwrap_err().to_string();
     assert!(err.contains("only 640 factor combinations"), "{err}");
     let mut config = SynthConfig::preset(Preset::Smoke, 0);
-    config.image_size = 4;
+    config.sizes.image_size = 4;
     assert!(synth::assign_classes(&config)
         .unwrap_err()
         .to_string()
         .contains("image size 4"));
     for n in [0, 9] {
         let mut config = SynthConfig::preset(Preset::Quick, 0);
-        config.task_palettes = Some(n);
+        config.sizes.task_palettes = Some(n);
         let err = synth::assign_classes(&config).unwrap_err().to_string();
         assert!(err.contains("palettes per task must be 1..=8"), "{err}");
     }
     let mut config = SynthConfig::preset(Preset::Quick, 0);
-    config.classes_per_task = 80;
+    config.sizes.classes_per_task = 80;
     let err = synth::assign_classes(&config).unwrap_err().to_string();
     assert!(err.contains("in the task's palettes are left"), "{err}");
 }

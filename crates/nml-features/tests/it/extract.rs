@@ -3,7 +3,7 @@
 //! checkpoint invalidates the entry.
 
 use nml_core::{FeatureTable, Manifest};
-use nml_features::{extract, ExtractRequest};
+use nml_features::{extract, ExtractRecord, ExtractRequest};
 use nml_pretrain::{checkpoint, data, ModelInfo, Net};
 use tch::nn::VarStore;
 use tch::Device;
@@ -51,6 +51,20 @@ fn extraction_is_exact_cached_and_invalidated_by_one_byte() {
         table.metadata.contains_key("nml.model_hash")
             && table.metadata.contains_key("nml.manifest_hash")
     );
+    // The entry's config.json, read with the type that wrote it.
+    let record = ExtractRecord::read(&first.path).unwrap();
+    assert_eq!(record.key, first.key);
+    assert_eq!(record.arch, nml_pretrain::Arch::Small);
+    assert_eq!(
+        record.manifest_hash,
+        nml_core::hash_file(&manifest_path).unwrap().to_hex()
+    );
+    assert_eq!(record.model_hash, table.metadata["nml.model_hash"]);
+    assert_eq!(
+        (record.preprocess.views.clone(), record.preprocess.precision),
+        (None, nml_features::Compute::Fp32)
+    );
+    assert!(record.code_version.starts_with("nml "), "{record:?}");
 
     // The stored vectors are the network's features of the same images.
     let info: ModelInfo =

@@ -4,7 +4,7 @@
 //! Skipped, with a message, where the shared data folder is absent.
 
 use nml_models::NormalizeExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nml_features::extract::{extract, Pretrained, IMAGENET};
 use nml_features::ExtractRequest;
@@ -12,13 +12,7 @@ use nml_pretrain::{checkpoint, Arch, Net};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-fn shared() -> Option<PathBuf> {
-    let dir = nml_core::shared_data();
-    if dir.is_none() {
-        eprintln!("skipped: no shared data folder (set NML_SHARED_DATA)");
-    }
-    dir
-}
+use crate::shared;
 
 fn reference(path: &Path, name: &str) -> Tensor {
     let (tensors, _) = checkpoint::read(path).unwrap();

@@ -7,7 +7,7 @@
 //! Every rule decides by one-sided tests at α = 0.05 ([`crate::inference`]);
 //! an inconclusive verdict carries the power its primary test had.
 
-mod heads;
+pub(crate) mod heads;
 mod rules;
 
 use nml_study::{Split, Variant};

@@ -130,7 +130,7 @@ impl Section {
                 }
             }
             Section::PublishedIntroduction => published::introduction(s, run, results),
-            Section::PublishedHeads => published::heads(s, run, results),
+            Section::PublishedHeads => published::heads(s, run, results, &fig),
             Section::Provenance => provenance(s, run),
         }
     }

@@ -6,7 +6,7 @@ use nml_study::{Split, Variant};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::views_sentence;
+use super::{views_sentence, FigureLine};
 use crate::collect::{Results, TuneRecord};
 use crate::markdown::methods;
 use crate::run::RunInfo;
@@ -148,7 +148,7 @@ fn cell(
 /// LP, MLP, NMTune, k-NN and auto per task and eval set (with the ID and OOD
 /// means of a task that has several), by top-1 and by balanced accuracy; the
 /// heads selected on validation, where a study has them, beside their fixed twins.
-pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results) {
+pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results, fig: &FigureLine) {
     let mut columns: Vec<(Column, String)> = Vec::new();
     for (variant, label) in methods() {
         columns.push((Column::Head(variant, &results.tune), format!("{label} (%)")));
@@ -217,6 +217,13 @@ pub(super) fn heads(s: &mut String, run: &RunInfo, results: &Results) {
     if !results.auto.is_empty() {
         choices(s, run, results);
     }
+    fig(
+        s,
+        "nmtune-vs-lp",
+        "NMTune − LP per comparison (fixed recipe, mean over head seeds), against LP's accuracy; \
+         error bars: one standard error, the head seeds' spread and both sides' test-set binomial \
+         variance, as claim 6 pools them. Above the line, NMTune is ahead.",
+    );
 }
 
 /// What `auto` kept per task: the method and its learning rate and weight decay.

@@ -342,3 +342,30 @@ fn claim_7_decides_on_the_noisy_downstream_heads_alone() {
         .tests()
         .contains("no noisy-downstream heads"));
 }
+
+#[test]
+fn the_published_figure_plots_each_comparison_against_lp() {
+    let (mut run, mut r) = published(0.01, 500);
+    let names = ["mobilenet-v2/pacs-photo", "all-minilm-l6-v2/sst2"];
+    r.tune.retain(|t| t.task == "t0" || t.task == "t1");
+    for t in &mut r.tune {
+        t.task = names[usize::from(t.task == "t1")].to_owned();
+    }
+    run.shape.tasks = names.map(String::from).to_vec();
+    let panels = nml_report::figures::published(&run, &r);
+    assert_eq!(panels.0.len(), 2, "ID and OOD");
+    for panel in &panels.0 {
+        let series: Vec<&str> = panel.series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(series, ["vision", "text", "no difference"]);
+        for s in &panel.series[..2] {
+            let [(x, y, err)] = s.points[..] else {
+                panic!("one comparison per task and split: {:?}", s.points)
+            };
+            // LP: 0.78 + 0.001 × seed over seeds 0, 1, 2; NMTune one point above, plus a spread under 0.3.
+            assert!((x - 78.1).abs() < 1e-9, "{x}");
+            assert!((y - 1.0).abs() < 0.3, "{y}");
+            // One standard error: the seed spread and both binomials of 500 rows (≈ 2.6 points).
+            assert!(err > 2.4 && err < 3.0, "{err}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 mod calibration;
 mod claims;
 mod dist;
+mod facts; // the estimate's row counts against the shared data
 mod fixtures;
 mod heads;
 mod inference;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 
-use crate::{Arch, Args, AugmentKind, DeviceSpec, Embedding, Spec, Verbosity};
+use crate::{Arch, Args, AugmentKind, Denormals, DeviceSpec, Embedding, Spec, Verbosity};
 
 /// Which head is tuned on the frozen features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -197,6 +197,9 @@ pub struct TuneArgs {
     /// libtorch CPU threads (default: libtorch's choice); in a study, part of the step's key
     #[arg(long)]
     pub threads: Option<i32>,
+    /// Subnormal floats in training: flush (to zero: fast on x86) or keep (IEEE, PyTorch's default)
+    #[arg(long, default_value = "flush")]
+    pub denormals: Denormals,
     /// Output folder: results.parquet, summary.json, and every head in heads/<method>-seed<k>/
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
@@ -313,6 +316,9 @@ pub struct FitArgs {
     /// Device: auto, cpu, cuda or cuda:N
     #[arg(long, default_value = "auto")]
     pub device: DeviceSpec,
+    /// Subnormal floats in training: flush (to zero: fast on x86) or keep (IEEE, PyTorch's default)
+    #[arg(long, default_value = "flush")]
+    pub denormals: Denormals,
     /// Output folder: heads/<method>-seed<k>/, grid.parquet, summary.json
     #[arg(long)]
     pub out: PathBuf,
@@ -363,6 +369,7 @@ impl TuneArgs {
             seeds: "3907".to_owned(),
             device: DeviceSpec::Auto,
             threads: None,
+            denormals: Denormals::Flush,
             out: Some(out.into()),
             verbosity: Verbosity::default(),
         }
@@ -393,6 +400,7 @@ impl Spec for TuneArgs {
                 .value("--epochs", f.epochs)
                 .value("--seeds", &f.seeds)
                 .value("--device", f.device)
+                .value("--denormals", f.denormals)
                 .value("--out", f.out.display())
                 .verbosity(f.verbosity),
             None => {
@@ -445,6 +453,7 @@ impl Spec for TuneArgs {
                     .value("--seeds", &self.seeds)
                     .value("--device", self.device)
                     .opt("--threads", self.threads)
+                    .value("--denormals", self.denormals)
                     .opt("--out", self.out.as_ref().map(|p| p.display()))
                     .verbosity(self.verbosity)
             }

@@ -37,6 +37,7 @@ fn training_round_trips() {
     full.seeds = "1,2,3".to_owned();
     full.device = DeviceSpec::Cuda(2);
     full.threads = Some(4);
+    full.denormals = Denormals::Keep;
     full.verbosity = Verbosity::QUIET;
     round_trips(full);
     let mut val_split = TuneArgs::new("f.parquet", Method::Mlp, evals.clone(), "tune/m");
@@ -88,6 +89,7 @@ fn subcommands_round_trip() {
         epochs: 3,
         seeds: "1,2".to_owned(),
         device: DeviceSpec::Auto,
+        denormals: Denormals::Keep,
         out: "fit".into(),
         verbosity: Verbosity::default(),
     };

@@ -66,7 +66,20 @@ fn several_tables_give_one_tidy_table() {
         .sum()
         .unwrap();
     assert!((shares - 2.0).abs() < 1e-9, "each table's shares sum to 1");
-    assert!(out.join("spectral.json").exists());
+    // The options and the tables read, with the type that wrote them.
+    let record = nml_spectral::SpectralRecord::read(&out.join("spectral.json")).unwrap();
+    let tables: Vec<(&str, usize, usize)> = record
+        .tables
+        .iter()
+        .map(|t| (t.name.as_str(), t.rows, t.dim))
+        .collect();
+    assert_eq!(tables, [("n00", 100, 16), ("n20", 100, 16)]);
+    assert_eq!(
+        record.selection.split.as_deref(),
+        Some("test"),
+        "the default split"
+    );
+    assert!(record.code_version.starts_with("nml "), "{record:?}");
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("table,rows,dim,sve,lsvr,log_lsvr"), "{csv}");
     assert_eq!(csv.lines().count(), 3);

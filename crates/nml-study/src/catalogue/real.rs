@@ -63,6 +63,16 @@ pub struct RealModel {
     pub modality: Modality,
 }
 
+impl RealModel {
+    /// The width of its features (MiniLM's sentence embedding: 384).
+    pub fn feature_dim(&self) -> u32 {
+        match self.encoder {
+            Encoder::Image { arch, .. } => u32::try_from(arch.feature_dim()).unwrap_or(u32::MAX),
+            Encoder::Text { .. } => 384,
+        }
+    }
+}
+
 /// MobileNetV2, ImageNet-1k (web images with label noise), at its native 224 px.
 pub const MOBILENET_V2: RealModel = RealModel {
     name: "mobilenet-v2",
@@ -297,7 +307,7 @@ pub fn task(name: &str) -> Option<RealTask> {
 pub fn views(profile: Profile) -> u32 {
     match profile {
         Profile::Smoke => 2,
-        Profile::Quick | Profile::Full => 8,
+        Profile::Quick | Profile::Full | Profile::Gpu => 8,
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod noisy;
 mod real;
+mod spectra;
 
 use std::fmt::Write as _;
 
@@ -30,6 +31,10 @@ pub struct Placement {
     /// SVD's), in its arguments and so in its key: the executor's CPUs per
     /// step, not how many steps run beside it. None: each step's default.
     pub threads: Option<i32>,
+    /// Where heads train (`nml-tune`): `device` unless set apart, e.g. the
+    /// CPU cores of a GPU machine, where small heads are faster than on the
+    /// GPU (docs/PERFORMANCE.md) and leave it to pre-training.
+    pub heads: DeviceSpec,
 }
 
 impl Placement {
@@ -39,7 +44,13 @@ impl Placement {
             device,
             precision: precision.for_device(device),
             threads: None,
+            heads: device,
         }
+    }
+
+    /// The same with heads trained on `heads`.
+    pub fn with_heads(self, heads: DeviceSpec) -> Placement {
+        Placement { heads, ..self }
     }
 
     /// The same with `threads` CPU threads per step.
@@ -58,11 +69,13 @@ impl From<DeviceSpec> for Placement {
             device,
             precision: Precision::Fp32,
             threads: None,
+            heads: device,
         }
     }
 }
 pub use real::build_real;
 
+use crate::estimate::Work;
 use crate::record::TableEntry;
 use crate::types::{Program, Stage};
 
@@ -83,6 +96,8 @@ pub struct Step {
     pub scratch: Vec<String>,
     /// Hash of program, arguments and the dependencies' keys.
     pub key: String,
+    /// What it computes, for the study's estimate (not part of the key).
+    pub work: Work,
 }
 
 /// What a step runs: a stage's binary with its typed arguments (boxed: the
@@ -190,6 +205,7 @@ impl Plan {
         invocation: Invocation,
         outputs: Vec<String>,
         deps: Vec<usize>,
+        work: Work,
     ) -> usize {
         let invocation = invocation.with_threads(self.threads);
         let (program, args, device) = (
@@ -212,6 +228,7 @@ impl Plan {
             device,
             scratch: Vec::new(),
             key,
+            work,
         });
         self.steps.len() - 1
     }
@@ -223,6 +240,15 @@ impl Plan {
         args.device = tune.device;
         args.out = Some(tune.run.into());
         args.verbosity = nml_spec::Verbosity::QUIET;
+        let seeds = tune.seeds.split(',').count();
+        let work = Work::head(
+            args.method.expect("a study's tune step names its method"),
+            tune.dim,
+            tune.rows,
+            args.epochs,
+            seeds,
+            args.two_view,
+        );
         let results = format!("{}/results.parquet", tune.run);
         self.add(
             name,
@@ -230,6 +256,7 @@ impl Plan {
             Invocation::Tune(Box::new(args)),
             vec![results.clone()],
             tune.deps.clone(),
+            work,
         );
         entry.path = results;
         self.tables.push(entry);
@@ -247,6 +274,7 @@ impl Plan {
             })),
             vec!["REPORT.md".to_owned(), "results/claims.parquet".to_owned()],
             deps,
+            Work::Fixed,
         );
     }
 }
@@ -257,6 +285,9 @@ struct Tune<'a> {
     device: DeviceSpec,
     run: &'a str,
     deps: Vec<usize>,
+    /// The rows heads train on and their feature width (the estimate's work).
+    rows: u64,
+    dim: u32,
 }
 
 /// FNV-1a, 64 bit: a stable hash for step keys without a dependency.

@@ -11,25 +11,27 @@
 use nml_spec::features::{ExtractArgs, FeaturesArgs, FeaturesCommand};
 use nml_spec::{
     AugmentKind, DeviceSpec, Method, NoiseArgs, NoiseKindArg, Objective, Precision, PretrainArgs,
-    SpectralArgs, TuneArgs, Verbosity,
+    TuneArgs,
 };
 
+use super::spectra::{figure, spectral};
 use super::{Invocation, Placement, Plan, Tune};
 use crate::catalogue::{NoisyBenchmark, Task};
+use crate::estimate::Work;
 use crate::record::TableEntry;
 use crate::types::{
     Noise, Repeat, Setting, Sizes, Stage, TableKind, Variant, DOWNSTREAM_NOISE, RATIOS,
 };
 
 /// One pre-training condition: tag, setting, noise, ratio, and how `nml-noise` makes it.
-struct Condition {
-    tag: String,
-    setting: Setting,
-    noise: Noise,
-    ratio: u32,
-    kind: NoiseKindArg,
+pub(super) struct Condition {
+    pub(super) tag: String,
+    pub(super) setting: Setting,
+    pub(super) noise: Noise,
+    pub(super) ratio: u32,
+    pub(super) kind: NoiseKindArg,
     /// The label column of real noise (`--kind column`).
-    column: Option<String>,
+    pub(super) column: Option<String>,
 }
 
 impl Condition {
@@ -43,7 +45,7 @@ impl Condition {
     }
 
     /// An index entry of this condition's `kind` table for `seed` at `path`.
-    fn entry(&self, kind: TableKind, seed: u64, path: &str) -> TableEntry {
+    pub(super) fn entry(&self, kind: TableKind, seed: u64, path: &str) -> TableEntry {
         TableEntry {
             kind,
             setting: self.setting,
@@ -61,17 +63,19 @@ impl Condition {
 }
 
 /// What every step of one (seed, condition) shares.
-struct Cell<'a> {
-    benchmark: &'a NoisyBenchmark,
-    sizes: &'a Sizes,
-    device: DeviceSpec,
-    precision: Precision,
-    seed: u64,
-    condition: &'a Condition,
+pub(super) struct Cell<'a> {
+    pub(super) benchmark: &'a NoisyBenchmark,
+    pub(super) sizes: &'a Sizes,
+    pub(super) device: DeviceSpec,
+    /// Where the heads train.
+    pub(super) heads: DeviceSpec,
+    pub(super) precision: Precision,
+    pub(super) seed: u64,
+    pub(super) condition: &'a Condition,
     /// `s{seed}-{tag}`: the steps' name suffix.
-    tag: String,
+    pub(super) tag: String,
     /// `s{seed}/{tag}`: the outputs' folder.
-    dir: String,
+    pub(super) dir: String,
 }
 
 /// Builds every step of the study for `benchmark` at `sizes` (without the report step).
@@ -85,6 +89,7 @@ pub fn build(
         device,
         precision,
         threads,
+        heads,
     } = placement.into();
     let seeds: Vec<u64> = (0..u64::from(sizes.seeds)).map(|i| seed + i).collect();
     let mut plan = Plan::new(seeds.clone(), threads);
@@ -99,6 +104,7 @@ pub fn build(
                 Invocation::Data(Box::new(args)),
                 outputs,
                 vec![],
+                Work::Data { images: d.images },
             )
         })
         .collect();
@@ -114,6 +120,7 @@ pub fn build(
                 benchmark,
                 sizes,
                 device,
+                heads,
                 precision,
                 seed: s,
                 condition,
@@ -140,7 +147,7 @@ pub fn build(
             spectral(&mut plan, &cell, &features);
         }
     }
-    figure(&mut plan, benchmark, seeds[0]);
+    figure(&mut plan, benchmark, sizes, seeds[0]);
     plan
 }
 
@@ -199,6 +206,9 @@ fn corrupt(plan: &mut Plan, cell: &Cell, data: usize) -> usize {
         Invocation::Noise(Box::new(args)),
         vec![noisy, summary.clone()],
         vec![data],
+        Work::Corrupt {
+            rows: cell.benchmark.pretrain_rows + cell.benchmark.pretrain_test_rows,
+        },
     );
     plan.tables
         .push(cell.condition.entry(TableKind::Noise, s, &summary));
@@ -224,6 +234,9 @@ fn corrupt_task(plan: &mut Plan, task: &Task, seed: u64, data: &[usize]) -> usiz
         Invocation::Noise(Box::new(noise)),
         vec![noisy, summary],
         data.to_vec(),
+        Work::Corrupt {
+            rows: task.rows.all,
+        },
     )
 }
 
@@ -242,12 +255,22 @@ fn pretrain(plan: &mut Plan, cell: &Cell, corrupt: usize) -> usize {
         Setting::Contrastive => Objective::Contrastive,
     };
     let info = format!("{model}/model.json");
+    // Every epoch trains on the training rows and evaluates the held-out ones
+    // (a forward pass, about a third of a training step).
+    let b = cell.benchmark;
+    let work = Work::Pretrain {
+        arch: cell.sizes.arch,
+        objective: args.objective,
+        px: b.px,
+        images: (b.pretrain_rows + b.pretrain_test_rows / 3) * u64::from(cell.sizes.epochs),
+    };
     let step = plan.add(
         format!("pretrain-{}", cell.tag),
         Stage::Pretrain,
         Invocation::Pretrain(Box::new(args)),
         vec![format!("{model}/model.safetensors"), info.clone()],
         vec![corrupt],
+        work,
     );
     plan.steps[step].scratch = vec![format!("{model}/resume.safetensors")];
     plan.tables
@@ -277,12 +300,18 @@ fn extract(plan: &mut Plan, cell: &Cell, task: &Task, pretrain: usize, data: &[u
     }
     let mut deps = vec![pretrain];
     deps.extend(data);
+    let work = Work::Extract {
+        arch: cell.sizes.arch,
+        px: cell.benchmark.px,
+        images: task.rows.all + u64::from(cell.sizes.views) * task.rows.train,
+    };
     plan.add(
         format!("features-{}-{}", cell.tag, task.name),
         Stage::Features,
         Invocation::Features(Box::new(FeaturesArgs::new(FeaturesCommand::Extract(args)))),
         vec![features],
         deps,
+        work,
     )
 }
 
@@ -355,9 +384,11 @@ fn head(
     let seeds = head_seeds(cell.seed, cell.sizes.heads);
     let at = Tune {
         seeds: &seeds,
-        device: cell.device,
+        device: cell.heads,
         run: &run,
         deps: std::iter::once(extract).chain(labels).collect(),
+        rows: task.rows.train,
+        dim: feature_dim(cell.sizes.arch),
     };
     plan.add_tune(
         format!("tune-{}-{}{suffix}-{variant}", cell.tag, task.name),
@@ -379,91 +410,13 @@ pub(super) fn head_seeds(seed: u64, heads: u32) -> String {
 /// The gap between a backbone's head seeds; above any study's count of backbone seeds.
 const HEAD_SEED_STRIDE: u64 = 1000;
 
+/// The width of `arch`'s features.
+pub(super) fn feature_dim(arch: nml_spec::Arch) -> u32 {
+    u32::try_from(arch.feature_dim()).unwrap_or(u32::MAX)
+}
+
 /// MLP and NMTune heads train on two cached views per step when there are
 /// views to draw from (the official loop); the linear probe on the eval view.
 pub(super) fn two_view(variant: Variant, views: u32) -> bool {
     views >= 2 && variant.method() != Method::Lp
-}
-
-/// Spectrum of the tasks' test features: one analysis per domain for tasks
-/// with domains, one per task for the others.
-fn spectral(plan: &mut Plan, cell: &Cell, features: &[usize]) {
-    let benchmark = cell.benchmark;
-    let with_domains: Vec<&Task> = benchmark.tasks.iter().filter(|t| t.domains).collect();
-    let mut analyses: Vec<(String, Vec<&Task>, Option<&str>)> = Vec::new();
-    if !with_domains.is_empty() {
-        for d in std::iter::once(&benchmark.id_domain).chain(&benchmark.ood_domains) {
-            analyses.push((d.clone(), with_domains.clone(), Some(d.as_str())));
-        }
-    }
-    for task in benchmark.tasks.iter().filter(|t| !t.domains) {
-        analyses.push((task.name.clone(), vec![task], None));
-    }
-    for (name, tasks, domain) in analyses {
-        let out = format!("spectral/{}/{name}", cell.dir);
-        let mut args = SpectralArgs::new(
-            tasks
-                .iter()
-                .map(|task| format!("features/{}/{}.parquet", cell.dir, task.name).into())
-                .collect(),
-        );
-        args.names = tasks
-            .iter()
-            .map(|task| format!("{}/{}", cell.condition.tag, task.name))
-            .collect();
-        args.domain = domain.map(str::to_owned);
-        args.out = Some(out.clone().into());
-        args.verbosity = Verbosity::QUIET;
-        let metrics = format!("{out}/metrics.parquet");
-        plan.add(
-            format!("spectral-{}-{name}", cell.tag),
-            Stage::Spectral,
-            Invocation::Spectral(Box::new(args)),
-            vec![metrics.clone()],
-            features.to_vec(),
-        );
-        let mut entry = cell
-            .condition
-            .entry(TableKind::Spectral, cell.seed, &metrics);
-        entry.domain = name;
-        plan.tables.push(entry);
-    }
-}
-
-/// The spectrum figure: every ratio of the first seed, ID test features of
-/// the tasks shaped like the first one.
-fn figure(plan: &mut Plan, benchmark: &NoisyBenchmark, first: u64) {
-    let first_task = &benchmark.tasks[0];
-    let tasks: Vec<&Task> = benchmark
-        .tasks
-        .iter()
-        .filter(|t| t.domains == first_task.domains)
-        .collect();
-    let mut features = Vec::new();
-    let mut names = Vec::new();
-    let mut deps = Vec::new();
-    for ratio in RATIOS {
-        for task in &tasks {
-            let path = format!("features/s{first}/n{ratio:02}/{}.parquet", task.name);
-            deps.extend(
-                plan.steps
-                    .iter()
-                    .position(|st| st.outputs.first() == Some(&path)),
-            );
-            features.push(path.into());
-            names.push(format!("{ratio}%/{}", task.name));
-        }
-    }
-    let mut args = SpectralArgs::new(features);
-    args.names = names;
-    args.domain = first_task.domains.then(|| benchmark.id_domain.clone());
-    args.out = Some("spectral/figure".into());
-    args.verbosity = Verbosity::QUIET;
-    plan.add(
-        "spectral-figure".to_owned(),
-        Stage::Spectral,
-        Invocation::Spectral(Box::new(args)),
-        vec!["spectral/figure/spectrum.png".to_owned()],
-        deps,
-    );
 }

@@ -9,7 +9,9 @@ use nml_spec::features::{ExtractArgs, FeaturesArgs, FeaturesCommand, TextArgs};
 use nml_spec::{Protocol, TuneArgs};
 
 use super::{Invocation, Placement, Plan, Tune};
+use crate::catalogue::facts::{self, Facts};
 use crate::catalogue::real::{self, Encoder, Modality, RealModel, RealTask, DATASETS};
+use crate::estimate::Work;
 use crate::record::TableEntry;
 use crate::types::{Noise, Profile, Repeat, Setting, Stage, TableKind, Variant};
 
@@ -96,10 +98,7 @@ fn imports(
             continue;
         }
         let manifest = format!("data/{}.parquet", dataset.name);
-        let per_class = match profile {
-            Profile::Smoke => Some(real::SMOKE_PER_CLASS),
-            Profile::Quick | Profile::Full => dataset.per_class,
-        };
+        let per_class = per_class(profile, dataset.name);
         let import = ParquetImport {
             input: format!("{data_dir}/{}.parquet", dataset.name).into(),
             out: manifest.clone().into(),
@@ -114,10 +113,24 @@ fn imports(
             )))),
             vec![manifest.clone()],
             vec![],
+            Work::Data {
+                images: Facts::of(dataset.name).rows(per_class, |_| true),
+            },
         );
         out.insert(dataset.name, (manifest, step));
     }
     out
+}
+
+/// The import's rows per (split, domain, class) of `dataset` in `profile`.
+fn per_class(profile: Profile, dataset: &str) -> Option<usize> {
+    match profile {
+        Profile::Smoke => Some(real::SMOKE_PER_CLASS),
+        Profile::Quick | Profile::Full | Profile::Gpu => DATASETS
+            .iter()
+            .find(|d| d.name == dataset)
+            .and_then(|d| d.per_class),
+    }
 }
 
 /// The feature step of `model` on `dataset`: its table and index.
@@ -135,6 +148,10 @@ fn encode(
         .find(|d| d.name == dataset)
         .and_then(|d| d.splits)
         .map(str::to_owned);
+    let facts = Facts::of(dataset);
+    let per_class = per_class(profile, dataset);
+    let encoded = facts.rows(per_class, |p| facts::in_splits(p, splits.as_deref()));
+    let work;
     let command = match model.encoder {
         Encoder::Image {
             weights,
@@ -166,10 +183,27 @@ fn encode(
                     _ => None,
                 };
             }
+            let viewed = match &args.views.view_split {
+                Some(split) => facts.rows(per_class, |p| {
+                    p.split == split
+                        && args
+                            .views
+                            .view_domain
+                            .as_ref()
+                            .is_none_or(|d| p.domain == Some(d.as_str()))
+                }),
+                None => 0,
+            };
+            work = Work::Extract {
+                arch,
+                px: input_size,
+                images: encoded + u64::from(args.views.views) * viewed,
+            };
             args.out = Some(out.clone().into());
             FeaturesCommand::Extract(args)
         }
         Encoder::Text { folder } => {
+            let chars = facts.chars(per_class, |p| facts::in_splits(p, splits.as_deref()));
             let mut args = TextArgs::new(
                 format!("{data_dir}/{folder}"),
                 manifest,
@@ -178,6 +212,7 @@ fn encode(
             );
             args.splits = splits;
             args.out = Some(out.clone().into());
+            work = Work::Text { chars };
             FeaturesCommand::Text(args)
         }
     };
@@ -187,6 +222,7 @@ fn encode(
         Invocation::Features(Box::new(FeaturesArgs::new(command))),
         vec![out.clone()],
         vec![*import],
+        work,
     );
     (out, step)
 }
@@ -234,6 +270,11 @@ fn heads(
         .map(|e| (e.name.clone(), e.kind))
         .collect();
     let two_view = matches!(task.model.encoder, Encoder::Image { .. });
+    let facts = Facts::of(task.dataset);
+    let rows = facts.rows(per_class(profile, task.dataset), |p| {
+        p.split == task.train_split
+            && (task.train_domain.is_none() || p.domain == task.train_domain)
+    });
     let protocols: Vec<(Protocol, TableKind, Option<Variant>)> = match recipes {
         Recipes::Fixed => Variant::METHODS
             .iter()
@@ -278,9 +319,11 @@ fn heads(
         };
         let at = Tune {
             seeds,
-            device: placement.device,
+            device: placement.heads,
             run: &run,
             deps: deps.clone(),
+            rows,
+            dim: task.model.feature_dim(),
         };
         plan.add_tune(
             format!("tune-{}-{protocol}", name.replace('/', "-")),

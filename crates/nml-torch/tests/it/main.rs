@@ -198,3 +198,37 @@ fn auto_precision_follows_the_cpus_bfloat16_instructions() {
         nml_torch::Compute::Fp32
     );
 }
+
+/// `x * 1` for a float32 subnormal `x`, computed by libtorch on this thread.
+fn subnormal_times_one() -> f32 {
+    let x = f32::MIN_POSITIVE / 4.0;
+    assert!(x.is_subnormal());
+    let product = Tensor::from_slice(&[x]) * Tensor::from_slice(&[1.0f32]);
+    f32::try_from(product).unwrap()
+}
+
+#[test]
+fn denormals_are_flushed_on_this_thread_and_its_children_only_when_asked() {
+    use nml_torch::{denormals, Denormals};
+    // Own threads: the mode is per thread and the test harness shares its workers.
+    std::thread::spawn(|| {
+        let _threads = nml_torch::rng_lock();
+        tch::set_num_threads(1);
+        assert!(denormals::set(Denormals::Keep));
+        assert_eq!(denormals::current(), Denormals::Keep);
+        assert!(
+            subnormal_times_one().is_subnormal(),
+            "IEEE gradual underflow"
+        );
+        assert!(denormals::set(Denormals::Flush));
+        assert_eq!(denormals::current(), Denormals::Flush);
+        assert_eq!(subnormal_times_one(), 0.0, "flushed to zero");
+        // A thread started from a flushed thread (as libtorch's pool is) flushes too.
+        let child = std::thread::spawn(|| (denormals::current(), subnormal_times_one()));
+        assert_eq!(child.join().unwrap(), (Denormals::Flush, 0.0));
+        assert!(denormals::set(Denormals::Keep));
+        assert!(subnormal_times_one().is_subnormal());
+    })
+    .join()
+    .unwrap();
+}

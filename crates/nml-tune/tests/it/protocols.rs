@@ -228,10 +228,12 @@ fn fit_auto_keeps_the_best_method() {
     assert!(stdout.contains("refit on every row"), "{stdout}");
     let summary = json(&dir.path().join("fit/summary.json"));
     let method = summary["auto"]["method"].as_str().unwrap();
-    assert!(dir
-        .path()
-        .join(format!("fit/heads/{method}-seed3907/head.json"))
-        .is_file());
+    assert_eq!(summary["denormals"], "flush", "the default, recorded");
+    let head = json(
+        &dir.path()
+            .join(format!("fit/heads/{method}-seed3907/head.json")),
+    );
+    assert_eq!(head["denormals"], "flush");
     let (ok, err) = run(&[
         "fit",
         "--features",
@@ -242,4 +244,42 @@ fn fit_auto_keeps_the_best_method() {
         &p("k"),
     ]);
     assert!(!ok && err.contains("k-NN trains none"), "{err}");
+}
+
+#[test]
+fn flushing_denormals_keeps_the_heads_accuracy_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    clusters(3, 6, 30, 5).write(p("t.parquet")).unwrap();
+    let mut accuracy = Vec::new();
+    for mode in ["keep", "flush"] {
+        let (ok, err) = run(&[
+            "--train",
+            &p("t.parquet"),
+            "--eval",
+            &format!("test={}:test", p("t.parquet")),
+            "--method",
+            "nmtune",
+            "--epochs",
+            "3",
+            "--seeds",
+            "1",
+            "--threads",
+            "1",
+            "--denormals",
+            mode,
+            "--out",
+            &p(mode),
+        ]);
+        assert!(ok, "{err}");
+        let summary = json(&dir.path().join(format!("{mode}/summary.json")));
+        assert_eq!(summary["denormals"], mode);
+        let head = json(
+            &dir.path()
+                .join(format!("{mode}/heads/nmtune-seed1/head.json")),
+        );
+        assert_eq!(head["denormals"], mode);
+        accuracy.push(summary["results"][0]["accuracy"].as_f64().unwrap());
+    }
+    assert_eq!(accuracy[0], accuracy[1], "only values below 1.2e-38 differ");
 }
