@@ -7,6 +7,7 @@
 //! - [`device`]: the `--device` choice, parsed without linking libtorch.
 //! - [`guard`]: every output checked against every input, and for writability, before any work.
 //! - [`model`]: `model.json`, what a pre-training run records beside its weights (both objectives).
+//! - [`noise`]: what `nml-noise` did (`X.noise.json`, a noisy manifest's metadata, `model.json`'s `noise`).
 //! - [`logging`]: the `-v`/`-q` flags and tracing subscriber of every binary.
 //!
 //! This crate does not link libtorch, so everything built on it alone builds
@@ -22,6 +23,7 @@ pub mod hash;
 pub mod logging;
 pub mod manifest;
 pub mod model;
+pub mod noise;
 pub mod refusal;
 mod table;
 

@@ -11,15 +11,14 @@ use nml_core::{CoreError, Manifest};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::summary::NoiseSummary;
-use crate::{kinds, NoiseConfig, NoiseError, NoiseKind, Result, SwapSemantics};
+use crate::{
+    kinds, NoiseConfig, NoiseError, NoiseKind, NoiseSummary, Result, SwapSemantics, META_NOISE,
+};
 
 /// Extra column marking rows whose label (or caption) was corrupted.
 pub const IS_NOISY: &str = "is_noisy";
 /// Extra column keeping the original caption of a caption-swapped manifest.
 pub const CLEAN_TEXT: &str = "clean_text";
-/// Metadata key of the noisy manifest holding the summary JSON.
-pub const META_NOISE: &str = "nml.noise";
 
 /// Corrupts the rows of `manifest` in `config.splits`; `source` names the input in errors.
 pub fn corrupt(
@@ -27,7 +26,7 @@ pub fn corrupt(
     config: &NoiseConfig,
     source: &Path,
 ) -> Result<(Manifest, NoiseSummary)> {
-    config.validate()?;
+    crate::validate(config)?;
     let classes = manifest.num_classes();
     check_degenerate(manifest, config, source)?;
     let scope = rows_in_scope(manifest, &config.splits)?;
@@ -93,7 +92,7 @@ pub fn corrupt(
         }
     }
     let scoped_corrupted: Vec<bool> = scope.iter().map(|&r| corrupted[r]).collect();
-    let summary = NoiseSummary::tally(
+    let summary = crate::summary::tally(
         config,
         &manifest.class_names,
         manifest.len(),

@@ -7,6 +7,7 @@
 //! (seed, epoch, batch), never from libtorch's global generator, so a resumed
 //! run sees exactly the batches an uninterrupted one would.
 
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -17,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{Device, Kind, Tensor};
 
 pub use nml_core::model::Augment;
+use nml_core::noise::NoiseSummary;
 use nml_core::Manifest;
 pub use nml_models::image::{channel_stats, load, ImageSet, Normalize, NormalizeExt};
 
@@ -32,28 +34,27 @@ pub(crate) struct RunData {
     pub train_set: ImageSet,
     pub test_set: ImageSet,
     pub normalize: Normalize,
-}
-
-impl RunData {
     /// The noise summary the training manifest carries (`nml.noise`), if any.
-    pub fn noise(&self) -> Option<serde_json::Value> {
-        self.manifest
-            .metadata
-            .get("nml.noise")
-            .and_then(|s| serde_json::from_str(s).ok())
-    }
+    pub noise: Option<NoiseSummary>,
 }
 
-/// Reads and decodes what a run trains and tests on; errors name the file.
-pub(crate) fn load_run_data(
-    paths: &RunPaths,
-    train_split: &str,
-    test_split: &str,
-    input_size: u32,
-    resize: bool,
-) -> Result<RunData> {
+/// A run's manifests, read and checked before anything is decoded (so a bad
+/// input is refused before the run says it starts).
+pub(crate) struct RunManifests {
+    train_path: PathBuf,
+    manifest: Manifest,
+    test_manifest: Manifest,
+    test_path: PathBuf,
+    train_rows: Vec<usize>,
+    noise: Option<NoiseSummary>,
+}
+
+/// Reads what a run trains and tests on and checks it: at least 2 training
+/// rows, one class list, noise metadata that is a noise summary; errors name the file.
+pub(crate) fn read_run_manifests(paths: &RunPaths, train_split: &str) -> Result<RunManifests> {
     let test_path = paths.test.clone().unwrap_or_else(|| paths.train.clone());
     let manifest = Manifest::read(&paths.train)?;
+    let noise = NoiseSummary::of_manifest(&manifest, &paths.train)?;
     let train_rows = manifest.rows_in_split(train_split);
     if train_rows.len() < 2 {
         return Err(PretrainError::Data(format!(
@@ -73,24 +74,47 @@ pub(crate) fn load_run_data(
             test_path.display()
         )));
     }
-    let test_rows = test_manifest.rows_in_split(test_split);
-    let started = Instant::now();
-    let train_set = load(&manifest, &train_rows, input_size, resize, &paths.train)?;
-    let test_set = load(&test_manifest, &test_rows, input_size, resize, &test_path)?;
-    tracing::info!(
-        train = train_set.len(),
-        test = test_set.len(),
-        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
-        "images decoded"
-    );
-    let (mean, std) = channel_stats(&train_set.images);
-    Ok(RunData {
+    Ok(RunManifests {
+        train_path: paths.train.clone(),
         manifest,
+        test_manifest,
+        test_path,
         train_rows,
-        train_set,
-        test_set,
-        normalize: Normalize { mean, std },
+        noise,
     })
+}
+
+impl RunManifests {
+    /// Decodes the training rows and the test manifest's `test_split` rows.
+    pub(crate) fn decode(self, test_split: &str, input_size: u32, resize: bool) -> Result<RunData> {
+        let RunManifests {
+            train_path,
+            manifest,
+            test_manifest,
+            test_path,
+            train_rows,
+            noise,
+        } = self;
+        let test_rows = test_manifest.rows_in_split(test_split);
+        let started = Instant::now();
+        let train_set = load(&manifest, &train_rows, input_size, resize, &train_path)?;
+        let test_set = load(&test_manifest, &test_rows, input_size, resize, &test_path)?;
+        tracing::info!(
+            train = train_set.len(),
+            test = test_set.len(),
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            "images decoded"
+        );
+        let (mean, std) = channel_stats(&train_set.images);
+        Ok(RunData {
+            manifest,
+            train_rows,
+            train_set,
+            test_set,
+            normalize: Normalize { mean, std },
+            noise,
+        })
+    }
 }
 
 /// One training batch, already on the device.

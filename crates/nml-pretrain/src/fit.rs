@@ -26,10 +26,10 @@ use tch::{Device, Kind, Tensor};
 use crate::checkpoint;
 use crate::common::RunConfig;
 use crate::data::{self, Batch};
-pub(crate) use crate::data::{load_run_data, RunData};
+pub(crate) use crate::data::{read_run_manifests, RunData};
 use crate::optim::{lr_at, Optimizer};
 pub use crate::run::RunPaths;
-pub(crate) use crate::run::{keyed, Run};
+pub(crate) use crate::run::{keyed, ObjectiveFields, Run};
 use crate::run::{start, Start};
 use crate::{Named, PretrainError, Result};
 
@@ -164,15 +164,16 @@ struct ResumeState<M> {
     history: Vec<M>,
 }
 
-/// Trains (or resumes, or finds finished) a run: keys it, decodes its data,
-/// makes the objective with `make` (which also returns the objective's fields
-/// of `config.json`), writes `config.json`, fits, and writes `model.json`.
+/// Trains (or resumes, or finds finished) a run: keys it, reads and checks
+/// its manifests, decodes its data, makes the objective with `make` (which
+/// also returns the objective's fields of `config.json`), writes
+/// `config.json` ([`ConfigRecord`](crate::ConfigRecord)), fits, and writes `model.json`.
 pub(crate) fn train<O: Objective>(
     config: &O::Config,
     paths: &RunPaths,
     device: Device,
     resume: bool,
-    make: impl FnOnce(Run, RunData) -> Result<(O, serde_json::Value)>,
+    make: impl FnOnce(Run, RunData) -> Result<(O, ObjectiveFields)>,
 ) -> Result<O::Info> {
     let key_of = |i: &O::Info| O::key(i).to_owned();
     let namespace = <O::Config as RunConfig>::NAMESPACE;
@@ -182,10 +183,11 @@ pub(crate) fn train<O: Objective>(
         Start::Todo(run) => *run,
     };
     let c = config.common();
+    let manifests = read_run_manifests(paths, &c.train_split)?;
     tracing::info!(out = %paths.out.display(), namespace, epochs = c.epochs, device = %device_name(device), "pre-training");
-    let data = load_run_data(paths, &c.train_split, &c.test_split, c.input_size, c.resize)?;
-    let (objective, record) = make(run, data)?;
-    objective.run().write_record(record)?;
+    let data = manifests.decode(&c.test_split, c.input_size, c.resize)?;
+    let (objective, fields) = make(run, data)?;
+    objective.run().write_record(config, fields)?;
     let info = fit(&objective)?;
     nml_core::write_json_atomic(paths.out.join("model.json"), &info)?;
     Ok(info)

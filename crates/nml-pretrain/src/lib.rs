@@ -26,6 +26,7 @@ pub use common::Common;
 pub use contrastive::{train_contrastive, ContrastiveConfig};
 pub use fit::RunPaths;
 pub use nml_models::{checkpoint, layout, models, Arch, Named, Net};
+pub use run::ConfigRecord;
 pub use supervised::{train, EpochMetrics, ModelInfo, TrainConfig, MODEL_FORMAT};
 
 /// Why pre-training cannot proceed.

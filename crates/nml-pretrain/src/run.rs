@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use nml_core::ContentHash;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tch::Device;
 
 use crate::{PretrainError, Result};
@@ -72,25 +72,63 @@ pub(crate) fn start<I: DeserializeOwned>(
     })))
 }
 
+/// `config.json` of a pre-training run, written before it trains: its
+/// config (for contrastive runs also the objective and the vocabulary's
+/// size) with the input files, their hashes, the run key and the code
+/// version. One type for the writer and every reader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRecord<C> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<nml_models::Objective>,
+    pub config: C,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab_size: Option<usize>,
+    pub train: String,
+    pub train_hash: String,
+    pub test: String,
+    pub test_hash: String,
+    pub key: String,
+    pub code_version: String,
+}
+
+impl<C: DeserializeOwned> ConfigRecord<C> {
+    /// Reads a run's `config.json`, naming the file in errors.
+    pub fn read(path: &Path) -> Result<ConfigRecord<C>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PretrainError::Data(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| {
+            PretrainError::Data(format!(
+                "{}: not an nml-pretrain config.json: {e}",
+                path.display()
+            ))
+        })
+    }
+}
+
+/// What an objective adds to its run's [`ConfigRecord`] beside the config.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct ObjectiveFields {
+    pub objective: Option<nml_models::Objective>,
+    pub vocab_size: Option<usize>,
+}
+
 impl Run {
-    /// Writes `config.json`: `fields` (the config and anything the objective
-    /// adds) with the input files, their hashes and the key.
-    pub fn write_record(&self, mut fields: serde_json::Value) -> Result<()> {
+    /// Writes `config.json` ([`ConfigRecord`]).
+    pub fn write_record<C: Serialize>(&self, config: &C, fields: ObjectiveFields) -> Result<()> {
         std::fs::create_dir_all(&self.paths.out)
             .map_err(|e| PretrainError::Data(format!("{}: {e}", self.paths.out.display())))?;
-        let record = serde_json::json!({
-            "train": self.paths.train.display().to_string(),
-            "train_hash": self.train_hash.to_hex(),
-            "test": self.test_path.display().to_string(),
-            "test_hash": self.test_hash.to_hex(),
-            "key": self.key,
-            "code_version": nml_spec::code_version(),
-        });
-        if let (Some(fields), serde_json::Value::Object(record)) = (fields.as_object_mut(), record)
-        {
-            fields.extend(record);
-        }
-        nml_core::write_json_atomic(self.paths.out.join("config.json"), &fields)?;
+        let record = ConfigRecord {
+            objective: fields.objective,
+            config,
+            vocab_size: fields.vocab_size,
+            train: self.paths.train.display().to_string(),
+            train_hash: self.train_hash.to_hex(),
+            test: self.test_path.display().to_string(),
+            test_hash: self.test_hash.to_hex(),
+            key: self.key.clone(),
+            code_version: nml_spec::code_version(),
+        };
+        nml_core::write_json_atomic(self.paths.out.join("config.json"), &record)?;
         Ok(())
     }
 

@@ -11,7 +11,9 @@ use tch::{Device, Kind, Tensor};
 
 use crate::common::{Common, RunConfig};
 use crate::data::{self, Batch, ImageSet, Normalize};
-use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
+use crate::fit::{
+    self, metrics_csv, test_cell, Objective, ObjectiveFields, Run, RunData, RunPaths,
+};
 use crate::models::Net;
 use crate::optim::Sgd;
 use crate::{Named, PretrainError, Result};
@@ -37,8 +39,7 @@ pub fn train(
 ) -> Result<ModelInfo> {
     validate(config)?;
     fit::train(config, paths, device, resume, |run, data| {
-        let record = serde_json::json!({ "config": config });
-        Ok((Supervised { config, run, data }, record))
+        Ok((Supervised { config, run, data }, ObjectiveFields::default()))
     })
 }
 
@@ -190,7 +191,7 @@ impl Objective for Supervised<'_> {
             seed: config.common.seed,
             train_manifest: paths.train.display().to_string(),
             train_manifest_hash: self.run.train_hash.to_hex(),
-            noise: self.data.noise(),
+            noise: self.data.noise.clone(),
             key,
             record: Record::Supervised {
                 config: config.clone(),

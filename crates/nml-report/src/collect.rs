@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use serde_json::Value;
 
 use nml_study::{Noise, Repeat, Setting, Split, TableKind, Variant};
 
@@ -109,17 +108,6 @@ pub struct Results {
     pub auto: Vec<TuneRecord>,
 }
 
-fn read_json(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| ReportError::Json {
-        path: path.to_owned(),
-        source,
-    })
-}
-
 fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = std::fs::File::open(path).map_err(|source| ReportError::Io {
         path: path.to_owned(),
@@ -131,13 +119,6 @@ fn read_parquet(path: &Path) -> Result<DataFrame> {
             path: path.to_owned(),
             source,
         })
-}
-
-fn number(value: &Value, key: &str, path: &Path) -> Result<f64> {
-    value
-        .get(key)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| ReportError::Invalid(format!("{}: no number `{key}`", path.display())))
 }
 
 fn column<'a>(frame: &'a DataFrame, name: &str, path: &Path) -> Result<&'a Column> {
@@ -260,8 +241,7 @@ impl Results {
                 .tables(TableKind::Noise)
                 .find(|n| n.ratio == t.ratio && n.seed == t.seed && n.noise == t.noise)
                 .map(|n| -> Result<f64> {
-                    let p = at(n);
-                    number(&read_json(&p)?, "ratio_realised", &p)
+                    Ok(nml_core::noise::NoiseSummary::read(&at(n))?.ratio_realised)
                 })
                 .transpose()?
                 .unwrap_or(f64::NAN);

@@ -36,12 +36,6 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A JSON file that does not parse as expected.
-    #[error("{path}: {source}")]
-    Json {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
     /// Reading or writing a table.
     #[error(transparent)]
     Core(#[from] nml_core::CoreError),

@@ -70,7 +70,7 @@ pub struct ModelInfo {
     pub train_manifest: String,
     pub train_manifest_hash: String,
     /// The noise summary the training manifest carries (`nml.noise`), if any.
-    pub noise: Option<serde_json::Value>,
+    pub noise: Option<crate::noise::NoiseSummary>,
     /// The run key (`config.json`'s hash); a resumed run must match it.
     pub key: String,
     pub record: Record,

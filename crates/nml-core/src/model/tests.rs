@@ -16,7 +16,7 @@ fn supervised() -> ModelInfo {
         seed: 3,
         train_manifest: "noisy.parquet".to_owned(),
         train_manifest_hash: "ab".to_owned(),
-        noise: Some(serde_json::json!({"ratio_realised": 0.2})),
+        noise: Some(crate::noise::tests::summary()),
         key: "k".to_owned(),
         record: Record::Supervised {
             config: TrainConfig::new(Arch::Small, 2),

@@ -30,7 +30,7 @@ struct Wire<C, M> {
     seed: u64,
     train_manifest: String,
     train_manifest_hash: String,
-    noise: Option<serde_json::Value>,
+    noise: Option<crate::noise::NoiseSummary>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     truncated_captions: Option<usize>,
     key: String,

@@ -34,7 +34,9 @@ pub use vocab::{words, Vocab, PAD, UNK};
 
 use crate::common::{Common, RunConfig};
 use crate::data::Batch;
-use crate::fit::{self, metrics_csv, test_cell, Objective, Run, RunData, RunPaths};
+use crate::fit::{
+    self, metrics_csv, test_cell, Objective, ObjectiveFields, Run, RunData, RunPaths,
+};
 use crate::optim::{AdamW, AdamWConfig};
 use crate::{Named, PretrainError, Result};
 
@@ -83,11 +85,10 @@ pub fn train_contrastive(
                 "captions longer than the context were truncated (raise --context to keep them whole)"
             );
         }
-        let record = serde_json::json!({
-            "objective": Pretraining::Contrastive,
-            "config": config,
-            "vocab_size": vocab.len(),
-        });
+        let record = ObjectiveFields {
+            objective: Some(Pretraining::Contrastive),
+            vocab_size: Some(vocab.len()),
+        };
         let objective = Contrastive {
             config,
             run,
@@ -271,7 +272,7 @@ impl Objective for Contrastive<'_> {
             seed: config.common.seed,
             train_manifest: self.run.paths.train.display().to_string(),
             train_manifest_hash: self.run.train_hash.to_hex(),
-            noise: self.data.noise(),
+            noise: self.data.noise.clone(),
             key,
             record: Record::Contrastive {
                 config: config.clone(),

@@ -45,6 +45,19 @@ fn clean_captions_give_zero_shot_accuracy_and_swapped_captions_do_not() {
     ] {
         assert!(dir.path().join("clean").join(f).exists(), "{f}");
     }
+    let record = nml_pretrain::ConfigRecord::<ContrastiveConfig>::read(
+        &dir.path().join("clean/config.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            record.objective.map(|o| o.name()),
+            record.config,
+            record.key
+        ),
+        (Some("contrastive"), config.clone(), clean.key.clone())
+    );
+    assert!(record.vocab_size.is_some_and(|v| v > 2));
     // model.json describes an image backbone that extraction can rebuild.
     let info: ModelInfo = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("clean/model.json")).unwrap(),

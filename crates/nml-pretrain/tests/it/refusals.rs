@@ -2,7 +2,8 @@
 //! requests against a folder holding a corpus, a finished run and a run
 //! interrupted mid-way: a resume under another config (its `config.json`
 //! must stay as it was), outputs that are inputs, blocked outputs, empty
-//! values and flags the objective never reads. A new flag joins the table.
+//! values, flags the objective never reads and a manifest whose noise
+//! metadata is not a noise summary. A new flag joins the table.
 
 use std::path::Path;
 
@@ -46,6 +47,13 @@ fn populated(root: &Path) {
         root.join("dup/metrics.csv"),
     )
     .unwrap();
+    // A manifest whose noise metadata is not an nml-noise summary.
+    let mut bad = nml_core::Manifest::read(root.join("bench/pretrain.parquet")).unwrap();
+    bad.metadata.insert(
+        nml_core::noise::META_NOISE.to_owned(),
+        r#"{"ratio": 0.2}"#.to_owned(),
+    );
+    bad.write(root.join("bench/bad-noise.parquet")).unwrap();
     std::fs::create_dir_all(root.join("blocked/model.json")).unwrap();
     std::fs::write(root.join("file.txt"), b"keep").unwrap();
 }
@@ -141,6 +149,11 @@ fn table(root: &Path) -> Vec<Refusal> {
             "a missing training manifest",
             ["--train", "nosuch.parquet", "--out", "o"],
             &["nosuch.parquet"],
+        ),
+        Refusal::new(
+            "noise metadata that is no noise summary",
+            ["--train", "bench/bad-noise.parquet", "--out", "o"],
+            &["bad-noise.parquet", "nml.noise", "not an nml-noise summary"],
         ),
         Refusal::new("an unknown flag", t("o", &["--bogus"]), &["--bogus"]),
     ]

@@ -56,8 +56,10 @@ fn clean_labels_train_well_above_chance_and_all_wrong_labels_do_not() {
         "every training label is wrong, so clean accuracy stays near or below chance: {last:?}"
     );
     assert!(last.train_acc_clean < 0.2, "{last:?}");
-    assert!(
-        wrong.noise.is_some(),
+    let travelled = wrong.noise.as_ref().map(|n| (&n.counts, n.rows_noisy));
+    assert_eq!(
+        travelled,
+        Some((&summary.counts, summary.rows_noisy)),
         "the noise summary travels into model.json"
     );
 }
@@ -94,6 +96,16 @@ fn bf16_autocast_trains_on_the_cpu_and_is_recorded() {
         |name: &str| std::fs::read_to_string(dir.path().join(name).join("config.json")).unwrap();
     assert!(!config("fp32").contains("precision"));
     assert!(config("bf16").contains("\"precision\": \"bf16\""));
+    let record = nml_pretrain::ConfigRecord::<nml_pretrain::TrainConfig>::read(
+        &dir.path().join("bf16/config.json"),
+    )
+    .unwrap();
+    assert_eq!((&record.config, &record.key), (&bf16, &b.key));
+    assert!(
+        record.code_version.starts_with("nml "),
+        "{}",
+        record.code_version
+    );
     let json = serde_json::to_value(&b).unwrap();
     assert_eq!(json["config"]["precision"], "bf16");
 }
