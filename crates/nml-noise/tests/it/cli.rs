@@ -49,9 +49,9 @@ fn run(args: &[&str]) -> (bool, String) {
     )
 }
 
-fn summary(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path.with_extension("noise.json")).unwrap())
-        .unwrap()
+/// `X.noise.json` beside `path`, read with the type its writer uses.
+fn summary(path: &Path) -> nml_noise::NoiseSummary {
+    nml_noise::NoiseSummary::read(&nml_noise::summary_path(path)).unwrap()
 }
 
 #[test]
@@ -102,26 +102,19 @@ fn symmetric_noise_touches_only_train_rows_keeps_columns_and_is_byte_identical()
         m.image.is_some() && m.text.is_some() && m.extra.iter().any(|(f, _)| f.name() == "worse")
     );
     let s = summary(&a);
-    assert_eq!(s["ratio_realised"], 0.2);
-    assert_eq!(s["rows_in_scope"], 400);
-    assert_eq!(s["config"]["seed"], 3);
-    let per_class_total: u64 = s["per_class"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["noisy"].as_u64().unwrap())
-        .sum();
+    assert_eq!(s.ratio_realised, 0.2);
+    assert_eq!(s.rows_in_scope, 400);
+    assert_eq!(s.config.seed, 3);
+    let per_class_total: usize = s.per_class.iter().map(|c| c.noisy).sum();
     assert_eq!(per_class_total, 80);
-    let diagonal: f64 = (0..10)
-        .map(|c| s["transition"][c][c].as_f64().unwrap())
-        .sum::<f64>()
-        / 10.0;
+    let diagonal: f64 = (0..10).map(|c| s.transition[c][c]).sum::<f64>() / 10.0;
     assert!(
         (diagonal - 0.8).abs() < 0.1,
         "empirical transition matrix diagonal {diagonal}"
     );
-    assert!(
-        m.metadata.contains_key("nml.noise"),
+    assert_eq!(
+        nml_noise::NoiseSummary::of_manifest(&m, &a).unwrap(),
+        Some(s),
         "the summary travels in the manifest metadata"
     );
 
@@ -391,8 +384,8 @@ fn cifar10n_worse_label_gives_about_forty_percent_noise() {
     ]);
     assert!(ok, "{err}");
     let s = summary(&out);
-    let rate = s["ratio_realised"].as_f64().unwrap();
-    assert_eq!(s["rows_in_scope"], 50_000);
+    let rate = s.ratio_realised;
+    assert_eq!(s.rows_in_scope, 50_000);
     assert!(
         (0.39..0.41).contains(&rate),
         "CIFAR-10N worse_label noise rate {rate}"
@@ -405,9 +398,6 @@ fn cifar10n_worse_label_gives_about_forty_percent_noise() {
         .unwrap()
         .1
         .clone();
-    assert_eq!(
-        flags.as_boolean().true_count(),
-        s["rows_noisy"].as_u64().unwrap() as usize
-    );
+    assert_eq!(flags.as_boolean().true_count(), s.rows_noisy);
     assert_eq!(flags.null_count(), 0);
 }
