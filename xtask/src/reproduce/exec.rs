@@ -384,13 +384,7 @@ mod tests {
     /// instead of waiting for a GPU slot that never frees.
     #[test]
     fn pinned_cuda_steps_run_without_placement() {
-        let sizes = nml_study::Profile::Smoke.sizes();
-        let Ok((nml_study::Study::Noisy(bench), _)) =
-            nml_study::Study::new(nml_study::Benchmark::Synth, None, &sizes, 0)
-        else {
-            unreachable!("synth is a noisy study")
-        };
-        let plan = nml_study::plan::build(&bench, &sizes, 0, DeviceSpec::Cuda(1));
+        let plan = crate::reproduce::smoke_plan_on(DeviceSpec::Cuda(1));
         for step in &plan.steps {
             assert!(!on_gpu(step, &[]), "{}", step.name);
             assert_eq!(slot(on_gpu(step, &[]), (0, &[]), 1), Some(None));
@@ -402,13 +396,7 @@ mod tests {
     /// share a device at once and every GPU step gets one.
     #[test]
     fn no_two_gpu_steps_share_a_device() {
-        let sizes = nml_study::Profile::Smoke.sizes();
-        let Ok((nml_study::Study::Noisy(bench), _)) =
-            nml_study::Study::new(nml_study::Benchmark::Synth, None, &sizes, 0)
-        else {
-            unreachable!("synth is a noisy study")
-        };
-        let plan = nml_study::plan::build(&bench, &sizes, 0, DeviceSpec::Cuda(0));
+        let plan = crate::reproduce::smoke_plan_on(DeviceSpec::Cuda(0));
         let devices = [0usize, 1];
         let gpu: Vec<bool> = plan.steps.iter().map(|s| on_gpu(s, &devices)).collect();
         assert!(gpu.iter().filter(|g| **g).count() > 20);

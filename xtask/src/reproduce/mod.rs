@@ -370,6 +370,17 @@ fn git_commit(sh: &Shell) -> String {
     }
 }
 
+/// The smoke synthetic study's plan with every step on `device`, for the
+/// executors' unit tests.
+#[cfg(test)]
+pub(crate) fn smoke_plan_on(device: DeviceSpec) -> Plan {
+    let sizes = Profile::Smoke.sizes();
+    let Ok((Study::Noisy(bench), _)) = Study::new(Benchmark::Synth, None, &sizes, 0) else {
+        unreachable!("synth is a noisy study")
+    };
+    plan::build(&bench, &sizes, 0, device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

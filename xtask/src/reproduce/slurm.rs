@@ -416,13 +416,7 @@ mod tests {
 
     #[test]
     fn gpu_steps_ask_for_a_gpu_and_the_rest_for_none() {
-        let sizes = Profile::Smoke.sizes();
-        let Ok((nml_study::Study::Noisy(bench), _)) =
-            nml_study::Study::new(nml_study::Benchmark::Synth, None, &sizes, 0)
-        else {
-            unreachable!("synth is a noisy study")
-        };
-        let plan = nml_study::plan::build(&bench, &sizes, 0, nml_study::DeviceSpec::Cuda(0));
+        let plan = crate::reproduce::smoke_plan_on(nml_study::DeviceSpec::Cuda(0));
         let s = Slurm {
             out: "/tmp/study".into(),
             bin_dir: "/bin".into(),
